@@ -1,0 +1,99 @@
+/*
+ * vmlab — the named counters (DESIGN.md rule 6).
+ *
+ * One X-macro list feeds the struct, the text summary, JSON, CSV, `vmlab
+ * stats --list` and the tests, so every figure has one name everywhere.
+ * X(name, unit, help): name is a C identifier and the public spelling; unit
+ * is what one count means; help is one line.
+ *
+ * TLB hits at L1 for 4 KiB pages are not counted on the fast path; they are
+ * derived when a snapshot is taken (accesses minus everything else), which
+ * keeps the hit path to one increment.
+ */
+#ifndef VMLAB_STATS_H
+#define VMLAB_STATS_H
+
+#include <vmlab/types.h>
+
+#define VM_COUNTERS_HW(X) \
+	X(acc_read,          "accesses", "data reads translated by the MMU") \
+	X(acc_write,         "accesses", "data writes translated by the MMU") \
+	X(acc_exec,          "accesses", "instruction fetches translated by the MMU") \
+	X(tlb_l1i_hit_4k,    "accesses", "L1 instruction TLB hits on 4 KiB pages") \
+	X(tlb_l1i_hit_2m,    "accesses", "L1 instruction TLB hits on 2 MiB pages") \
+	X(tlb_l1i_hit_1g,    "accesses", "L1 instruction TLB hits on 1 GiB pages") \
+	X(tlb_l1i_miss,      "accesses", "L1 instruction TLB misses") \
+	X(tlb_l1d_hit_4k,    "accesses", "L1 data TLB hits on 4 KiB pages") \
+	X(tlb_l1d_hit_2m,    "accesses", "L1 data TLB hits on 2 MiB pages") \
+	X(tlb_l1d_hit_1g,    "accesses", "L1 data TLB hits on 1 GiB pages") \
+	X(tlb_l1d_miss,      "accesses", "L1 data TLB misses") \
+	X(tlb_l2_hit_4k,     "accesses", "L2 (STLB) hits on 4 KiB pages") \
+	X(tlb_l2_hit_2m,     "accesses", "L2 (STLB) hits on 2 MiB pages") \
+	X(tlb_l2_hit_1g,     "accesses", "L2 (STLB) hits on 1 GiB pages") \
+	X(tlb_l2_miss,       "accesses", "L2 (STLB) misses, each followed by a page walk") \
+	X(tlb_dirty_rewalk,  "accesses", "writes through a TLB entry with Dirty clear, re-walked to set D (SDM 4.8)") \
+	X(tlb_fills,         "entries",  "TLB entries written after a successful walk or an L2 hit") \
+	X(tlb_evictions,     "entries",  "valid TLB entries replaced to make room") \
+	X(tlb_invalidated,   "entries",  "valid TLB entries dropped by INVLPG, INVPCID, CR3 or CR4 writes") \
+	X(walks,             "walks",    "page walks (hardware page-table walks after an L2 miss)") \
+	X(walk_refs,         "refs",     "memory references made by page walks (one per entry read)") \
+	X(pwc_hit_pml4,      "walks",    "walks that started below the top level from a PML5-cache hit (LA57 only)") \
+	X(pwc_hit_pdpt,      "walks",    "walks that started at the PDPT from a PML4-cache hit") \
+	X(pwc_hit_pd,        "walks",    "walks that started at the page directory from a PDPTE-cache hit") \
+	X(pwc_hit_pt,        "walks",    "walks that started at the page table from a PDE-cache hit") \
+	X(pwc_miss,          "walks",    "walks that started at the root (no paging-structure-cache hit)") \
+	X(pf,                "faults",   "page faults (#PF) raised by the MMU") \
+	X(pf_not_present,    "faults",   "#PF with P=0: a not-present entry on the walk") \
+	X(pf_protection,     "faults",   "#PF with P=1: a protection violation") \
+	X(pf_write,          "faults",   "#PF on a write access (W/R=1)") \
+	X(pf_user,           "faults",   "#PF on a user-mode access (U/S=1)") \
+	X(pf_rsvd,           "faults",   "#PF with RSVD=1: a reserved bit set in an entry") \
+	X(pf_instr,          "faults",   "#PF on an instruction fetch (I/D=1)") \
+	X(pf_pk,             "faults",   "#PF with PK=1: a protection-key violation") \
+	X(gp_noncanonical,   "faults",   "#GP: access to a non-canonical address") \
+	X(invlpg,            "instrs",   "INVLPG instructions") \
+	X(invpcid,           "instrs",   "INVPCID instructions") \
+	X(cr3_writes,        "instrs",   "MOV to CR3 (address-space switches)") \
+	X(cr3_noflush,       "instrs",   "MOV to CR3 with the no-flush bit (PCID kept)")
+
+#define VM_COUNTERS_MEM(X) \
+	X(frames_total,      "frames",   "frames of simulated physical memory") \
+	X(frames_free,       "frames",   "frames free in the buddy allocator now") \
+	X(frames_pt,         "frames",   "frames holding page tables now") \
+	X(buddy_allocs,      "calls",    "successful buddy allocations (any order)") \
+	X(buddy_alloc_fails, "calls",    "buddy allocations refused with -ENOMEM") \
+	X(buddy_frees,       "calls",    "buddy frees (any order)") \
+	X(buddy_splits,      "blocks",   "blocks split in two to serve a smaller order") \
+	X(buddy_merges,      "blocks",   "blocks merged with their free buddy on free")
+
+#define VM_COUNTERS(X) VM_COUNTERS_HW(X) VM_COUNTERS_MEM(X)
+
+struct vm_stats {
+#define VM_STATS_FIELD(name, unit, help) uint64_t name;
+	VM_COUNTERS(VM_STATS_FIELD)
+#undef VM_STATS_FIELD
+};
+
+enum vm_counter_id {
+#define VM_STATS_ID(name, unit, help) VM_CNT_##name,
+	VM_COUNTERS(VM_STATS_ID)
+#undef VM_STATS_ID
+	VM_CNT_COUNT
+};
+
+/* Name, unit and help of counter i (NULL past the end). */
+const char *vmlab_counter_name(unsigned i);
+const char *vmlab_counter_unit(unsigned i);
+const char *vmlab_counter_help(unsigned i);
+
+/* Counter i of a snapshot, by index. */
+uint64_t vmlab_counter_get(const struct vm_stats *s, unsigned i);
+
+/* Index of the counter called name, or -1. */
+int vmlab_counter_find(const char *name);
+
+/* Take a snapshot of every counter of the machine (all CPUs summed, derived
+ * figures filled in). */
+void vmlab_machine_stats(const struct vm_machine *m, struct vm_stats *out);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * The MMU: translate a virtual address for an access, as the hardware does.
+ *
+ *   canonical?  no -> #GP
+ *   L1 TLB (I or D by kind) -> L2 STLB -> page walk (paging-structure caches)
+ *   rights checked on the entry that answers (access.h); a write through an
+ *   entry whose Dirty is clear re-walks to set D (SDM 4.8); a fault raised
+ *   from a TLB entry drops that entry (SDM 4.10.4.2); a TLB entry is filled
+ *   only after a successful walk.
+ *
+ * The fast path (an L1 hit on a 4 KiB page) is inline and allocation-free:
+ * one hint load, one entry load, three compares, one table bit, two
+ * increments.  Everything else is vm_mmu_translate_slow().
+ */
+#ifndef VM_HW_MMU_H
+#define VM_HW_MMU_H
+
+#include "base/compiler.h"
+#include "hw/cpu.h"
+
+/* Everything but an L1 4 KiB hit.  Same contract as vm_mmu_translate. */
+int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa);
+
+/* Translate va for acc (VM_ACC_READ/WRITE/EXEC, | VM_ACC_USER for a CPL 3
+ * access, | VM_ACC_IMPLICIT for an implicit supervisor access).  Returns
+ * VM_EXC_NONE with *pa set, VM_EXC_PF (cpu->cr2 = va, cpu->pf_error = the
+ * error code) or VM_EXC_GP (non-canonical va); -EINVAL for a kind of 3. */
+static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
+{
+	struct vm_tlb_array *a = cpu->fast[acc & VM_ACC_KIND];
+	uint64_t vpn = va >> 12;
+	struct vm_tlbe *e = &a->e[a->hint[vpn & a->hint_mask]];
+	if (VM_LIKELY(e->tag == vpn << 2 && !((e->pcid ^ cpu->pcid) & e->pcid_mask) &&
+		      ((cpu->hit_ok[acc & 15] >> e->perm) & 1))) {
+		cpu->acc[acc & VM_ACC_KIND]++;
+		e->stamp = ++cpu->clock;
+		if (VM_UNLIKELY(a->plru != NULL))
+			vm_tlb_touch(a, e, cpu->clock);
+		pa->v = e->pbase | (va & 0xfff);
+		return VM_EXC_NONE;
+	}
+	return vm_mmu_translate_slow(cpu, va, acc, pa);
+}
+
+#endif
