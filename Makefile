@@ -59,7 +59,7 @@ STATIC := $(B)/libvmlab.a
 SHARED := $(B)/libvmlab.so
 CLI    := $(B)/vmlab
 
-.PHONY: all run test test-long bench fuzz install uninstall clean
+.PHONY: all run test test-long bench bench-build fuzz install uninstall clean
 .DEFAULT_GOAL := all
 
 all: $(STATIC) $(SHARED) $(CLI)
@@ -102,6 +102,8 @@ test: $(TESTS) $(FUZZ_REPLAY) $(CLI)
 
 test-long: export VMLAB_TEST_LONG=1
 test-long: test
+
+bench-build: $(BENCHES)
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

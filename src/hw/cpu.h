@@ -49,7 +49,7 @@ struct vm_cpu {
 	/* Architectural state; change it through the functions below. */
 	uint64_t cr0, cr2, cr3, cr4, efer;
 	uint32_t pf_error;              /* error code of the last #PF */
-	uint8_t last_exc;               /* VM_EXC_* of the last translate() */
+	uint8_t last_exc;               /* VM_EXC_* of the last exception raised */
 	bool ac;                        /* EFLAGS.AC */
 	uint32_t pkru;
 	struct vm_paging_ctl ctl;       /* the above, digested for access checks */

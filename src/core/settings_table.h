@@ -1,0 +1,78 @@
+/*
+ * The table of settings (DESIGN.md rule 7): one X-macro line per key.
+ *
+ * X(ID, key, kind, default, min, max, choices, help)
+ *   kind      SIZE, UINT, BOOL or CHOICE (enum vm_setting_kind without prefix)
+ *   min, max  inclusive range for SIZE and UINT
+ *   choices   for CHOICE: a function returning the i-th name, NULL past the end
+ *
+ * A setting is listed here only once the model honours it; later layers add
+ * their lines (thp, aslr, policy, swap, ...).
+ */
+#ifndef VM_CORE_SETTINGS_TABLE_H
+#define VM_CORE_SETTINGS_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vmlab/settings.h>
+
+#include "hw/phys.h"
+
+const char *vm_choice_mode(unsigned i);
+const char *vm_choice_tlb(unsigned i);
+const char *vm_choice_tlb_repl(unsigned i);
+const char *vm_choice_pt(unsigned i);
+
+#define VM_SETTINGS(X) \
+	X(PHYS, "phys", SIZE, "1G", VM_PHYS_MIN, VM_PHYS_MAX, NULL, \
+	  "physical memory, 64K to 1T") \
+	X(MODE, "mode", CHOICE, "data", 0, 0, vm_choice_mode, \
+	  "data: frames hold real bytes; meta: frames carry no bytes (fast replay)") \
+	X(CPUS, "cpus", UINT, "1", 1, 64, NULL, \
+	  "CPUs, each with its own TLBs and paging-structure caches") \
+	X(TLB, "tlb", CHOICE, "zen4", 0, 0, vm_choice_tlb, \
+	  "TLB preset of a documented CPU (vmlab list tlbs)") \
+	X(TLB_REPL, "tlb_repl", CHOICE, "preset", 0, 0, vm_choice_tlb_repl, \
+	  "TLB replacement: preset (each array's own), lru, plru or random") \
+	X(PT, "pt", CHOICE, "radix4", 0, 0, vm_choice_pt, \
+	  "page-table organisation (vmlab list pts); radix5 turns on LA57") \
+	X(SEED, "seed", UINT, "1", 0, UINT64_MAX, NULL, \
+	  "seed of the machine's random numbers (same seed, same output)") \
+	X(PCID, "pcid", BOOL, "on", 0, 1, NULL, \
+	  "CR4.PCIDE: TLB entries carry a PCID, so address-space switches need not flush") \
+	X(PGE, "pge", BOOL, "on", 0, 1, NULL, \
+	  "CR4.PGE: entries with G set are global and survive CR3 writes") \
+	X(NX, "nx", BOOL, "on", 0, 1, NULL, \
+	  "EFER.NXE: the XD bit forbids instruction fetches (else it is reserved)") \
+	X(SMEP, "smep", BOOL, "on", 0, 1, NULL, \
+	  "CR4.SMEP: supervisor-mode fetches from user pages fault") \
+	X(SMAP, "smap", BOOL, "on", 0, 1, NULL, \
+	  "CR4.SMAP: supervisor-mode data accesses to user pages fault unless EFLAGS.AC") \
+	X(WP, "wp", BOOL, "on", 0, 1, NULL, \
+	  "CR0.WP: supervisor-mode writes honour read-only pages") \
+	X(PKE, "pke", BOOL, "off", 0, 1, NULL, \
+	  "CR4.PKE: protection keys in bits 59-62 of user pages, checked against PKRU") \
+	X(PHYS_BITS, "phys_bits", UINT, "52", 36, 52, NULL, \
+	  "MAXPHYADDR: entry address bits at or above it are reserved (RSVD faults)")
+
+enum vm_setting_id {
+#define VM_SETTING_ID(id, key, kind, def, min, max, choices, help) VM_SET_##id,
+	VM_SETTINGS(VM_SETTING_ID)
+#undef VM_SETTING_ID
+	VM_SET_COUNT
+};
+
+#define VM_SETTING_TEXT 32
+
+struct vm_settings {
+	uint64_t val[VM_SET_COUNT];             /* bytes, number, 0/1, or choice index */
+	bool explicit_set[VM_SET_COUNT];        /* set by the user, not the default */
+	char text[VM_SET_COUNT][VM_SETTING_TEXT];   /* canonical text of val */
+};
+
+/* Typed access for the library's own use (no name lookup). */
+uint64_t vm_settings_u64(const struct vm_settings *s, enum vm_setting_id id);
+const char *vm_settings_text(const struct vm_settings *s, enum vm_setting_id id);
+
+#endif

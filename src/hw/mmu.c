@@ -1,0 +1,184 @@
+/*
+ * The MMU's slow path: everything after an L1 miss on the fast path, or a
+ * hit the fast path could not take (a large page, a write with Dirty clear,
+ * rights that fail, a protection key).
+ */
+#include "hw/mmu.h"
+
+#include <errno.h>
+
+/* What a TLB entry found for an access means. */
+enum entry_use {
+	USE_HIT,        /* allowed: translate from the entry */
+	USE_REWALK,     /* a write allowed but Dirty clear: walk to set D (SDM 4.8) */
+	USE_FAULT,      /* rights refused: #PF from the cached rights */
+};
+
+static enum entry_use use_entry(struct vm_cpu *cpu, const struct vm_tlbe *e, unsigned acc,
+				uint32_t *error)
+{
+	*error = vm_access_check(e->perm, e->pkey, acc, &cpu->ctl);
+	if (*error)
+		return USE_FAULT;
+	if ((acc & VM_ACC_KIND) == VM_ACC_WRITE && !(e->perm & VM_PERM_D))
+		return USE_REWALK;
+	return USE_HIT;
+}
+
+static uint64_t entry_pa(const struct vm_tlbe *e, vm_vaddr va)
+{
+	return e->pbase | (va & ((UINT64_C(1) << vm_psize_shift(e->size)) - 1));
+}
+
+/* L1 hits on large pages; 4 KiB L1 hits are derived in vm_cpu_stats(). */
+static void count_l1_hit(struct vm_stats *s, bool fetch, enum vm_psize size)
+{
+	if (size == VM_PSIZE_2M)
+		*(fetch ? &s->tlb_l1i_hit_2m : &s->tlb_l1d_hit_2m) += 1;
+	else if (size == VM_PSIZE_1G)
+		*(fetch ? &s->tlb_l1i_hit_1g : &s->tlb_l1d_hit_1g) += 1;
+}
+
+static void count_l2_hit(struct vm_stats *s, enum vm_psize size)
+{
+	if (size == VM_PSIZE_4K)
+		s->tlb_l2_hit_4k++;
+	else if (size == VM_PSIZE_2M)
+		s->tlb_l2_hit_2m++;
+	else
+		s->tlb_l2_hit_1g++;
+}
+
+static int raise_pf(struct vm_cpu *cpu, vm_vaddr va, uint32_t error)
+{
+	struct vm_stats *s = &cpu->stats;
+	s->pf++;
+	if (error & VM_PF_P)
+		s->pf_protection++;
+	else
+		s->pf_not_present++;
+	s->pf_write += !!(error & VM_PF_W);
+	s->pf_user += !!(error & VM_PF_U);
+	s->pf_rsvd += !!(error & VM_PF_RSVD);
+	s->pf_instr += !!(error & VM_PF_I);
+	s->pf_pk += !!(error & VM_PF_PK);
+	/* SDM 4.10.4.2: a page fault invalidates the TLB entries for the
+	 * faulting address, so the retry after the handler walks afresh. */
+	vm_tlb_flush(&cpu->tlb, VM_MATCH_PCID_OR_GLOBAL, cpu->pcid, true, va);
+	cpu->cr2 = va;
+	cpu->pf_error = error;
+	cpu->last_exc = VM_EXC_PF;
+	return VM_EXC_PF;
+}
+
+/* Count a walk's references and where it started. */
+static void count_walk(struct vm_cpu *cpu, const struct vm_walk *w, unsigned top)
+{
+	struct vm_stats *s = &cpu->stats;
+	s->walks++;
+	s->walk_refs += w->nrefs;
+	if (w->start_level >= top)
+		s->pwc_miss++;
+	else if (w->start_level == 1)
+		s->pwc_hit_pt++;
+	else if (w->start_level == 2)
+		s->pwc_hit_pd++;
+	else if (w->start_level == 3)
+		s->pwc_hit_pdpt++;
+	else
+		s->pwc_hit_pml4++;
+}
+
+/* Walk the tables for va, fill L2 and L1 on success. */
+static int walk_and_fill(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr va,
+			 unsigned acc, vm_paddr *pa)
+{
+	struct vm_walk w;
+	if (!cpu->pt)     /* no tables loaded: nothing is present */
+		return raise_pf(cpu, va, vm_pf_access_bits(acc, &cpu->ctl));
+	int rc = cpu->pt->ops->walk(cpu->pt, va, acc, &cpu->ctl, &cpu->pwc, cpu->pcid, &w);
+	count_walk(cpu, &w, cpu->pt->levels);
+	if (rc)
+		return raise_pf(cpu, va, w.error);
+
+	struct vm_tlb_fill f = {
+		.pbase = w.pbase,
+		.size = (uint8_t)w.size,
+		.perm = w.perm,
+		.pkey = w.pkey,
+		.global = (w.perm & VM_PERM_G) && (cpu->cr4 & VM_CR4_PGE),
+		.pcid = cpu->pcid,
+	};
+	if (!f.global)
+		f.perm &= (uint8_t)~VM_PERM_G;
+	vm_tlb_fill(&cpu->tlb, &cpu->tlb.l2, va, &f, cpu->clock);
+	vm_tlb_fill(&cpu->tlb, l1, va, &f, cpu->clock);
+	pa->v = w.pbase | (va & ((UINT64_C(1) << vm_psize_shift(w.size)) - 1));
+	return VM_EXC_NONE;
+}
+
+/* Refill L1 from an L2 entry. */
+static void fill_from(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr va,
+		      const struct vm_tlbe *e)
+{
+	struct vm_tlb_fill f = {
+		.pbase = e->pbase,
+		.size = e->size,
+		.perm = e->perm,
+		.pkey = e->pkey,
+		.global = e->pcid_mask == 0,
+		.pcid = cpu->pcid,
+	};
+	vm_tlb_fill(&cpu->tlb, l1, va, &f, cpu->clock);
+}
+
+int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
+{
+	unsigned kind = acc & VM_ACC_KIND;
+	if (kind == 3 || acc > 15)
+		return -EINVAL;
+	if (!vm_canonical(va, cpu->ctl.va_bits)) {
+		cpu->stats.gp_noncanonical++;
+		cpu->last_exc = VM_EXC_GP;
+		return VM_EXC_GP;
+	}
+	cpu->acc[kind]++;
+	uint64_t now = ++cpu->clock;
+	bool fetch = kind == VM_ACC_EXEC;
+	struct vm_tlb_level *l1 = fetch ? &cpu->tlb.l1i : &cpu->tlb.l1d;
+	struct vm_stats *s = &cpu->stats;
+	uint32_t error;
+
+	bool from_l2 = false;
+	struct vm_tlbe *e = vm_tlb_lookup(&cpu->tlb, l1, va, cpu->pcid, now);
+	if (e) {
+		count_l1_hit(s, fetch, e->size);
+	} else {
+		if (fetch)
+			s->tlb_l1i_miss++;
+		else
+			s->tlb_l1d_miss++;
+		e = vm_tlb_lookup(&cpu->tlb, &cpu->tlb.l2, va, cpu->pcid, now);
+		if (e)
+			count_l2_hit(s, e->size);
+		else
+			s->tlb_l2_miss++;
+		from_l2 = e != NULL;
+	}
+	if (!e)
+		return walk_and_fill(cpu, l1, va, acc, pa);
+
+	switch (use_entry(cpu, e, acc, &error)) {
+	case USE_FAULT:
+		return raise_pf(cpu, va, error);
+	case USE_REWALK:
+		s->tlb_dirty_rewalk++;
+		return walk_and_fill(cpu, l1, va, acc, pa);
+	case USE_HIT:
+		break;
+	}
+	if (from_l2)
+		fill_from(cpu, l1, va, e);
+	pa->v = entry_pa(e, va);
+	return VM_EXC_NONE;
+}
