@@ -32,6 +32,22 @@
 
 #define PWC_REF { [2] = 32, [3] = 4, [4] = 4, [5] = 4 }
 
+/*
+ * AMD Zen 2.  WikiChip zen_2 and 7-cpu.com/cpu/Zen2.html [S]:
+ *   L1 ITLB 64 fully associative, all sizes [S]
+ *   L1 DTLB 64 fully associative, 4K/2M/1G [S]
+ *   L2 DTLB 2048 12-way, 4K/2M, 1G smashed into 2M [S]
+ *   L2 ITLB 512 8-way [S]: not modelled (one unified L2; see zen4).
+ * 12 ways do not divide 2048 entries (the skewed array has no uniform sets),
+ * so the model uses 8 ways, 256 sets [A]: 8 is the share of the 12 ways that
+ * holds 4 KiB pages on desktop Zen (8/2/2 split [S]).
+ */
+#define ZEN2_TLBS \
+	.l1i = { { ARR(64, 64, S4K | S2M | S1G) } }, \
+	.l1d = { { ARR(64, 64, S4K | S2M | S1G) } }, \
+	.l2 = { { ARR(2048, 8, S4K | S2M) } }, \
+	.pwc = PWC_REF
+
 static const struct vm_tlb_preset presets[] = {
 	/*
 	 * Intel Skylake (client).  Intel Optimization Manual table 2-15 (quoted
@@ -98,38 +114,18 @@ static const struct vm_tlb_preset presets[] = {
 	},
 	/*
 	 * AMD Zen 3.  Walkers (6) from AnandTech review 16214 p.4 [S] (not
-	 * modelled); the sizes are carried over from Zen 2 [A]:
-	 *   L1 ITLB 64 fully associative, all sizes [A]
-	 *   L1 DTLB 64 fully associative, 4K/2M/1G [A]
-	 *   L2 DTLB 2048 entries, "12-way skewed" [A]; 1G smashed into 2M [A]
-	 * The L2 DTLB stands for the unified level and ways are 8, as on Zen 2
-	 * (see there).
+	 * modelled); the TLB sizes are carried over from Zen 2 [A], so are the
+	 * model's choices (see ZEN2_TLBS).
 	 */
 	{
 		.name = "zen3",
 		.desc = "AMD Zen 3 (sizes as Zen 2): L1 DTLB 64 fully assoc, L2 DTLB 2048 8-way (4K+2M)",
-		.l1i = { { ARR(64, 64, S4K | S2M | S1G) } },
-		.l1d = { { ARR(64, 64, S4K | S2M | S1G) } },
-		.l2 = { { ARR(2048, 8, S4K | S2M) } },
-		.pwc = PWC_REF,
+		ZEN2_TLBS,
 	},
-	/*
-	 * AMD Zen 2.  WikiChip zen_2 and 7-cpu.com/cpu/Zen2.html [S]:
-	 *   L1 ITLB 64 fully associative, all sizes [S]
-	 *   L1 DTLB 64 fully associative, 4K/2M/1G [S]
-	 *   L2 DTLB 2048 12-way, 4K/2M, 1G smashed into 2M [S]
-	 *   L2 ITLB 512 8-way [S]: not modelled (one unified L2; see zen4).
-	 * 12 ways do not divide 2048 entries (the skewed array has no uniform
-	 * sets), so the model uses 8 ways, 256 sets [A]: 8 is the share of the
-	 * 12 ways that holds 4 KiB pages on desktop Zen (8/2/2 split [S]).
-	 */
 	{
 		.name = "zen2",
 		.desc = "AMD Zen 2: L1 DTLB 64 fully assoc, L2 DTLB 2048 8-way (4K+2M)",
-		.l1i = { { ARR(64, 64, S4K | S2M | S1G) } },
-		.l1d = { { ARR(64, 64, S4K | S2M | S1G) } },
-		.l2 = { { ARR(2048, 8, S4K | S2M) } },
-		.pwc = PWC_REF,
+		ZEN2_TLBS,
 	},
 	/*
 	 * No TLB and no paging-structure caches: every access walks from CR3.
