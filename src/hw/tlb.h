@@ -118,11 +118,15 @@ struct vm_tlb {
 	uint64_t fills, evictions, invalidated;   /* see stats.h */
 };
 
-/* Build the arrays of a preset.  repl_override < 0 keeps each array's own
- * policy.  Returns 0, -EINVAL (an array's ways do not divide its entries,
- * PLRU with ways not a power of two, no page size), -ENOMEM. */
+/* Build the arrays of a preset; an array of 0 entries is none.  repl_override
+ * < 0 keeps each array's own policy.  Returns 0, -EINVAL (p NULL,
+ * repl_override not a policy, an array's ways are 0 or do not divide its
+ * entries, PLRU with ways not a power of two or above 64, no page size,
+ * VM_REPL_RANDOM with rng NULL), -ENOMEM.  On failure nothing stays
+ * allocated and t is zeroed, so vm_tlb_fini(t) is still harmless. */
 int vm_tlb_init(struct vm_tlb *t, const struct vm_tlb_preset *p, int repl_override,
 		struct vm_host *host, struct vm_rng *rng);
+/* Free the arrays and zero t (a second fini does nothing). */
 void vm_tlb_fini(struct vm_tlb *t, struct vm_host *host);
 
 /* The array of a level that holds 4 KiB pages, or a shared always-missing
