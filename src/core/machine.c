@@ -107,8 +107,15 @@ static int build(struct vm_machine *m, struct vm_error *err)
 		rc = vm_cpu_init(&m->cpus[i], i, &cfg, &m->host, &m->rng);
 		if (rc) {
 			m->ncpus = i;     /* destroy finalises only those built */
-			vm_error_set(err, "CPU %u: %s", i, rc == -ENOMEM ? "out of host memory" :
-				     "the TLB preset is inconsistent");
+			if (rc == -ENOMEM)
+				vm_error_set(err, "CPU %u: out of host memory for its TLBs", i);
+			else if (cfg.tlb_repl == VM_REPL_PLRU)
+				vm_error_set(err, "tlb_repl=plru: preset %s has arrays whose ways are not a "
+					     "power of two (tree PLRU needs one); try tlb=tiny or "
+					     "tlb_repl=lru", cfg.tlb->name);
+			else
+				vm_error_set(err, "tlb=%s: the preset's geometry is inconsistent",
+					     cfg.tlb->name);
 			return rc;
 		}
 	}
