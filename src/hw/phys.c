@@ -6,6 +6,9 @@
 
 int vm_phys_init(struct vm_phys *p, struct vm_host *host, uint64_t size, bool data)
 {
+	/* Empty first, so that a caller's one error path may fini whatever
+	 * init returned (the caller's struct may hold stack garbage). */
+	memset(p, 0, sizeof(*p));
 	if (size < VM_PHYS_MIN || size > VM_PHYS_MAX || !VM_IS_ALIGNED(size, VM_PAGE_SIZE))
 		return -EINVAL;
 	/* One reservation in both modes: in meta mode only page-table frames
@@ -40,7 +43,8 @@ int vm_phys_read(const struct vm_phys *p, vm_paddr pa, void *buf, size_t len)
 		return -EINVAL;
 	if (!p->data)
 		return -ENODATA;
-	memcpy(buf, p->bytes + pa.v, len);
+	if (len)                /* buf may be NULL then, and memcpy forbids it */
+		memcpy(buf, p->bytes + pa.v, len);
 	return 0;
 }
 
@@ -50,7 +54,8 @@ int vm_phys_write(struct vm_phys *p, vm_paddr pa, const void *buf, size_t len)
 		return -EINVAL;
 	if (!p->data)
 		return -ENODATA;
-	memcpy(p->bytes + pa.v, buf, len);
+	if (len)
+		memcpy(p->bytes + pa.v, buf, len);
 	return 0;
 }
 

@@ -30,7 +30,8 @@ struct vm_phys {
 };
 
 /* Reserve size bytes (a multiple of 4 KiB within [VM_PHYS_MIN, VM_PHYS_MAX]).
- * Returns 0, -EINVAL for a bad size, -ENOMEM if the host refuses. */
+ * Returns 0, -EINVAL for a bad size, -ENOMEM if the host refuses; on failure
+ * p is left empty, and vm_phys_fini on it does nothing. */
 int vm_phys_init(struct vm_phys *p, struct vm_host *host, uint64_t size, bool data);
 void vm_phys_fini(struct vm_phys *p);
 

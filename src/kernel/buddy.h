@@ -10,6 +10,7 @@
 #ifndef VM_KERNEL_BUDDY_H
 #define VM_KERNEL_BUDDY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/list.h"
@@ -23,13 +24,17 @@ struct vm_buddy {
 	struct vm_list free[VM_MAX_ORDER + 1];  /* free block heads, by order */
 	uint64_t nfree[VM_MAX_ORDER + 1];       /* blocks on free[order] */
 	uint64_t free_frames;                   /* == sum of nfree[o] << o */
-	/* statistics */
+	/* statistics: allocs counts successful allocs and takes, so that
+	 * allocs - frees == blocks in use; alloc_fails counts -ENOMEM only;
+	 * splits and merges count halvings and buddy merges. */
 	uint64_t allocs, alloc_fails, frees, splits, merges;
 };
 
 /* Manage frames [0, nframes) with descriptors pages[0 .. nframes-1], all of
- * them free: carved into the largest aligned blocks that fit.  Descriptors
- * must be zeroed. */
+ * them free: carved into the largest aligned blocks that fit (Linux's
+ * __free_pages_memory), e.g. 1 GiB + 12 KiB = orders 18, 1, 0.  Descriptors
+ * must be zeroed.  Only block heads are written, so a descriptor array in a
+ * host reservation (vm_host_reserve) costs the host one page per block. */
 void vm_buddy_init(struct vm_buddy *b, struct vm_page *pages, uint64_t nframes);
 
 /* Allocate a block of 2^order frames, aligned to its size.  Returns 0 and the
@@ -41,27 +46,39 @@ int vm_buddy_alloc(struct vm_buddy *b, unsigned order, uint64_t *pfn);
 
 /* Free the block of 2^order frames at pfn (as returned by alloc, refcount and
  * mapcount already dropped to 0).  Returns 0, or -EINVAL if the block is not
- * an allocated block of that order (misaligned, out of range, already free). */
+ * an allocated block of that order (order > VM_MAX_ORDER, misaligned, out of
+ * range, already free, or the head is not a block of that order); then
+ * nothing changes.  The counts are not checked: every descriptor of the
+ * block is reset to zero (flags, counts, owner) before it merges. */
 int vm_buddy_free(struct vm_buddy *b, uint64_t pfn, unsigned order);
 
 /* Reserve one specific free frame (e.g. the zero page, firmware): splits the
- * free block that holds it.  Returns 0 or -EBUSY if pfn is not free. */
+ * free block that holds it (Linux's take_page_off_buddy).  The frame becomes
+ * an allocated order-0 block with refcount 1, which vm_buddy_free(pfn, 0)
+ * gives back.  Returns 0, -EBUSY if pfn is not free, -EINVAL if
+ * pfn >= nframes. */
 int vm_buddy_take(struct vm_buddy *b, uint64_t pfn);
 
 /* Linux's extfrag index for an allocation of 2^order frames
  * (mm/vmstat.c __fragmentation_index), times 1000: -1000 when a free block
  * of that order exists (the allocation would succeed); 0 when there is no
  * free memory at all; otherwise towards 0 a failure is lack of memory and
- * towards 1000 it is fragmentation. */
+ * towards 1000 it is fragmentation.  Linux's integer formula, so a few large
+ * free blocks can give a value between -1000 and 0 (one free 32 KiB block
+ * against a 64 KiB request: -500).  order > VM_MAX_ORDER gives 0, as Linux's
+ * WARN_ON_ONCE path does. */
 int vm_buddy_frag_index(const struct vm_buddy *b, unsigned order);
 
 /* Linux's unusable free space index (mm/vmstat.c unusable_free_index), times
- * 1000: the fraction of free memory in blocks too small for the order. */
+ * 1000: the fraction of free memory in blocks too small for the order; 1000
+ * when nothing is free or order > VM_MAX_ORDER. */
 int vm_buddy_unusable_index(const struct vm_buddy *b, unsigned order);
 
 /* Validate every invariant: free lists, counts, alignment, no two free
- * buddies of the same order left unmerged, descriptor flags.  Returns 0 or
- * -EUCLEAN with a description in msg (msg may be NULL). */
+ * buddies of the same order left unmerged, descriptor flags, blocks tiling
+ * [0, nframes).  Returns 0 (msg set to "") or -EUCLEAN with the first problem
+ * in msg (msg may be NULL, len bytes).  Costs O(free blocks + frames in
+ * allocated blocks): the inside of a free block is never read. */
 int vm_buddy_check(const struct vm_buddy *b, char *msg, size_t len);
 
 #endif

@@ -6,6 +6,7 @@
  *   is_i64(got, want, "what")         signed (errno values: -ENOMEM ...)
  *   is_str(got, want, "what")         strings (NULL allowed)
  *   diag("fmt", ...)                  a comment line
+ *   tap_rss_bytes()                   resident memory now (host-cost tests)
  *   return done_testing();            prints the plan; exit 1 if any failed
  *
  * A failing assertion prints file, line, the expression and both values.
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int tap_count;
 static int tap_failures;
@@ -133,6 +135,22 @@ static int tap_long(void)
 {
 	const char *s = getenv("VMLAB_TEST_LONG");
 	return s && *s && strcmp(s, "0") != 0;
+}
+
+/* This process's resident memory in bytes (/proc/self/statm), or -1: tests
+ * of lazily touched reservations compare it before and after. */
+static long long tap_rss_bytes(void) __attribute__((unused));
+static long long tap_rss_bytes(void)
+{
+	long long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+
+	if (!f)
+		return -1;
+	n = fscanf(f, "%lld %lld", &size, &resident);
+	fclose(f);
+	return n == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
 }
 
 static int done_testing(void) __attribute__((unused));
