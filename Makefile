@@ -95,7 +95,7 @@ $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
 run: $(CLI)
-	$(CLI) pattern --pattern random --footprint 256M --accesses 2M --page-size 4K,2M
+	$(CLI) pattern --pattern random --footprint 256M --accesses 2000000 --page-size 4K,2M
 
 test: $(TESTS) $(FUZZ_REPLAY) $(CLI)
 	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay prove -j2 -e '' $(TESTS) tests/cli/*.t tests/fuzz/run_corpus.t
@@ -140,4 +140,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TESTS:%=%.d) $(BENCHES:%=%.d) $(FUZZ_REPLAY:%=%.d)

@@ -55,6 +55,7 @@ struct row {
 	const char *label;
 	const char *unit;
 	double (*value)(const struct vm_pattern_result *r);
+	bool count;        /* a whole number: printed with digit grouping */
 };
 
 static double accesses(const struct vm_pattern_result *r)
@@ -96,15 +97,15 @@ static double pt_kib(const struct vm_pattern_result *r) { return (double)r->pt_b
 static double pages(const struct vm_pattern_result *r) { return (double)r->pages; }
 
 static const struct row rows[] = {
-	{ "accesses", "", accesses },
-	{ "L1 DTLB hits", "% of accesses", l1_hit_pct },
-	{ "L2 TLB hits", "% of accesses", l2_hit_pct },
-	{ "page walks", "% of accesses", walk_pct },
-	{ "walks started from a PWC hit", "% of walks", pwc_pct },
-	{ "memory refs per walk", "refs", refs_per_walk },
-	{ "walk refs per 1000 accesses", "refs", refs_per_kacc },
-	{ "pages mapped", "pages", pages },
-	{ "page-table memory", "KiB", pt_kib },
+	{ "accesses", "", accesses, true },
+	{ "L1 DTLB hits", "% of accesses", l1_hit_pct, false },
+	{ "L2 TLB hits", "% of accesses", l2_hit_pct, false },
+	{ "page walks", "% of accesses", walk_pct, false },
+	{ "walks started from a PWC hit", "% of walks", pwc_pct, false },
+	{ "memory refs per walk", "refs", refs_per_walk, false },
+	{ "walk refs per 1000 accesses", "refs", refs_per_kacc, false },
+	{ "pages mapped", "pages", pages, true },
+	{ "page-table memory", "KiB", pt_kib, true },
 };
 
 static void print_text(const struct vm_pattern *p, const enum vm_psize *sizes, unsigned n,
@@ -122,7 +123,7 @@ static void print_text(const struct vm_pattern *p, const enum vm_psize *sizes, u
 		printf("%-30s", rows[r].label);
 		for (unsigned i = 0; i < n; i++) {
 			double v = rows[r].value(&res[i]);
-			if (v == (double)(uint64_t)v && v >= 1000) {
+			if (rows[r].count) {
 				char g[32];
 				printf(" %14s", cli_group((uint64_t)v, g, sizeof(g)));
 			} else {

@@ -39,7 +39,7 @@ static const struct cli_cmd *find_cmd(const char *name)
 
 static int cmd_help(int argc, char **argv)
 {
-	if (argc < 2) {
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		overview(stdout);
 		return 0;
 	}

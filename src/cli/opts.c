@@ -115,52 +115,69 @@ static const struct cli_opt *find(const struct cli_opt *opts, const char *name, 
 	return NULL;
 }
 
+/* One option at argv[*i] (advancing *i past its value): 0, CLI_USAGE, or -1
+ * after --help. */
+static int parse_one(const char *cmd, int argc, char **argv, int *i, const struct cli_opt *opts,
+		     const char *synopsis, const char *about)
+{
+	const char *name = argv[*i] + 2, *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	if (len == 4 && strncmp(name, "help", 4) == 0) {
+		usage(stdout, cmd, opts, synopsis, about);
+		return -1;
+	}
+	const struct cli_opt *o = find(opts, name, len);
+	if (!o) {
+		cli_fail(cmd, "--%.*s: unknown option (see vmlab %s --help)", (int)len, name, cmd);
+		return CLI_USAGE;
+	}
+	const char *val = NULL;
+	if (o->kind == CLI_FLAG) {
+		if (eq) {
+			cli_fail(cmd, "--%s takes no value", o->name);
+			return CLI_USAGE;
+		}
+	} else if (eq) {
+		val = eq + 1;
+	} else if (*i + 1 < argc) {
+		val = argv[++*i];
+	} else {
+		cli_fail(cmd, "--%s needs a value (%s)", o->name, o->metavar);
+		return CLI_USAGE;
+	}
+	return apply(cmd, o, val);
+}
+
 int cli_parse(const char *cmd, int argc, char **argv, const struct cli_opt *opts, int *first,
 	      const char *synopsis, const char *about)
 {
-	int i = 1;
-	for (; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strncmp(a, "--", 2) != 0) {
-			if (a[0] == '-' && a[1]) {
-				cli_fail(cmd, "%s: unknown option (options are long: see vmlab %s --help)", a, cmd);
-				return CLI_USAGE;
-			}
-			break;
-		}
-		const char *name = a + 2, *eq = strchr(name, '=');
-		size_t len = eq ? (size_t)(eq - name) : strlen(name);
-		if (len == 4 && strncmp(name, "help", 4) == 0) {
-			usage(stdout, cmd, opts, synopsis, about);
-			return -1;
-		}
-		const struct cli_opt *o = find(opts, name, len);
-		if (!o) {
-			cli_fail(cmd, "--%.*s: unknown option (see vmlab %s --help)", (int)len, name, cmd);
-			return CLI_USAGE;
-		}
-		const char *val = NULL;
-		if (o->kind == CLI_FLAG) {
-			if (eq) {
-				cli_fail(cmd, "--%s takes no value", o->name);
-				return CLI_USAGE;
-			}
-		} else if (eq) {
-			val = eq + 1;
-		} else if (i + 1 < argc) {
-			val = argv[++i];
-		} else {
-			cli_fail(cmd, "--%s needs a value (%s)", o->name, o->metavar);
-			return CLI_USAGE;
-		}
-		int rc = apply(cmd, o, val);
-		if (rc)
-			return rc;
+	/* Options may come before or after operands (`list tlbs --json`).  The
+	 * operands, in order, are moved to the end of argv; "--" ends the
+	 * options and everything after it is an operand as given. */
+	char **operands = malloc((size_t)argc * sizeof(*operands));
+	int nops = 0, rc = 0;
+	if (!operands) {
+		cli_fail(cmd, "out of memory");
+		return CLI_BADINPUT;
 	}
-	*first = i;
-	return 0;
+	for (int i = 1; i < argc && rc == 0; i++) {
+		char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			while (++i < argc)
+				operands[nops++] = argv[i];
+		} else if (strncmp(a, "--", 2) == 0) {
+			rc = parse_one(cmd, argc, argv, &i, opts, synopsis, about);
+		} else if (a[0] == '-' && a[1]) {
+			cli_fail(cmd, "%s: unknown option (options are long: see vmlab %s --help)", a, cmd);
+			rc = CLI_USAGE;
+		} else {
+			operands[nops++] = a;
+		}
+	}
+	if (rc == 0) {
+		*first = argc - nops;
+		memcpy(argv + *first, operands, (size_t)nops * sizeof(*operands));
+	}
+	free(operands);
+	return rc;
 }

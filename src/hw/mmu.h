@@ -29,7 +29,7 @@ static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc
 {
 	struct vm_tlb_array *a = cpu->fast[acc & VM_ACC_KIND];
 	uint64_t vpn = va >> 12;
-	struct vm_tlbe *e = &a->e[a->hint[vpn & a->hint_mask]];
+	struct vm_tlbe *e = vm_tlb_fast_probe(a, vpn);
 	if (VM_LIKELY(e->tag == vpn << 2 && !((e->pcid ^ cpu->pcid) & e->pcid_mask) &&
 		      ((cpu->hit_ok[acc & 15] >> e->perm) & 1))) {
 		cpu->acc[acc & VM_ACC_KIND]++;

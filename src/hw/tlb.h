@@ -133,6 +133,14 @@ void vm_tlb_fini(struct vm_tlb *t, struct vm_host *host);
  * array when none does: what the fast path probes. */
 struct vm_tlb_array *vm_tlb_fast_array(struct vm_tlb_level *lv);
 
+/* The one entry the inline fast path checks for 4 KiB page vpn: always a
+ * valid pointer into a->e (never written through unless its tag and PCID
+ * match); a miss here only means "ask vm_tlb_lookup". */
+static inline struct vm_tlbe *vm_tlb_fast_probe(const struct vm_tlb_array *a, uint64_t vpn)
+{
+	return &a->e[a->hint[vpn & a->hint_mask]];
+}
+
 /* Find the entry translating va for pcid in any array of the level, any
  * page size; mark it used at time now.  NULL on a miss. */
 struct vm_tlbe *vm_tlb_lookup(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,

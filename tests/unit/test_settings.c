@@ -50,7 +50,7 @@ static void test_sizes(void)
 		const char *text;
 	} fmt[] = {
 		{ 0, "0" }, { 4097, "4097" }, { 12288, "12K" }, { UINT64_C(1) << 30, "1G" },
-		{ (UINT64_C(1) << 30) + 4096, "262145K" }, { UINT64_C(3) << 40, "3T" },
+		{ (UINT64_C(1) << 30) + 4096, "1048580K" }, { UINT64_C(3) << 40, "3T" },
 		{ UINT64_C(1) << 60, "1024P" },
 	};
 	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
