@@ -135,7 +135,8 @@ static void fill_from(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr va,
 int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
 {
 	unsigned kind = acc & VM_ACC_KIND;
-	if (kind == 3 || acc > 15)
+	acc &= 15;
+	if (kind == 3)
 		return -EINVAL;
 	if (!vm_canonical(va, cpu->ctl.va_bits)) {
 		cpu->stats.gp_noncanonical++;

@@ -22,7 +22,8 @@
 int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa);
 
 /* Translate va for acc (VM_ACC_READ/WRITE/EXEC, | VM_ACC_USER for a CPL 3
- * access, | VM_ACC_IMPLICIT for an implicit supervisor access).  Returns
+ * access, | VM_ACC_IMPLICIT for an implicit supervisor access; other bits
+ * are ignored).  Returns
  * VM_EXC_NONE with *pa set, VM_EXC_PF (cpu->cr2 = va, cpu->pf_error = the
  * error code) or VM_EXC_GP (non-canonical va); -EINVAL for a kind of 3. */
 static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
