@@ -117,13 +117,15 @@ static int walk_and_fill(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr v
 	return VM_EXC_NONE;
 }
 
-/* Refill L1 from an L2 entry. */
+/* Refill L1 from an L2 entry: the same piece, still knowing the page it is
+ * part of (for invalidation). */
 static void fill_from(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr va,
 		      const struct vm_tlbe *e)
 {
 	struct vm_tlb_fill f = {
 		.pbase = e->pbase,
 		.size = e->size,
+		.psize = e->psize,
 		.perm = e->perm,
 		.pkey = e->pkey,
 		.global = e->pcid_mask == 0,
