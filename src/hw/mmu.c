@@ -62,9 +62,12 @@ static int raise_pf(struct vm_cpu *cpu, vm_vaddr va, uint32_t error)
 	s->pf_rsvd += !!(error & VM_PF_RSVD);
 	s->pf_instr += !!(error & VM_PF_I);
 	s->pf_pk += !!(error & VM_PF_PK);
-	/* SDM 4.10.4.2: a page fault invalidates the TLB entries for the
-	 * faulting address, so the retry after the handler walks afresh. */
+	/* SDM 4.10.4.1: a page fault invalidates the TLB entries for the
+	 * faulting address and the paging-structure-cache entries that would
+	 * be used for it, so the retry after the handler walks afresh from
+	 * memory: a fault caused by stale cached rights happens once. */
 	vm_tlb_flush(&cpu->tlb, VM_MATCH_PCID_OR_GLOBAL, cpu->pcid, true, va);
+	vm_pwc_flush_va(&cpu->pwc, cpu->pcid, va);
 	cpu->cr2 = va;
 	cpu->pf_error = error;
 	cpu->last_exc = VM_EXC_PF;
@@ -117,13 +120,15 @@ static int walk_and_fill(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr v
 	return VM_EXC_NONE;
 }
 
-/* Refill L1 from an L2 entry. */
+/* Refill L1 from an L2 entry: the same piece, still knowing the page it is
+ * part of (for invalidation). */
 static void fill_from(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr va,
 		      const struct vm_tlbe *e)
 {
 	struct vm_tlb_fill f = {
 		.pbase = e->pbase,
 		.size = e->size,
+		.psize = e->psize,
 		.perm = e->perm,
 		.pkey = e->pkey,
 		.global = e->pcid_mask == 0,

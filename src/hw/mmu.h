@@ -4,8 +4,9 @@
  *   canonical?  no -> #GP
  *   L1 TLB (I or D by kind) -> L2 STLB -> page walk (paging-structure caches)
  *   rights checked on the entry that answers (access.h); a write through an
- *   entry whose Dirty is clear re-walks to set D (SDM 4.8); a fault raised
- *   from a TLB entry drops that entry (SDM 4.10.4.2); a TLB entry is filled
+ *   entry whose Dirty is clear re-walks to set D (SDM 4.8); a page fault
+ *   drops the TLB and paging-structure-cache entries for the faulting
+ *   address (SDM 4.10.4.1); a TLB entry is filled
  *   only after a successful walk.
  *
  * The fast path (an L1 hit on a 4 KiB page) is inline and allocation-free:

@@ -102,6 +102,15 @@ void vm_pwc_fill(struct vm_pwc *c, uint16_t pcid, vm_vaddr va, unsigned level,
 			       .pcid = pcid, .perm = (uint8_t)perm };
 }
 
+void vm_pwc_flush_va(struct vm_pwc *c, uint16_t pcid, vm_vaddr va)
+{
+	for (unsigned l = 2; l <= VM_LEVELS_MAX; l++) {
+		struct vm_pwce *e = level_find(&c->lvl[l], pcid, va >> vm_level_shift(l));
+		if (e)
+			e->key = PWC_EMPTY;
+	}
+}
+
 void vm_pwc_flush_pcid(struct vm_pwc *c, uint16_t pcid)
 {
 	for (unsigned l = 2; l <= VM_LEVELS_MAX; l++) {

@@ -9,7 +9,8 @@
  * An entry holds the next table's frame and the rights accumulated down to
  * it (AND of R/W and U/S, OR of XD: SDM 4.10.3.1), is tagged with a PCID
  * and is only filled from an entry with P = 1 and A = 1.  Global does not
- * apply.  INVLPG drops every entry of the current PCID (4.10.4.1).
+ * apply.  INVLPG drops every entry of the current PCID, a page fault the
+ * entries that would be used for the faulting address (4.10.4.1).
  */
 #ifndef VM_HW_PWC_H
 #define VM_HW_PWC_H
@@ -55,6 +56,10 @@ unsigned vm_pwc_lookup(struct vm_pwc *c, uint16_t pcid, vm_vaddr va, unsigned to
  * the table at next_pfn; perm is accumulated down to and including it. */
 void vm_pwc_fill(struct vm_pwc *c, uint16_t pcid, vm_vaddr va, unsigned level,
 		 uint64_t next_pfn, unsigned perm);
+
+/* Drop the entries a walk of va under pcid could use, at every level (what
+ * a page fault invalidates, SDM 4.10.4.1). */
+void vm_pwc_flush_va(struct vm_pwc *c, uint16_t pcid, vm_vaddr va);
 
 /* Drop the entries of one PCID / of every PCID. */
 void vm_pwc_flush_pcid(struct vm_pwc *c, uint16_t pcid);

@@ -47,14 +47,21 @@ static const struct vm_tlb_array miss_array = {
 	.ways = 1,
 };
 
-static inline uint64_t tag_of(vm_vaddr va, unsigned size)
-{
-	return (va >> vm_psize_shift(size)) << 2 | size;
-}
-
 static inline bool tlbe_valid(const struct vm_tlbe *e)
 {
 	return e->tag != VM_TLB_TAG_INVALID;
+}
+
+static inline bool tlbe_splinter(const struct vm_tlbe *e)
+{
+	return e->psize > e->size;
+}
+
+/* Does e belong to the page (of the size it was mapped with) holding va? */
+static inline bool tlbe_maps_page_of(const struct vm_tlbe *e, vm_vaddr va)
+{
+	vm_vaddr eva = (e->tag >> 2) << vm_psize_shift(e->size);
+	return (eva ^ va) >> vm_psize_shift(e->psize) == 0;
 }
 
 static inline bool tlbe_global(const struct vm_tlbe *e)
@@ -197,6 +204,8 @@ void vm_tlb_fill(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
 		if (tlbe_valid(e))
 			t->evictions++;
 	}
+	if (tlbe_valid(e) && tlbe_splinter(e))
+		a->splinters--;
 
 	/* Splintered: the entry maps the small page of the large one that holds
 	 * va, so add the bits of va between the two page sizes. */
@@ -210,7 +219,9 @@ void vm_tlb_fill(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
 		.size = (uint8_t)size,
 		.perm = f->perm,
 		.pkey = f->pkey,
+		.psize = VM_MAX(f->psize, f->size),
 	};
+	a->splinters += tlbe_splinter(e);
 	t->fills++;
 	vm_tlb_touch(a, e, now);
 	if (size == VM_PSIZE_4K)
@@ -267,12 +278,35 @@ struct vm_tlb_array *vm_tlb_fast_array(struct vm_tlb_level *lv)
 	return (struct vm_tlb_array *)&miss_array;
 }
 
-void vm_tlb_drop(struct vm_tlb *t, struct vm_tlbe *e)
+static void drop_entry(struct vm_tlb *t, struct vm_tlb_array *a, struct vm_tlbe *e)
 {
-	if (e && tlbe_valid(e)) {
+	if (tlbe_valid(e)) {
+		a->splinters -= tlbe_splinter(e);
 		e->tag = VM_TLB_TAG_INVALID;
 		t->invalidated++;
 	}
+}
+
+/* The array of t that holds entry e, or NULL. */
+static struct vm_tlb_array *array_of(struct vm_tlb *t, const struct vm_tlbe *e)
+{
+	struct vm_tlb_level *levels[] = { &t->l1i, &t->l1d, &t->l2 };
+
+	for (size_t l = 0; l < VM_ARRAY_SIZE(levels); l++) {
+		for (unsigned i = 0; i < levels[l]->n; i++) {
+			struct vm_tlb_array *a = &levels[l]->a[i];
+			if (e >= a->e && e < a->e + (size_t)a->sets * a->ways)
+				return a;
+		}
+	}
+	return NULL;
+}
+
+void vm_tlb_drop(struct vm_tlb *t, struct vm_tlbe *e)
+{
+	struct vm_tlb_array *a = e ? array_of(t, e) : NULL;
+	if (a)
+		drop_entry(t, a, e);
 }
 
 /* SDM 4.10.4.1, the table in REFERENCE.md 1.5. */
@@ -291,32 +325,33 @@ static bool flush_matches(const struct vm_tlbe *e, enum vm_tlb_match m, uint16_t
 	return false;
 }
 
-/* Drop the matching entries among n consecutive slots; with one_va, only those
- * whose page (of the entry's own size) contains va. */
-static void flush_slots(struct vm_tlb *t, struct vm_tlbe *e, size_t n, enum vm_tlb_match m,
-			uint16_t pcid, bool one_va, vm_vaddr va)
+/* Drop the matching entries among n consecutive slots of a; with one_va,
+ * only those that belong to the page containing va. */
+static void flush_slots(struct vm_tlb *t, struct vm_tlb_array *a, struct vm_tlbe *e, size_t n,
+			enum vm_tlb_match m, uint16_t pcid, bool one_va, vm_vaddr va)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!tlbe_valid(&e[i]) || !flush_matches(&e[i], m, pcid))
 			continue;
-		if (one_va && e[i].tag != tag_of(va, e[i].size))
+		if (one_va && !tlbe_maps_page_of(&e[i], va))
 			continue;
-		vm_tlb_drop(t, &e[i]);
+		drop_entry(t, a, &e[i]);
 	}
 }
 
 static void flush_array(struct vm_tlb *t, struct vm_tlb_array *a, enum vm_tlb_match m,
 			uint16_t pcid, bool one_va, vm_vaddr va)
 {
-	if (!one_va || a->sets == 1) {
-		flush_slots(t, a->e, (size_t)a->sets * a->ways, m, pcid, one_va, va);
+	if (!one_va || a->sets == 1 || a->splinters) {
+		flush_slots(t, a, a->e, (size_t)a->sets * a->ways, m, pcid, one_va, va);
 		return;
 	}
-	/* Only the sets that can hold a page containing va: one per size held. */
+	/* No splinters: only the sets that can hold a page containing va, one
+	 * per size held. */
 	for (unsigned s = 0; s < VM_PSIZE_COUNT; s++) {
 		if (a->sizes & (1u << s)) {
 			uint32_t set = set_of(a, va >> vm_psize_shift(s));
-			flush_slots(t, set_base(a, set), a->ways, m, pcid, true, va);
+			flush_slots(t, a, set_base(a, set), a->ways, m, pcid, true, va);
 		}
 	}
 }

@@ -76,7 +76,7 @@ struct vm_tlbe {
 	uint8_t size;        /* enum vm_psize of the entry (after splintering) */
 	uint8_t perm;        /* VM_PERM_* rights of the translation */
 	uint8_t pkey;        /* protection key of the leaf */
-	uint8_t pad;
+	uint8_t psize;       /* enum vm_psize of the page as mapped; > size: a splinter */
 };
 
 struct vm_tlb_array {
@@ -85,6 +85,9 @@ struct vm_tlb_array {
 	uint64_t hint_mask;
 	uint64_t *plru;         /* one tree of ways - 1 bits per set (PLRU only) */
 	uint32_t sets, ways;
+	uint32_t splinters;     /* valid entries with psize > size; while > 0 a one-page
+				   flush scans every set, since a page's splinters
+				   lie in the sets of their own page numbers */
 	uint8_t sizes;          /* 1u << VM_PSIZE_* held */
 	uint8_t repl;           /* enum vm_tlb_repl */
 };
@@ -96,8 +99,10 @@ struct vm_tlb_level {
 
 /* What a successful walk puts in the TLB. */
 struct vm_tlb_fill {
-	uint64_t pbase;      /* physical base of the page */
-	uint8_t size;        /* enum vm_psize of the page as mapped */
+	uint64_t pbase;      /* physical base of the page (or of the piece) */
+	uint8_t size;        /* enum vm_psize of the page as mapped, or of a piece of it */
+	uint8_t psize;       /* enum vm_psize of the page as mapped when size is a piece
+				(an L2 splinter refilling L1); below size (0): size */
 	uint8_t perm;        /* VM_PERM_* */
 	uint8_t pkey;
 	bool global;
@@ -159,7 +164,10 @@ void vm_tlb_fill(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
 void vm_tlb_drop(struct vm_tlb *t, struct vm_tlbe *e);
 
 /* Drop every entry of all three levels that matches m (with pcid), and, if
- * one_va, that also translates va. */
+ * one_va, that also belongs to the page containing va: for a splintered
+ * entry that is the whole large page it came from, so every splinter of the
+ * page goes (SDM 4.10.2.3: INVLPG, INVPCID type 0 and page faults
+ * invalidate all TLB entries for a large page cached as smaller ones). */
 void vm_tlb_flush(struct vm_tlb *t, enum vm_tlb_match m, uint16_t pcid, bool one_va,
 		  vm_vaddr va);
 
