@@ -53,7 +53,9 @@ static inline unsigned vm_psize_shift(enum vm_psize s)
 
 /* Kind of memory access.  A user-mode access or one with VM_ACC_IMPLICIT
  * (a supervisor access the CPU makes by itself, e.g. reading the GDT) is
- * or'ed in; the value indexes small tables, so it stays below 16. */
+ * or'ed in; the value indexes small tables, so it stays below 16.  Implicit
+ * accesses are supervisor accesses by definition: with VM_ACC_USER also
+ * set, VM_ACC_USER wins and VM_ACC_IMPLICIT is ignored. */
 enum {
 	VM_ACC_READ     = 0,
 	VM_ACC_WRITE    = 1,
