@@ -32,7 +32,8 @@ const struct vm_settings *vmlab_machine_settings(const struct vm_machine *m);
 /* Host allocations made so far (successful ones), for allocation-free checks. */
 uint64_t vmlab_machine_host_allocs(const struct vm_machine *m);
 
-/* Run the machine's invariant validators (frames, buddy, page tables).
+/* Run the machine's invariant validators (frames, buddy, page tables, each
+ * CPU's TLBs).
  * Returns 0, or -EUCLEAN with err->msg describing the first broken invariant. */
 int vmlab_machine_check(struct vm_machine *m, struct vm_error *err);
 

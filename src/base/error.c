@@ -43,3 +43,14 @@ void vm_error_clear(struct vm_error *err)
 		err->msg[0] = '\0';
 	}
 }
+
+int vm_check_fail(char *msg, size_t len, const char *fmt, ...)
+{
+	if (msg && len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, len, fmt, ap);
+		va_end(ap);
+	}
+	return -EUCLEAN;
+}

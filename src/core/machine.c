@@ -185,6 +185,12 @@ int vmlab_machine_check(struct vm_machine *m, struct vm_error *err)
 		vm_error_set(err, "buddy: %s", msg);
 		return -EUCLEAN;
 	}
+	for (unsigned i = 0; i < m->ncpus; i++) {
+		if (vm_tlb_check(&m->cpus[i].tlb, msg, sizeof(msg))) {
+			vm_error_set(err, "cpu %u tlb: %s", i, msg);
+			return -EUCLEAN;
+		}
+	}
 	uint64_t used = m->phys.nframes - m->buddy.free_frames;
 	if (m->frames_pt > used) {
 		vm_error_set(err, "%" PRIu64 " page-table frames but only %" PRIu64 " frames in use",

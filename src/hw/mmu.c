@@ -92,9 +92,11 @@ static void count_walk(struct vm_cpu *cpu, const struct vm_walk *w, unsigned top
 		s->pwc_hit_pml4++;
 }
 
-/* Walk the tables for va, fill L2 and L1 on success. */
+/* Walk the tables for va, fill L2 and L1 on success.  missed: both levels
+ * have just missed va under the current PCID, so neither holds an entry to
+ * overwrite (vm_tlb_insert); else (a re-walk to set D) one does. */
 static int walk_and_fill(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr va,
-			 unsigned acc, vm_paddr *pa)
+			 unsigned acc, bool missed, vm_paddr *pa)
 {
 	struct vm_walk w;
 	if (!cpu->pt)     /* no tables loaded: nothing is present */
@@ -114,14 +116,19 @@ static int walk_and_fill(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr v
 	};
 	if (!f.global)
 		f.perm &= (uint8_t)~VM_PERM_G;
-	vm_tlb_fill(&cpu->tlb, &cpu->tlb.l2, va, &f, cpu->clock);
-	vm_tlb_fill(&cpu->tlb, l1, va, &f, cpu->clock);
+	if (missed) {
+		vm_tlb_insert(&cpu->tlb, &cpu->tlb.l2, va, &f, cpu->clock);
+		vm_tlb_insert(&cpu->tlb, l1, va, &f, cpu->clock);
+	} else {
+		vm_tlb_fill(&cpu->tlb, &cpu->tlb.l2, va, &f, cpu->clock);
+		vm_tlb_fill(&cpu->tlb, l1, va, &f, cpu->clock);
+	}
 	pa->v = w.pbase | (va & ((UINT64_C(1) << vm_psize_shift(w.size)) - 1));
 	return VM_EXC_NONE;
 }
 
-/* Refill L1 from an L2 entry: the same piece, still knowing the page it is
- * part of (for invalidation). */
+/* Refill L1, which has just missed va, from an L2 entry: the same piece,
+ * still knowing the page it is part of (for invalidation). */
 static void fill_from(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr va,
 		      const struct vm_tlbe *e)
 {
@@ -134,7 +141,7 @@ static void fill_from(struct vm_cpu *cpu, struct vm_tlb_level *l1, vm_vaddr va,
 		.global = e->pcid_mask == 0,
 		.pcid = cpu->pcid,
 	};
-	vm_tlb_fill(&cpu->tlb, l1, va, &f, cpu->clock);
+	vm_tlb_insert(&cpu->tlb, l1, va, &f, cpu->clock);
 }
 
 int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
@@ -172,14 +179,14 @@ int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_padd
 		from_l2 = e != NULL;
 	}
 	if (!e)
-		return walk_and_fill(cpu, l1, va, acc, pa);
+		return walk_and_fill(cpu, l1, va, acc, true, pa);
 
 	switch (use_entry(cpu, e, acc, &error)) {
 	case USE_FAULT:
 		return raise_pf(cpu, va, error);
 	case USE_REWALK:
 		s->tlb_dirty_rewalk++;
-		return walk_and_fill(cpu, l1, va, acc, pa);
+		return walk_and_fill(cpu, l1, va, acc, false, pa);
 	case USE_HIT:
 		break;
 	}

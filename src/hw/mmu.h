@@ -9,9 +9,10 @@
  *   address (SDM 4.10.4.1); a TLB entry is filled
  *   only after a successful walk.
  *
- * The fast path (an L1 hit on a 4 KiB page) is inline and allocation-free:
- * one hint load, one entry load, three compares, one table bit, two
- * increments.  Everything else is vm_mmu_translate_slow().
+ * The fast path (an L1 hit on a 4 KiB page whose entry sits in its home
+ * index slot) is inline and allocation-free: a multiply, one index load, one
+ * entry load, three compares, one table bit, two increments.  Everything
+ * else is vm_mmu_translate_slow().
  */
 #ifndef VM_HW_MMU_H
 #define VM_HW_MMU_H
@@ -35,7 +36,7 @@ static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc
 	if (VM_LIKELY(e->tag == vpn << 2 && !((e->pcid ^ cpu->pcid) & e->pcid_mask) &&
 		      ((cpu->hit_ok[acc & 15] >> e->perm) & 1))) {
 		cpu->acc[acc & VM_ACC_KIND]++;
-		e->stamp = ++cpu->clock;
+		e->stamp = ++cpu->clock;         /* above every stamp: see vm_tlb_touch */
 		if (VM_UNLIKELY(a->plru != NULL))
 			vm_tlb_touch(a, e, cpu->clock);
 		pa->v = e->pbase | (va & 0xfff);

@@ -8,44 +8,68 @@
  * vpn << 2 that the inline fast path (mmu.h) compares.  The low two bits of a
  * valid tag are a size (0..2), so no valid tag equals VM_TLB_TAG_INVALID.
  *
+ * Entries are found through the array's index (struct vm_tlb_array in tlb.h),
+ * never by scanning a set: every change of an entry's tag goes through
+ * ix_insert / ix_remove, so the index names exactly the valid entries.  The
+ * set is read only to choose a victim.
+ *
  * Choosing a victim (choose_victim) is separate from writing over it
- * (vm_tlb_fill), as in libCacheSim's eviction interface.  Only init
+ * (fill_entry), as in libCacheSim's eviction interface.  Only init
  * allocates; everything else works in place.
  */
 #include "hw/tlb.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/compiler.h"
+#include "base/error.h"
 
 /* PCIDs are 12 bits (CR3[11:0], SDM 4.10.1). */
 #define PCID_MASK 0xfffu
 
-/* Hint slots per entry.  The hint table is direct mapped by vpn; with a few
- * times more slots than entries, vpns resident together rarely collide, and
- * a collision only costs the fast path a miss into the full lookup. */
-#define HINT_PER_ENTRY 4
+/* Index slots per entry, at least.  Linear probing at a load of 1/4 or less
+ * expects about 1.4 slots per unsuccessful search (Knuth 6.4). */
+#define IX_PER_ENTRY 4
 
 /* PLRU keeps a set's tree (ways - 1 bits) in one uint64_t. */
 #define PLRU_WAYS_MAX 64
 
-/* What vm_tlb_fast_array() gives a level with no 4 KiB array: one entry whose
- * tag no vpn << 2 equals, behind a one-slot hint.  The fast path writes an
- * entry only after its tag matched, which never happens here, so the array is
- * const: it sits in read-only memory and every machine can read it without
+/* LRU candidates kept per set (struct vm_tlb_lru), for LRU arrays of more
+ * than LRU_SCAN_WAYS ways; smaller sets are scanned at each fill. */
+#define LRU_CAND 8
+#define LRU_SCAN_WAYS 16
+
+/* What vm_tlb_fast_array() gives a level with no 4 KiB array: a two-slot
+ * empty index (the smallest whose shift stays below 64), so every probe names
+ * the sentinel, which no vpn << 2 equals.  The fast path writes an entry only
+ * after its tag matched, which never happens here, so the array is const: it
+ * sits in read-only memory and every machine can read it without
  * synchronisation.  (The casts drop const only because the fast path's
- * pointers are not const; nothing ever writes through them.) */
-static const struct vm_tlbe miss_entry = { .tag = VM_TLB_TAG_INVALID };
-static const uint32_t miss_hint[1];
+ * pointers are not const; nothing ever writes through them.)  e is one entry
+ * past the sentinel, itself empty, so that e[0] is readable too. */
+static const struct vm_tlbe miss_entries[2] = {
+	{ .tag = VM_TLB_TAG_INVALID },
+	{ .tag = VM_TLB_TAG_INVALID },
+};
+static const uint32_t miss_ix[2];
 static const struct vm_tlb_array miss_array = {
-	.e = (struct vm_tlbe *)&miss_entry,
-	.hint = (uint32_t *)miss_hint,
-	.hint_mask = 0,
+	.e = (struct vm_tlbe *)&miss_entries[1],
+	.ent = (struct vm_tlbe *)&miss_entries[0],
+	.ix = (uint32_t *)miss_ix,
+	.ix_mask = 1,
+	.ix_shift = 63,
 	.plru = NULL,
 	.sets = 1,
 	.ways = 1,
 };
+
+static inline uint64_t tag_of(vm_vaddr va, unsigned size)
+{
+	return (va >> vm_psize_shift(size)) << 2 | size;
+}
 
 static inline bool tlbe_valid(const struct vm_tlbe *e)
 {
@@ -75,6 +99,11 @@ static inline bool tlbe_pcid_matches(const struct vm_tlbe *e, uint16_t pcid)
 	return !((e->pcid ^ pcid) & e->pcid_mask);
 }
 
+static inline uint32_t array_entries(const struct vm_tlb_array *a)
+{
+	return a->sets * a->ways;
+}
+
 /* Set of page number pn (va >> the shift of the size being looked for).  Real
  * geometries mostly give power-of-two set counts (Skylake's 1536-entry 12-way
  * STLB has 128), but nothing requires it (3072 entries at 8 ways would be 384
@@ -91,16 +120,100 @@ static inline struct vm_tlbe *set_base(const struct vm_tlb_array *a, uint32_t se
 	return &a->e[(size_t)set * a->ways];
 }
 
-/* The entry of one set with this tag that a lookup under pcid would use, or
- * NULL. */
-static struct vm_tlbe *set_find(const struct vm_tlb_array *a, uint32_t set, uint64_t tag,
-				uint16_t pcid)
+/*
+ * LRU over many ways without a scan per fill.  One pass collects the
+ * LRU_CAND smallest keys (stamp, way) of the set in order; the following
+ * fills take them in turn, skipping any whose stamp has changed.  That is the
+ * exact LRU victim as long as every stamp written since the pass is above
+ * `bound`, the largest stamp collected: then a changed entry, and one never
+ * collected, has a larger key than any unchanged candidate.  tlb.c checks
+ * each stamp it writes (vm_tlb_touch) and forgets the candidates when one is
+ * not above bound, or when an entry is dropped (stamp 0); the fast path
+ * writes only a new maximum of the CPU's clock (tlb.h), which is above every
+ * stamp in the array, and so above bound.
+ */
+struct vm_tlb_lru {
+	uint64_t bound;                 /* == stamp[n - 1] */
+	uint64_t stamp[LRU_CAND];       /* ascending (stamp, way) */
+	uint32_t way[LRU_CAND];
+	uint32_t n, next;               /* candidates [next, n) are left; n == 0: none */
+};
+
+/* A stamp is about to be written into e (0 for a drop): forget the
+ * candidates of e's set unless it is above their bound. */
+static inline void lru_stamp_write(struct vm_tlb_array *a, const struct vm_tlbe *e, uint64_t stamp)
 {
-	struct vm_tlbe *s = set_base(a, set);
-	for (uint32_t w = 0; w < a->ways; w++)
-		if (s[w].tag == tag && tlbe_pcid_matches(&s[w], pcid))
-			return &s[w];
-	return NULL;
+	if (a->lru) {
+		struct vm_tlb_lru *c = &a->lru[(uint32_t)(e - a->e) / a->ways];
+		if (stamp <= c->bound)
+			c->n = 0;
+	}
+}
+
+/* --- the index ------------------------------------------------------------- */
+
+static inline uint32_t ix_next(const struct vm_tlb_array *a, uint32_t i)
+{
+	return (i + 1) & a->ix_mask;
+}
+
+/* Record the valid entry x in the index: the first empty slot from its home.
+ * The index has 4 slots per entry, so one is always empty. */
+static void ix_insert(struct vm_tlb_array *a, const struct vm_tlbe *x)
+{
+	uint32_t i = vm_tlb_home(a, x->tag);
+	while (a->ix[i])
+		i = ix_next(a, i);
+	a->ix[i] = (uint32_t)(x - a->ent);
+}
+
+/* Forget the valid entry x, whose tag is still the one it was recorded under.
+ * Backward-shift deletion (Knuth 6.4, algorithm R): walk the chain after the
+ * hole; an entry whose home is cyclically at or before the hole moves into it
+ * and leaves a hole where it was.  The walk ends at an empty slot, so every
+ * entry stays reachable from its home and no tombstones build up. */
+static void ix_remove(struct vm_tlb_array *a, const struct vm_tlbe *x)
+{
+	uint32_t v = (uint32_t)(x - a->ent), hole = vm_tlb_home(a, x->tag);
+	while (a->ix[hole] != v)
+		hole = ix_next(a, hole);
+	for (uint32_t j = ix_next(a, hole); a->ix[j]; j = ix_next(a, j)) {
+		uint32_t home = vm_tlb_home(a, a->ent[a->ix[j]].tag);
+		if (((j - home) & a->ix_mask) >= ((j - hole) & a->ix_mask)) {
+			a->ix[hole] = a->ix[j];
+			hole = j;
+		}
+	}
+	a->ix[hole] = 0;
+}
+
+/* The entry of a with this tag that a lookup under pcid uses, or NULL.  All
+ * entries with one tag share a set, and where several match (a global entry
+ * and a non-global one of this PCID) the lowest way is the one a scan of the
+ * set would meet first, so the whole chain is read. */
+static struct vm_tlbe *ix_find(const struct vm_tlb_array *a, uint64_t tag, uint16_t pcid)
+{
+	struct vm_tlbe *found = NULL;
+	uint32_t v, best = UINT32_MAX;
+	for (uint32_t i = vm_tlb_home(a, tag); (v = a->ix[i]) != 0; i = ix_next(a, i)) {
+		struct vm_tlbe *e = &a->ent[v];
+		if (e->tag == tag && tlbe_pcid_matches(e, pcid) && v < best) {
+			found = e;
+			best = v;
+		}
+	}
+	return found;
+}
+
+/* Empty the valid entry e of a (index first: it is found by its tag). */
+static void drop_entry(struct vm_tlb *t, struct vm_tlb_array *a, struct vm_tlbe *e)
+{
+	a->splinters -= tlbe_splinter(e);
+	ix_remove(a, e);
+	lru_stamp_write(a, e, 0);
+	e->tag = VM_TLB_TAG_INVALID;
+	e->stamp = 0;
+	t->invalidated++;
 }
 
 /*
@@ -134,6 +247,7 @@ static uint64_t plru_use(uint64_t tree, uint32_t ways, uint32_t way)
 
 void vm_tlb_touch(struct vm_tlb_array *a, struct vm_tlbe *e, uint64_t now)
 {
+	lru_stamp_write(a, e, now);
 	e->stamp = now;
 	if (a->plru) {
 		uint32_t slot = (uint32_t)(e - a->e);
@@ -142,28 +256,75 @@ void vm_tlb_touch(struct vm_tlb_array *a, struct vm_tlbe *e, uint64_t now)
 	}
 }
 
+/* The lowest way of a set with the smallest stamp.  Empty ways have stamp 0
+ * and valid ones at least 1 (every now is), so this is the lowest empty way
+ * if there is one, else exact LRU with a tie going to the lowest way. */
+static uint32_t lru_victim(const struct vm_tlbe *s, uint32_t ways)
+{
+	uint32_t victim = 0;
+	uint64_t oldest = s[0].stamp;
+	for (uint32_t w = 1; w < ways; w++) {
+		if (s[w].stamp < oldest) {
+			oldest = s[w].stamp;
+			victim = w;
+		}
+	}
+	return victim;
+}
+
+/* Collect the LRU_CAND smallest keys of the set s, by insertion: a key equal
+ * in stamp goes after the keys already in, whose ways are lower. */
+static void lru_collect(struct vm_tlb_lru *c, const struct vm_tlbe *s, uint32_t ways)
+{
+	uint32_t n = 0;
+	for (uint32_t w = 0; w < ways; w++) {
+		uint64_t st = s[w].stamp;
+		if (n == LRU_CAND && st >= c->stamp[n - 1])
+			continue;
+		uint32_t i = n < LRU_CAND ? n++ : n - 1;
+		for (; i > 0 && c->stamp[i - 1] > st; i--) {
+			c->stamp[i] = c->stamp[i - 1];
+			c->way[i] = c->way[i - 1];
+		}
+		c->stamp[i] = st;
+		c->way[i] = w;
+	}
+	c->n = n;
+	c->next = 0;
+	c->bound = c->stamp[n - 1];
+}
+
+/* lru_victim, through the candidates.  The victim is used up: the caller
+ * writes over it. */
+static uint32_t lru_victim_cached(struct vm_tlb_lru *c, const struct vm_tlbe *s, uint32_t ways)
+{
+	for (;;) {
+		while (c->next < c->n) {
+			uint32_t k = c->next++;
+			if (s[c->way[k]].stamp == c->stamp[k])
+				return c->way[k];
+		}
+		lru_collect(c, s, ways);
+	}
+}
+
 /* Which way of `set` the next fill overwrites: the lowest empty way, else the
- * array's policy's choice.  Chooses only; the caller evicts. */
+ * array's policy's choice; one pass over the set.  Chooses only; the caller
+ * evicts. */
 static uint32_t choose_victim(struct vm_tlb *t, const struct vm_tlb_array *a, uint32_t set)
 {
 	const struct vm_tlbe *s = set_base(a, set);
-	uint32_t w, victim = 0;
 
-	for (w = 0; w < a->ways; w++)
+	if (a->lru)
+		return lru_victim_cached(&a->lru[set], s, a->ways);
+	if (a->repl == VM_REPL_LRU)
+		return lru_victim(s, a->ways);
+	for (uint32_t w = 0; w < a->ways; w++)
 		if (!tlbe_valid(&s[w]))
 			return w;
-	switch (a->repl) {
-	case VM_REPL_PLRU:
+	if (a->repl == VM_REPL_PLRU)
 		return plru_victim(a->plru[set], a->ways);
-	case VM_REPL_RANDOM:
-		return (uint32_t)vm_rng_below(t->rng, a->ways);
-	default:
-		/* Exact LRU; a tie goes to the lowest way. */
-		for (w = 1; w < a->ways; w++)
-			if (s[w].stamp < s[victim].stamp)
-				victim = w;
-		return victim;
-	}
+	return (uint32_t)vm_rng_below(t->rng, a->ways);
 }
 
 /* The first array of lv that holds page size `size` or, splintering, the
@@ -184,25 +345,33 @@ static struct vm_tlb_array *fill_array(struct vm_tlb_level *lv, unsigned *size)
 	return NULL;
 }
 
-void vm_tlb_fill(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
-		 const struct vm_tlb_fill *f, uint64_t now)
+/* vm_tlb_fill (replace: look for the entry to overwrite first) and
+ * vm_tlb_insert (the caller knows there is none). */
+static void fill_entry(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
+		       const struct vm_tlb_fill *f, uint64_t now, bool replace)
 {
 	unsigned size = f->size;
 	struct vm_tlb_array *a = fill_array(lv, &size);
 	if (!a)
 		return;
+	VM_ASSERT(now >= 1);
 
 	uint64_t pn = va >> vm_psize_shift(size);
 	uint64_t tag = pn << 2 | size;
 	uint16_t pcid = f->pcid & PCID_MASK;
-	uint32_t set = set_of(a, pn);
 	/* A refill of a translation the level already holds (a re-walk to set D,
-	 * a changed mapping) replaces it: one entry per translation. */
-	struct vm_tlbe *e = set_find(a, set, tag, pcid);
-	if (!e) {
+	 * a changed mapping) replaces it: one entry per translation.  Its tag
+	 * stays, and so does its index slot. */
+	struct vm_tlbe *e = replace ? ix_find(a, tag, pcid) : NULL;
+	bool fresh = e == NULL;
+	VM_ASSERT(replace || !ix_find(a, tag, pcid));
+	if (fresh) {
+		uint32_t set = set_of(a, pn);
 		e = set_base(a, set) + choose_victim(t, a, set);
-		if (tlbe_valid(e))
+		if (tlbe_valid(e)) {
+			ix_remove(a, e);
 			t->evictions++;
+		}
 	}
 	if (tlbe_valid(e) && tlbe_splinter(e))
 		a->splinters--;
@@ -222,30 +391,32 @@ void vm_tlb_fill(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
 		.psize = VM_MAX(f->psize, f->size),
 	};
 	a->splinters += tlbe_splinter(e);
+	if (fresh)
+		ix_insert(a, e);
 	t->fills++;
 	vm_tlb_touch(a, e, now);
-	if (size == VM_PSIZE_4K)
-		a->hint[pn & a->hint_mask] = (uint32_t)(e - a->e);
 }
 
-/* The entry of one array translating va under pcid, or NULL. */
+void vm_tlb_fill(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
+		 const struct vm_tlb_fill *f, uint64_t now)
+{
+	fill_entry(t, lv, va, f, now, true);
+}
+
+void vm_tlb_insert(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
+		   const struct vm_tlb_fill *f, uint64_t now)
+{
+	fill_entry(t, lv, va, f, now, false);
+}
+
+/* The entry of one array translating va under pcid, or NULL: one probe chain
+ * per page size held, the smallest size first. */
 static struct vm_tlbe *array_find(const struct vm_tlb_array *a, vm_vaddr va, uint16_t pcid)
 {
-	uint64_t vpn = va >> VM_PAGE_SHIFT;
-
-	/* The hint first: it is one probe where a fully associative set is a
-	 * scan.  Any entry tagged vpn << 2 is in vpn's set, so it is the entry
-	 * the scan would find. */
-	if (a->sizes & (1u << VM_PSIZE_4K)) {
-		struct vm_tlbe *e = &a->e[a->hint[vpn & a->hint_mask]];
-		if (e->tag == vpn << 2 && tlbe_pcid_matches(e, pcid))
-			return e;
-	}
 	for (unsigned s = 0; s < VM_PSIZE_COUNT; s++) {
 		if (!(a->sizes & (1u << s)))
 			continue;
-		uint64_t pn = va >> vm_psize_shift(s);
-		struct vm_tlbe *e = set_find(a, set_of(a, pn), pn << 2 | s, pcid);
+		struct vm_tlbe *e = ix_find(a, tag_of(va, s), pcid);
 		if (e)
 			return e;
 	}
@@ -256,16 +427,15 @@ struct vm_tlbe *vm_tlb_lookup(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vadd
 			      uint16_t pcid, uint64_t now)
 {
 	(void)t;
+	VM_ASSERT(now >= 1);
 	pcid &= PCID_MASK;
 	for (unsigned i = 0; i < lv->n; i++) {
 		struct vm_tlb_array *a = &lv->a[i];
 		struct vm_tlbe *e = array_find(a, va, pcid);
-		if (!e)
-			continue;
-		vm_tlb_touch(a, e, now);
-		if (e->size == VM_PSIZE_4K)
-			a->hint[(va >> VM_PAGE_SHIFT) & a->hint_mask] = (uint32_t)(e - a->e);
-		return e;
+		if (e) {
+			vm_tlb_touch(a, e, now);
+			return e;
+		}
 	}
 	return NULL;
 }
@@ -278,24 +448,18 @@ struct vm_tlb_array *vm_tlb_fast_array(struct vm_tlb_level *lv)
 	return (struct vm_tlb_array *)&miss_array;
 }
 
-static void drop_entry(struct vm_tlb *t, struct vm_tlb_array *a, struct vm_tlbe *e)
-{
-	if (tlbe_valid(e)) {
-		a->splinters -= tlbe_splinter(e);
-		e->tag = VM_TLB_TAG_INVALID;
-		t->invalidated++;
-	}
-}
-
-/* The array of t that holds entry e, or NULL. */
+/* The array of t that e points into, or NULL.  The addresses are compared as
+ * integers: comparing pointers into different objects is undefined. */
 static struct vm_tlb_array *array_of(struct vm_tlb *t, const struct vm_tlbe *e)
 {
 	struct vm_tlb_level *levels[] = { &t->l1i, &t->l1d, &t->l2 };
+	uintptr_t p = (uintptr_t)e;
 
 	for (size_t l = 0; l < VM_ARRAY_SIZE(levels); l++) {
 		for (unsigned i = 0; i < levels[l]->n; i++) {
 			struct vm_tlb_array *a = &levels[l]->a[i];
-			if (e >= a->e && e < a->e + (size_t)a->sets * a->ways)
+			uintptr_t lo = (uintptr_t)a->e;
+			if (p >= lo && p - lo < (uintptr_t)array_entries(a) * sizeof(*e))
 				return a;
 		}
 	}
@@ -304,7 +468,9 @@ static struct vm_tlb_array *array_of(struct vm_tlb *t, const struct vm_tlbe *e)
 
 void vm_tlb_drop(struct vm_tlb *t, struct vm_tlbe *e)
 {
-	struct vm_tlb_array *a = e ? array_of(t, e) : NULL;
+	if (!e || !tlbe_valid(e))
+		return;
+	struct vm_tlb_array *a = array_of(t, e);
 	if (a)
 		drop_entry(t, a, e);
 }
@@ -325,33 +491,44 @@ static bool flush_matches(const struct vm_tlbe *e, enum vm_tlb_match m, uint16_t
 	return false;
 }
 
-/* Drop the matching entries among n consecutive slots of a; with one_va,
- * only those that belong to the page containing va. */
-static void flush_slots(struct vm_tlb *t, struct vm_tlb_array *a, struct vm_tlbe *e, size_t n,
-			enum vm_tlb_match m, uint16_t pcid, bool one_va, vm_vaddr va)
+/* Drop every matching entry of a: a pass over the entries, each drop taking
+ * its own index slot out. */
+static void flush_all(struct vm_tlb *t, struct vm_tlb_array *a, enum vm_tlb_match m,
+		      uint16_t pcid)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (!tlbe_valid(&e[i]) || !flush_matches(&e[i], m, pcid))
-			continue;
-		if (one_va && !tlbe_maps_page_of(&e[i], va))
-			continue;
-		drop_entry(t, a, &e[i]);
-	}
+	for (uint32_t j = 0; j < array_entries(a); j++)
+		if (tlbe_valid(&a->e[j]) && flush_matches(&a->e[j], m, pcid))
+			drop_entry(t, a, &a->e[j]);
 }
 
-static void flush_array(struct vm_tlb *t, struct vm_tlb_array *a, enum vm_tlb_match m,
-			uint16_t pcid, bool one_va, vm_vaddr va)
+/* Drop the matching entries of a whose page (of the entry's own size)
+ * contains va: one probe chain per size held.  A drop shifts a later slot of
+ * the chain back into slot i and never moves one before it, so i is read
+ * again and nothing is skipped. */
+static void flush_va(struct vm_tlb *t, struct vm_tlb_array *a, enum vm_tlb_match m,
+		     uint16_t pcid, vm_vaddr va)
 {
-	if (!one_va || a->sets == 1 || a->splinters) {
-		flush_slots(t, a, a->e, (size_t)a->sets * a->ways, m, pcid, one_va, va);
+	/* A large page held as splinters has entries with other tags than va's
+	 * (SDM 4.10.4.1: every entry of the page must go): scan the array. */
+	if (a->splinters) {
+		for (uint32_t j = 0; j < array_entries(a); j++) {
+			struct vm_tlbe *e = &a->e[j];
+			if (tlbe_valid(e) && flush_matches(e, m, pcid) && tlbe_maps_page_of(e, va))
+				drop_entry(t, a, e);
+		}
 		return;
 	}
-	/* No splinters: only the sets that can hold a page containing va, one
-	 * per size held. */
 	for (unsigned s = 0; s < VM_PSIZE_COUNT; s++) {
-		if (a->sizes & (1u << s)) {
-			uint32_t set = set_of(a, va >> vm_psize_shift(s));
-			flush_slots(t, a, set_base(a, set), a->ways, m, pcid, true, va);
+		if (!(a->sizes & (1u << s)))
+			continue;
+		uint64_t tag = tag_of(va, s);
+		uint32_t i = vm_tlb_home(a, tag), v;
+		while ((v = a->ix[i]) != 0) {
+			struct vm_tlbe *e = &a->ent[v];
+			if (e->tag == tag && flush_matches(e, m, pcid))
+				drop_entry(t, a, e);
+			else
+				i = ix_next(a, i);
 		}
 	}
 }
@@ -362,9 +539,14 @@ void vm_tlb_flush(struct vm_tlb *t, enum vm_tlb_match m, uint16_t pcid, bool one
 	struct vm_tlb_level *levels[] = { &t->l1i, &t->l1d, &t->l2 };
 
 	pcid &= PCID_MASK;
-	for (size_t l = 0; l < VM_ARRAY_SIZE(levels); l++)
-		for (unsigned i = 0; i < levels[l]->n; i++)
-			flush_array(t, &levels[l]->a[i], m, pcid, one_va, va);
+	for (size_t l = 0; l < VM_ARRAY_SIZE(levels); l++) {
+		for (unsigned i = 0; i < levels[l]->n; i++) {
+			if (one_va)
+				flush_va(t, &levels[l]->a[i], m, pcid, va);
+			else
+				flush_all(t, &levels[l]->a[i], m, pcid);
+		}
+	}
 }
 
 uint64_t vm_tlb_count(const struct vm_tlb_level *lv)
@@ -372,10 +554,128 @@ uint64_t vm_tlb_count(const struct vm_tlb_level *lv)
 	uint64_t n = 0;
 	for (unsigned i = 0; i < lv->n; i++) {
 		const struct vm_tlb_array *a = &lv->a[i];
-		for (size_t j = 0; j < (size_t)a->sets * a->ways; j++)
+		for (uint32_t j = 0; j < array_entries(a); j++)
 			n += tlbe_valid(&a->e[j]);
 	}
 	return n;
+}
+
+/* --- validation ------------------------------------------------------------ */
+
+/* Whether index slot i is reachable from slot home: no empty slot in the
+ * cyclic range [home, i]. */
+static bool ix_reachable(const struct vm_tlb_array *a, uint32_t home, uint32_t i)
+{
+	for (uint32_t j = home;; j = ix_next(a, j)) {
+		if (!a->ix[j])
+			return false;
+		if (j == i)
+			return true;
+	}
+}
+
+#define ENTRY "%s entry %" PRIu32     /* how a message names an entry: array, slot */
+#define SLOT "%s index slot %" PRIu32
+#define TAG "tag %#" PRIx64
+
+/* A valid entry: a size the array holds, in the set of its page, a 12-bit
+ * PCID, a stamp, and its index slot on its home's chain.  (Two entries may
+ * hold one translation: a fill under PCID p overwrites the lowest way that
+ * matches, which may be another PCID's global entry while p's own non-global
+ * one sits in a higher way.  The index keeps a slot for each.) */
+static int check_entry(const struct vm_tlb_array *a, const char *name, uint32_t slot,
+		       char *msg, size_t len)
+{
+	const struct vm_tlbe *x = &a->e[slot];
+	unsigned size = (unsigned)(x->tag & 3);
+	uint32_t home = vm_tlb_home(a, x->tag), v;
+
+	if (size >= VM_PSIZE_COUNT || !(a->sizes & (1u << size)) || x->size != size)
+		return vm_check_fail(msg, len, ENTRY ": " TAG ", size %u not held", name, slot,
+				     x->tag, x->size);
+	if (set_of(a, x->tag >> 2) != slot / a->ways)
+		return vm_check_fail(msg, len, ENTRY ": " TAG " outside its set", name, slot,
+				     x->tag);
+	if (x->pcid > PCID_MASK || (x->pcid_mask != 0 && x->pcid_mask != PCID_MASK) || !x->stamp)
+		return vm_check_fail(msg, len, ENTRY ": pcid %#x, mask %#x, stamp %" PRIu64, name,
+				     slot, x->pcid, x->pcid_mask, x->stamp);
+	for (uint32_t i = home; (v = a->ix[i]) != 0; i = ix_next(a, i))
+		if (v == slot + 1)
+			return 0;
+	return vm_check_fail(msg, len, ENTRY " (" TAG "): not reachable from its home slot "
+			     "%" PRIu32, name, slot, x->tag, home);
+}
+
+/* Every used index slot names a valid entry on its home's chain.  With every
+ * valid entry reachable (check_entry) and as many used slots as valid
+ * entries, the index is then a bijection. */
+static int check_index(const struct vm_tlb_array *a, const char *name, uint32_t valid,
+		       char *msg, size_t len)
+{
+	uint32_t n = array_entries(a), used = 0;
+
+	for (uint32_t i = 0; i <= a->ix_mask; i++) {
+		uint32_t v = a->ix[i];
+		if (!v)
+			continue;
+		used++;
+		if (v > n || !tlbe_valid(&a->ent[v]))
+			return vm_check_fail(msg, len, SLOT ": names %s entry %" PRIu32, name, i,
+					     v > n ? "no" : "the empty", v - 1);
+		if (!ix_reachable(a, vm_tlb_home(a, a->ent[v].tag), i))
+			return vm_check_fail(msg, len, SLOT ": entry %" PRIu32 " (" TAG
+					     ") is not on its home's chain", name, i, v - 1,
+					     a->ent[v].tag);
+	}
+	if (used != valid)
+		return vm_check_fail(msg, len, "%s: %" PRIu32 " index slots for %" PRIu32
+				     " entries", name, used, valid);
+	return 0;
+}
+
+static int check_array_state(const struct vm_tlb_array *a, const char *name, char *msg,
+			     size_t len)
+{
+	uint64_t nix = (uint64_t)a->ix_mask + 1;
+	uint32_t valid = 0;
+	int err;
+
+	if (a->ent != a->e - 1 || tlbe_valid(&a->ent[0]) || a->ent[0].stamp != 0)
+		return vm_check_fail(msg, len, "%s: sentinel entry not empty", name);
+	if (nix < IX_PER_ENTRY * (uint64_t)array_entries(a) || !vm_is_pow2(nix) ||
+	    a->ix_shift != 64 - vm_ilog2(nix))
+		return vm_check_fail(msg, len, "%s: index of %" PRIu64 " slots, shift %" PRIu32,
+				     name, nix, a->ix_shift);
+	for (uint32_t j = 0; j < array_entries(a); j++) {
+		if (tlbe_valid(&a->e[j])) {
+			valid++;
+			if ((err = check_entry(a, name, j, msg, len)))
+				return err;
+		} else if (a->e[j].stamp != 0) {
+			return vm_check_fail(msg, len, ENTRY ": empty with stamp %" PRIu64, name, j,
+					     a->e[j].stamp);
+		}
+	}
+	return check_index(a, name, valid, msg, len);
+}
+
+int vm_tlb_check(const struct vm_tlb *t, char *msg, size_t len)
+{
+	const struct vm_tlb_level *levels[] = { &t->l1i, &t->l1d, &t->l2 };
+	static const char *const names[] = { "l1i", "l1d", "l2" };
+	char name[16];
+
+	for (size_t l = 0; l < VM_ARRAY_SIZE(levels); l++) {
+		for (unsigned i = 0; i < levels[l]->n; i++) {
+			snprintf(name, sizeof(name), "%s[%u]", names[l], i);
+			int err = check_array_state(&levels[l]->a[i], name, msg, len);
+			if (err)
+				return err;
+		}
+	}
+	if (msg && len)
+		msg[0] = '\0';
+	return 0;
 }
 
 /* -EINVAL unless the array can be built with policy repl (see vm_tlb_init). */
@@ -383,7 +683,7 @@ static int check_array(const struct vm_tlb_array_cfg *c, int repl, const struct 
 {
 	if (c->entries == 0)
 		return 0;
-	if (c->ways == 0 || c->entries % c->ways != 0)
+	if (c->ways == 0 || c->entries % c->ways != 0 || c->entries > VM_TLB_ENTRIES_MAX)
 		return -EINVAL;
 	if (c->sizes == 0 || c->sizes >> VM_PSIZE_COUNT)
 		return -EINVAL;
@@ -399,31 +699,41 @@ static int check_array(const struct vm_tlb_array_cfg *c, int repl, const struct 
 static int array_init(struct vm_tlb_array *a, const struct vm_tlb_array_cfg *c, unsigned repl,
 		      struct vm_host *host)
 {
-	uint64_t nhint = (uint64_t)c->entries * HINT_PER_ENTRY;
-	if (!vm_is_pow2(nhint))
-		nhint = UINT64_C(1) << (vm_ilog2(nhint) + 1);
-	if (nhint > SIZE_MAX / sizeof(*a->hint))
-		return -ENOMEM;
+	/* At most 2^26 slots (VM_TLB_ENTRIES_MAX), so ix_mask fits and the
+	 * shift, at least 2 bits, stays below 64. */
+	uint64_t nix = (uint64_t)c->entries * IX_PER_ENTRY;
+	if (!vm_is_pow2(nix))
+		nix = UINT64_C(1) << (vm_ilog2(nix) + 1);
 
 	a->sets = c->entries / c->ways;
 	a->ways = c->ways;
 	a->sizes = c->sizes;
 	a->repl = (uint8_t)repl;
-	a->hint_mask = nhint - 1;
-	a->e = vm_host_calloc(host, c->entries, sizeof(*a->e));
-	if (!a->e)
+	a->ix_mask = (uint32_t)(nix - 1);
+	a->ix_shift = 64 - vm_ilog2(nix);
+	/* Entry 0 of the allocation is the sentinel (tlb.h): zeroed, so its
+	 * stamp is 0, and its tag is set invalid below with the others. */
+	a->ent = vm_host_calloc(host, (size_t)c->entries + 1, sizeof(*a->ent));
+	if (!a->ent)
 		return -ENOMEM;
-	/* Zeroed, so every hint names slot 0: a valid slot, as mmu.h needs. */
-	a->hint = vm_host_calloc(host, (size_t)nhint, sizeof(*a->hint));
-	if (!a->hint)
+	a->e = a->ent + 1;
+	/* Zeroed: every slot empty, naming the sentinel. */
+	a->ix = vm_host_calloc(host, (size_t)nix, sizeof(*a->ix));
+	if (!a->ix)
 		return -ENOMEM;
 	if (repl == VM_REPL_PLRU) {
 		a->plru = vm_host_calloc(host, a->sets, sizeof(*a->plru));
 		if (!a->plru)
 			return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < c->entries; i++)
-		a->e[i].tag = VM_TLB_TAG_INVALID;
+	/* Zeroed: no candidates yet. */
+	if (repl == VM_REPL_LRU && a->ways > LRU_SCAN_WAYS) {
+		a->lru = vm_host_calloc(host, a->sets, sizeof(*a->lru));
+		if (!a->lru)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i <= c->entries; i++)
+		a->ent[i].tag = VM_TLB_TAG_INVALID;
 	return 0;
 }
 
@@ -484,9 +794,10 @@ fail:
 static void level_fini(struct vm_tlb_level *lv, struct vm_host *host)
 {
 	for (unsigned i = 0; i < lv->n; i++) {
-		vm_host_free(host, lv->a[i].e);
-		vm_host_free(host, lv->a[i].hint);
+		vm_host_free(host, lv->a[i].ent);
+		vm_host_free(host, lv->a[i].ix);
 		vm_host_free(host, lv->a[i].plru);
+		vm_host_free(host, lv->a[i].lru);
 	}
 }
 

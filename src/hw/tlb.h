@@ -14,15 +14,18 @@
  * (SDM 4.10.2.4).  Entries keep the effective rights of the walk that filled
  * them (VM_PERM_*), so a hit can be checked without touching memory.
  *
- * The access fast path (mmu.h) probes one entry of the L1 array that holds
- * 4 KiB pages through a direct-mapped hint table (last slot that held each
- * vpn), so a fully associative array costs one probe, not a scan; a stale
- * hint only sends the access to the full lookup.
+ * Every array has an exact index: an open-addressed hash table from an
+ * entry's tag to its slot, so that finding an entry costs one short probe
+ * chain per page size whatever the associativity (a 72-way fully associative
+ * set is not scanned).  Sets still decide where a fill may go and what it
+ * evicts; the index only finds.  The access fast path (mmu.h) reads the home
+ * slot of vpn << 2: one index load, one entry load, a compare.
  */
 #ifndef VM_HW_TLB_H
 #define VM_HW_TLB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <vmlab/types.h>
@@ -70,7 +73,10 @@ const struct vm_tlb_preset *vm_tlb_preset_find(const char *name);
 struct vm_tlbe {
 	uint64_t tag;        /* (va >> page shift) << 2 | size; VM_TLB_TAG_INVALID if empty */
 	uint64_t pbase;      /* physical base of the page this entry maps */
-	uint64_t stamp;      /* recency for LRU: the CPU's access clock at the last hit */
+	uint64_t stamp;      /* recency for LRU: the CPU's access clock at the last use;
+			      * >= 1 if valid, 0 if empty (so empty ways are the oldest).
+			      * Written by tlb.c, and by the fast path with a value above
+			      * every stamp in the array (vm_tlb_touch) */
 	uint16_t pcid;
 	uint16_t pcid_mask;  /* 0xfff, or 0 for a global entry (matches any PCID) */
 	uint8_t size;        /* enum vm_psize of the entry (after splintering) */
@@ -79,11 +85,28 @@ struct vm_tlbe {
 	uint8_t psize;       /* enum vm_psize of the page as mapped; > size: a splinter */
 };
 
+struct vm_tlb_lru;      /* private to tlb.c */
+
+/*
+ * The index of an array: ix[] has a power of two of at least 4 * sets * ways
+ * slots; a slot holds 0 (empty) or 1 + the slot in e[] of a valid entry.
+ * Linear probing from the home slot vm_tlb_home(a, tag), backward-shift
+ * deletion, so that for every valid entry x:
+ *   exactly one index slot i holds 1 + (x - e), and no slot in the cyclic
+ *   range [vm_tlb_home(a, x->tag), i] is empty;
+ * and no index slot names an empty entry.  Entries of one tag under several
+ * PCIDs have one index slot each.  ent = e - 1, so ent[ix[i]] is always a
+ * readable entry: an empty index slot names ent[0], the sentinel, which stays
+ * empty for ever.  vm_tlb_check() verifies all of this.
+ */
 struct vm_tlb_array {
-	struct vm_tlbe *e;      /* sets * ways entries, set-major */
-	uint32_t *hint;         /* slot that last held a 4 KiB vpn, index vpn & hint_mask */
-	uint64_t hint_mask;
+	struct vm_tlbe *e;      /* sets * ways entries, set-major: e[set * ways + way] */
+	struct vm_tlbe *ent;    /* e - 1: ent[0] the sentinel, ent[1 + slot] == e[slot] */
+	uint32_t *ix;           /* the index, ix_mask + 1 slots */
+	uint32_t ix_mask;
+	uint32_t ix_shift;      /* 64 - log2(ix_mask + 1), for vm_tlb_home() */
 	uint64_t *plru;         /* one tree of ways - 1 bits per set (PLRU only) */
+	struct vm_tlb_lru *lru; /* LRU victim candidates per set (LRU, many ways only) */
 	uint32_t sets, ways;
 	uint32_t splinters;     /* valid entries with psize > size; while > 0 a one-page
 				   flush scans every set, since a page's splinters
@@ -123,12 +146,16 @@ struct vm_tlb {
 	uint64_t fills, evictions, invalidated;   /* see stats.h */
 };
 
+/* Entries of one array at the most (so that its index fits uint32_t slots). */
+#define VM_TLB_ENTRIES_MAX (UINT32_C(1) << 24)
+
 /* Build the arrays of a preset; an array of 0 entries is none.  repl_override
  * < 0 keeps each array's own policy.  Returns 0, -EINVAL (p NULL,
  * repl_override not a policy, an array's ways are 0 or do not divide its
- * entries, PLRU with ways not a power of two or above 64, no page size,
- * VM_REPL_RANDOM with rng NULL), -ENOMEM.  On failure nothing stays
- * allocated and t is zeroed, so vm_tlb_fini(t) is still harmless. */
+ * entries, more than VM_TLB_ENTRIES_MAX entries, PLRU with ways not a power
+ * of two or above 64, no page size, VM_REPL_RANDOM with rng NULL), -ENOMEM.
+ * On failure nothing stays allocated and t is zeroed, so vm_tlb_fini(t) is
+ * still harmless. */
 int vm_tlb_init(struct vm_tlb *t, const struct vm_tlb_preset *p, int repl_override,
 		struct vm_host *host, struct vm_rng *rng);
 /* Free the arrays and zero t (a second fini does nothing). */
@@ -138,29 +165,57 @@ void vm_tlb_fini(struct vm_tlb *t, struct vm_host *host);
  * array when none does: what the fast path probes. */
 struct vm_tlb_array *vm_tlb_fast_array(struct vm_tlb_level *lv);
 
-/* The one entry the inline fast path checks for 4 KiB page vpn: always a
- * valid pointer into a->e (never written through unless its tag and PCID
- * match); a miss here only means "ask vm_tlb_lookup". */
+/* Home slot of tag in a's index: Fibonacci hashing (Knuth 6.4), the top bits
+ * of tag * 2^64 / phi, so that consecutive pages scatter over the index. */
+static inline uint32_t vm_tlb_home(const struct vm_tlb_array *a, uint64_t tag)
+{
+	return (uint32_t)((tag * UINT64_C(0x9E3779B97F4A7C15)) >> a->ix_shift);
+}
+
+/* The one entry the inline fast path checks for 4 KiB page vpn: the entry
+ * named by the home slot of tag vpn << 2, always a valid pointer to read (the
+ * sentinel when that slot is empty; never written through unless its tag and
+ * PCID match).  A miss here only means "ask vm_tlb_lookup": the entry may sit
+ * further along the probe chain after a collision. */
 static inline struct vm_tlbe *vm_tlb_fast_probe(const struct vm_tlb_array *a, uint64_t vpn)
 {
-	return &a->e[a->hint[vpn & a->hint_mask]];
+	return &a->ent[a->ix[vm_tlb_home(a, vpn << 2)]];
 }
 
 /* Find the entry translating va for pcid in any array of the level, any
- * page size; mark it used at time now.  NULL on a miss. */
+ * page size; mark it used at time now (>= 1).  The first array in level order
+ * that holds one wins, within it the smallest page size, and among entries
+ * of one tag (a global one and another PCID's non-global one) the lowest way.
+ * NULL on a miss. */
 struct vm_tlbe *vm_tlb_lookup(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
 			      uint16_t pcid, uint64_t now);
 
-/* Mark a hit entry most recently used (the fast path calls this for PLRU
- * arrays; LRU needs only e->stamp = now). */
+/* Mark a hit entry most recently used at time now (>= 1).  The fast path
+ * calls this for PLRU arrays; for LRU it may instead write e->stamp = now
+ * itself, but only with a now above every stamp the array holds (a clock
+ * incremented for each use, as the CPU's is): the LRU victim choice relies on
+ * it to skip rescanning a large set.  Any now is fine through this call. */
 void vm_tlb_touch(struct vm_tlb_array *a, struct vm_tlbe *e, uint64_t now);
 
-/* Insert the translation of va into the level, splintering when no array
- * holds f->size, replacing a victim chosen by the array's policy. */
+/* Put the translation of va into the level at time now (>= 1), splintering
+ * when no array holds f->size.  The entry a lookup of va under f->pcid would
+ * use in the chosen array, if any, is overwritten rather than a second one
+ * added; else a victim chosen by the array's policy is replaced (the lowest
+ * empty way first). */
 void vm_tlb_fill(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
 		 const struct vm_tlb_fill *f, uint64_t now);
 
-/* Drop one entry (after a fault raised from it, SDM 4.10.4.2). */
+/* vm_tlb_fill without the search for an entry to overwrite.  The caller
+ * guarantees that vm_tlb_lookup(t, lv, va, f->pcid, ...) would miss, as it
+ * does right after that lookup missed; the result is then exactly that of
+ * vm_tlb_fill.  (Breaking the promise leaves a second entry for the
+ * translation where vm_tlb_fill would have overwritten the first; debug
+ * builds assert.) */
+void vm_tlb_insert(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
+		   const struct vm_tlb_fill *f, uint64_t now);
+
+/* Drop one entry of t (after a fault raised from it, SDM 4.10.4.2).  NULL, an
+ * empty entry or a pointer into no array of t does nothing. */
 void vm_tlb_drop(struct vm_tlb *t, struct vm_tlbe *e);
 
 /* Drop every entry of all three levels that matches m (with pcid), and, if
@@ -173,5 +228,12 @@ void vm_tlb_flush(struct vm_tlb *t, enum vm_tlb_match m, uint16_t pcid, bool one
 
 /* Valid entries in a level (for tests and reports). */
 uint64_t vm_tlb_count(const struct vm_tlb_level *lv);
+
+/* Validate every array of t: valid entries well formed and in their set,
+ * empty entries (and the sentinel) with stamp 0, and the index exact (see
+ * struct vm_tlb_array).  Returns 0 (msg set to "") or -EUCLEAN with the first
+ * problem in msg (msg may be NULL, len bytes).  Costs O(index slots + entries
+ * * probe chain length). */
+int vm_tlb_check(const struct vm_tlb *t, char *msg, size_t len);
 
 #endif

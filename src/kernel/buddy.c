@@ -14,12 +14,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "base/compiler.h"
+#include "base/error.h"
 
 #define PG_BLOCK_FLAGS ((1u << VM_PG_BUDDY) | (1u << VM_PG_HEAD) | (1u << VM_PG_TAIL))
 
@@ -304,17 +303,6 @@ int vm_buddy_unusable_index(const struct vm_buddy *b, unsigned order)
 #define PFN "pfn %#" PRIx64     /* how a message names a frame */
 #define U64 "%" PRIu64
 
-static int VM_PRINTF(3, 4) check_fail(char *msg, size_t len, const char *fmt, ...)
-{
-	if (msg && len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, len, fmt, ap);
-		va_end(ap);
-	}
-	return -EUCLEAN;
-}
-
 /* The pfn whose descriptor's lru link is e, or UINT64_MAX when e is not the
  * link of one of b's descriptors (a corrupt list).  Integer arithmetic, as
  * comparing unrelated pointers is undefined. */
@@ -357,25 +345,25 @@ static int check_free_list(const struct vm_buddy *b, unsigned o, uint64_t *frame
 		uint64_t pfn = link_pfn(b, e);
 
 		if (pfn == UINT64_MAX)
-			return check_fail(msg, len, "free[%u]: entry " U64 " is no descriptor",
-					  o, n);
+			return vm_check_fail(msg, len, "free[%u]: entry " U64 " is no descriptor",
+					     o, n);
 		if (++n > b->nfree[o])
-			return check_fail(msg, len, "free[%u]: longer than nfree " U64,
-					  o, b->nfree[o]);
+			return vm_check_fail(msg, len, "free[%u]: longer than nfree " U64,
+					     o, b->nfree[o]);
 		if (e->prev->next != e)
-			return check_fail(msg, len, "free[%u]: broken link at " PFN, o, pfn);
+			return vm_check_fail(msg, len, "free[%u]: broken link at " PFN, o, pfn);
 		if (!page_is_buddy(&b->pages[pfn], o) || !block_fits(b, pfn, o))
-			return check_fail(msg, len, "free[%u]: " PFN " is no aligned free head of "
-					  "order %u", o, pfn, o);
+			return vm_check_fail(msg, len, "free[%u]: " PFN " is no aligned free "
+					     "head of order %u", o, pfn, o);
 		if (covered_by_larger(b, pfn, o))
-			return check_fail(msg, len, "free[%u]: " PFN " is inside a larger block",
-					  o, pfn);
+			return vm_check_fail(msg, len, "free[%u]: " PFN " is inside a larger block",
+					     o, pfn);
 	}
 	if (head->prev->next != head)
-		return check_fail(msg, len, "free[%u]: broken link at the list head", o);
+		return vm_check_fail(msg, len, "free[%u]: broken link at the list head", o);
 	if (n != b->nfree[o])
-		return check_fail(msg, len, "free[%u]: " U64 " entries, nfree " U64,
-				  o, n, b->nfree[o]);
+		return vm_check_fail(msg, len, "free[%u]: " U64 " entries, nfree " U64,
+				     o, n, b->nfree[o]);
 	*frames += n << o;
 	return 0;
 }
@@ -388,16 +376,16 @@ static int check_free_block(const struct vm_buddy *b, uint64_t pfn, char *msg, s
 	uint64_t buddy = pfn ^ order_frames(VM_MIN(o, VM_MAX_ORDER));
 
 	if (!block_fits(b, pfn, o))
-		return check_fail(msg, len, PFN ": free block of order %u misaligned or too large",
-				  pfn, o);
+		return vm_check_fail(msg, len, PFN ": free block of order %u misaligned or "
+				     "too large", pfn, o);
 	if ((pg->flags & PG_BLOCK_FLAGS) != 1u << VM_PG_BUDDY || pg->refcount || pg->mapcount)
-		return check_fail(msg, len, PFN ": free head with flags %#x refcount %u "
-				  "mapcount %d", pfn, pg->flags, pg->refcount, pg->mapcount);
+		return vm_check_fail(msg, len, PFN ": free head with flags %#x refcount %u "
+				     "mapcount %d", pfn, pg->flags, pg->refcount, pg->mapcount);
 	if (!pg->lru.next || pg->lru.next == &pg->lru)
-		return check_fail(msg, len, PFN ": free head on no list", pfn);
+		return vm_check_fail(msg, len, PFN ": free head on no list", pfn);
 	if (o < VM_MAX_ORDER && buddy < b->nframes && page_is_buddy(&b->pages[buddy], o))
-		return check_fail(msg, len, PFN " and %#" PRIx64 ": free buddies of order %u "
-				  "not merged", pfn, buddy, o);
+		return vm_check_fail(msg, len, PFN " and %#" PRIx64 ": free buddies of order %u "
+				     "not merged", pfn, buddy, o);
 	return 0;
 }
 
@@ -408,11 +396,11 @@ static int check_alloc_block(const struct vm_buddy *b, uint64_t pfn, char *msg, 
 	unsigned o = pg->order;
 
 	if (o == 0 || !block_fits(b, pfn, o))
-		return check_fail(msg, len, PFN ": allocated head of bad order %u", pfn, o);
+		return vm_check_fail(msg, len, PFN ": allocated head of bad order %u", pfn, o);
 	for (uint64_t i = 1; i < order_frames(o); i++)
 		if ((pg[i].flags & PG_BLOCK_FLAGS) != 1u << VM_PG_TAIL)
-			return check_fail(msg, len, PFN ": not a tail of the block at %#" PRIx64,
-					  pfn + i, pfn);
+			return vm_check_fail(msg, len, PFN ": not a tail of the block at %#" PRIx64,
+					     pfn + i, pfn);
 	return 0;
 }
 
@@ -438,18 +426,18 @@ static int check_blocks(const struct vm_buddy *b, char *msg, size_t len)
 			if ((err = check_alloc_block(b, pfn, msg, len)))
 				return err;
 		} else if (kind || pg->order) {
-			return check_fail(msg, len, PFN ": flags %#x order %u outside any block",
-					  pfn, pg->flags, pg->order);
+			return vm_check_fail(msg, len, PFN ": flags %#x order %u outside any block",
+					     pfn, pg->flags, pg->order);
 		}
 		pfn += order_frames(pg->order);
 	}
 	for (unsigned o = 0; o <= VM_MAX_ORDER; o++)
 		if (nfree[o] != b->nfree[o])
-			return check_fail(msg, len, "order %u: " U64 " free blocks, nfree " U64,
-					  o, nfree[o], b->nfree[o]);
+			return vm_check_fail(msg, len, "order %u: " U64 " free blocks, nfree " U64,
+					     o, nfree[o], b->nfree[o]);
 	if (free_frames != b->free_frames)
-		return check_fail(msg, len, U64 " free frames in memory, free_frames " U64,
-				  free_frames, b->free_frames);
+		return vm_check_fail(msg, len, U64 " free frames in memory, free_frames " U64,
+				     free_frames, b->free_frames);
 	return 0;
 }
 
@@ -461,8 +449,8 @@ int vm_buddy_check(const struct vm_buddy *b, char *msg, size_t len)
 	for (unsigned o = 0; o <= VM_MAX_ORDER && !err; o++)
 		err = check_free_list(b, o, &frames, msg, len);
 	if (!err && frames != b->free_frames)
-		err = check_fail(msg, len, "free lists hold " U64 " frames, free_frames " U64,
-				 frames, b->free_frames);
+		err = vm_check_fail(msg, len, "free lists hold " U64 " frames, free_frames " U64,
+				    frames, b->free_frames);
 	if (!err)
 		err = check_blocks(b, msg, len);
 	if (!err && msg && len)

@@ -5,7 +5,9 @@
  * set, way and victim of every fill can be worked out on paper; the preset
  * tests check the documented geometries.  Presence is checked by scanning
  * the arrays (has_entry), not by vm_tlb_lookup, so that checking never
- * changes recency.
+ * changes recency.  The index tests run random operations against a naive
+ * reference with vm_tlb_check() after every step, build collisions on
+ * purpose, and corrupt the index to see the validator catch it.
  */
 #include <errno.h>
 #include <string.h>
@@ -91,11 +93,12 @@ static long slot_of(const struct vm_tlb_array *a, vm_vaddr va)
 	return -1;
 }
 
-/* What the inline fast path of mmu.h reads: one hint, one entry. */
+/* What the inline fast path of mmu.h reads: the entry vm_tlb_fast_probe
+ * names, if its tag and PCID match. */
 static const struct vm_tlbe *fast_probe(const struct vm_tlb_array *a, vm_vaddr va, uint16_t pcid)
 {
 	uint64_t vpn = va >> 12;
-	const struct vm_tlbe *e = &a->e[a->hint[vpn & a->hint_mask]];
+	const struct vm_tlbe *e = vm_tlb_fast_probe(a, vpn);
 	if (e->tag == vpn << 2 && !((e->pcid ^ pcid) & e->pcid_mask))
 		return e;
 	return NULL;
@@ -240,25 +243,28 @@ static void test_random(void)
 	ok(memcmp(a, want, sizeof(a)) == 0, "victims are the machine RNG's draws");
 }
 
-static void test_hint(void)
+static void test_fast_path(void)
 {
 	struct vm_host h = { 0 };
 	struct vm_tlb t;
 	is_i64(init_one(&t, &h, CFG(64, 64, S4K | S2M, VM_REPL_LRU)), 0, "init 64 fully associative");
 	struct vm_tlb_array *a = &t.l1d.a[0];
-	is_u64(a->hint_mask + 1, 256, "hint table: power of two, 4x the entries");
+	is_u64((uint64_t)a->ix_mask + 1, 256, "index: power of two, 4x the entries");
 	ok(vm_tlb_fast_array(&t.l1d) == a, "the fast array is the 4 KiB array");
 
-	/* vpn 1 and 257 share hint slot 1: the later fill takes it. */
+	/* vpn 1 and 257 shared a slot of the old direct-mapped hint table (the
+	 * later fill took it); Fibonacci hashing gives them different homes,
+	 * and the exact index never lets one fill take another's slot. */
 	vm_vaddr x = 1 << 12, y = 257 << 12;
+	ok(vm_tlb_home(a, 1 << 2) != vm_tlb_home(a, 257 << 2), "vpn 1 and 257: different homes");
 	fill4k(&t, x, 1);
-	ok(fast_probe(a, x, 1) != NULL, "fill sets the hint");
+	ok(fast_probe(a, x, 1) != NULL, "a fill makes the entry answer the fast path");
 	fill4k(&t, y, 2);
-	ok(fast_probe(a, x, 1) == NULL, "colliding fill takes the hint: x misses the fast path");
+	ok(fast_probe(a, x, 1) != NULL, "another fill leaves x on the fast path");
 	ok(fast_probe(a, y, 1) != NULL, "y hits the fast path");
 	const struct vm_tlbe *e = vm_tlb_lookup(&t, &t.l1d, x + 0x10, 1, 3);
-	ok(e && e->pbase == pbase_of(x, 0), "full lookup still finds x");
-	ok(fast_probe(a, x, 1) != NULL, "a full-lookup hit takes the hint back");
+	ok(e && e->pbase == pbase_of(x, 0), "full lookup finds x");
+	ok(fast_probe(a, x, 1) != NULL, "and x still answers the fast path");
 	ok(fast_probe(a, x, 2) == NULL, "the fast path checks the PCID");
 	/* A 2 MiB entry never answers the fast path (its tag is not vpn << 2). */
 	fill(&t, &t.l1d, 0x40000000, VM_PSIZE_2M, 1, false, 4);
@@ -267,15 +273,16 @@ static void test_hint(void)
 	ok(e && e->size == VM_PSIZE_2M, "2 MiB entry: full lookup hits");
 	vm_tlb_fini(&t, &h);
 
-	/* Random fills, lookups and flushes over a non-power-of-two array: every
-	 * hint stays a valid slot, and the fast path agrees with the lookup. */
+	/* Random fills, lookups and flushes over a non-power-of-two array: the
+	 * index stays exact, and the fast path agrees with the lookup. */
 	struct vm_tlb_array_cfg odd[] = { ARR(24, 2, S4K | S2M, VM_REPL_LRU) };
 	struct vm_rng rng;
 	uint64_t seed = tap_seed(42);
 	vm_rng_seed(&rng, seed);
 	is_i64(init_l1d(&t, &h, NULL, odd, 1), 0, "init 24x2");
 	a = &t.l1d.a[0];
-	bool hints_ok = true, agree = true;
+	bool index_ok = true, agree = true;
+	char msg[200] = "";
 	for (uint64_t now = 1; now <= 20000; now++) {
 		vm_vaddr va = vm_rng_below(&rng, 512) << 12;
 		uint16_t pcid = (uint16_t)vm_rng_below(&rng, 3);
@@ -294,10 +301,12 @@ static void test_hint(void)
 				agree = false;
 			break;
 		}
-		for (uint64_t i = 0; i <= a->hint_mask; i++)
-			hints_ok &= a->hint[i] < a->sets * a->ways;
+		if (index_ok && vm_tlb_check(&t, msg, sizeof(msg)) != 0) {
+			index_ok = false;
+			diag("step %" PRIu64 ": %s", now, msg);
+		}
 	}
-	ok(hints_ok, "every hint is a valid slot after 20000 random operations");
+	ok(index_ok, "vm_tlb_check passes after each of 20000 random operations");
 	ok(agree, "every fast-path hit is also a full-lookup hit");
 	vm_tlb_fini(&t, &h);
 
@@ -309,13 +318,14 @@ static void test_hint(void)
 	ok(m != &t.l1d.a[0], "no 4 KiB array: not the 2 MiB array");
 	ok(m == vm_tlb_fast_array(&t2.l1d) && m == vm_tlb_fast_array(&t.l2),
 	   "the missing array is shared by levels and machines");
-	ok(m->hint_mask == 0 && m->plru == NULL && m->hint[0] == 0 &&
-	   m->e[0].tag == VM_TLB_TAG_INVALID, "one invalid entry behind a one-slot hint");
+	ok(m->ix_mask == 1 && m->plru == NULL && m->ix[0] == 0 && m->ix[1] == 0 &&
+	   m->ent[0].tag == VM_TLB_TAG_INVALID && m->e[0].tag == VM_TLB_TAG_INVALID,
+	   "an invalid sentinel and entry behind an empty two-slot index");
 	ok(fast_probe(m, 0, 0) == NULL && fast_probe(m, UINT64_MAX, 0xfff) == NULL,
 	   "it misses for vpn 0 and the top vpn");
 	vm_tlb_fini(&t2, &h);
 	vm_tlb_fini(&t, &h);
-	is_u64(h.allocs, h.frees, "hint: nothing leaked");
+	is_u64(h.allocs, h.frees, "fast path: nothing leaked");
 	/* The fast array of a level whose 4 KiB array is not the first. */
 	struct vm_tlb_array_cfg second[] = { ARR(8, 8, S2M, VM_REPL_LRU), ARR(16, 4, S4K, VM_REPL_LRU) };
 	is_i64(init_l1d(&t, &h, NULL, second, 2), 0, "init 2M + 4K arrays");
@@ -800,10 +810,666 @@ static void inject(const struct vm_tlb_preset *p, int repl, const char *what)
 
 static void test_fault_injection(void)
 {
-	/* Every array allocates entries and hints; PLRU adds trees. */
+	/* Every array allocates entries and an index; PLRU adds trees, LRU over
+	 * many ways (zen4's L1s) victim candidates. */
 	inject(vm_tlb_preset_find("skylake"), -1, "skylake");
 	inject(vm_tlb_preset_find("tiny"), VM_REPL_PLRU, "tiny+PLRU");
 	inject(vm_tlb_preset_find("zen4"), VM_REPL_RANDOM, "zen4+random");
+	inject(vm_tlb_preset_find("zen4"), -1, "zen4 (LRU candidates)");
+}
+
+/*
+ * The exact index against a naive reference: the TLB's rules (tlb.h, the
+ * model before the index) on plain arrays, where every search scans the whole
+ * array and every victim choice scans its set.  A random run applies the same
+ * operations to both and compares every entry, the counters and every lookup
+ * result after each step, with vm_tlb_check() on the real one.
+ */
+#define REF_ENTRIES 4096
+#define REF_SETS 256
+
+struct ref_array {
+	uint32_t sets, ways;
+	unsigned sizes, repl;
+	struct vm_tlbe e[REF_ENTRIES];
+	bool plru[REF_SETS][64];        /* tree node n's bit at [n] */
+};
+
+struct ref_tlb {
+	unsigned n[3];
+	struct ref_array a[3][VM_TLB_ARRAYS_MAX];
+	struct vm_rng rng;
+	uint64_t fills, evictions, invalidated;
+};
+
+static struct ref_tlb ref;
+
+static uint64_t tag_of(vm_vaddr va, unsigned size)
+{
+	return (va >> vm_psize_shift(size)) << 2 | size;
+}
+
+static bool ref_matches(const struct vm_tlbe *e, uint16_t pcid)
+{
+	return e->tag != VM_TLB_TAG_INVALID && !((e->pcid ^ pcid) & e->pcid_mask);
+}
+
+/* Levels in the order of struct vm_tlb: 0 l1i, 1 l1d, 2 l2. */
+static struct vm_tlb_level *real_level(struct vm_tlb *t, unsigned l)
+{
+	return l == 0 ? &t->l1i : l == 1 ? &t->l1d : &t->l2;
+}
+
+static void ref_init(const struct vm_tlb_preset *p, int repl, uint64_t seed)
+{
+	const struct vm_tlb_level_cfg *c[3] = { &p->l1i, &p->l1d, &p->l2 };
+	memset(&ref, 0, sizeof(ref));
+	vm_rng_seed(&ref.rng, seed);
+	for (unsigned l = 0; l < 3; l++) {
+		for (unsigned i = 0; i < VM_TLB_ARRAYS_MAX; i++) {
+			const struct vm_tlb_array_cfg *ac = &c[l]->a[i];
+			if (!ac->entries)
+				continue;
+			struct ref_array *a = &ref.a[l][ref.n[l]++];
+			a->ways = ac->ways;
+			a->sets = ac->entries / ac->ways;
+			a->sizes = ac->sizes;
+			a->repl = repl >= 0 ? (unsigned)repl : ac->repl;
+			for (unsigned j = 0; j < REF_ENTRIES; j++)
+				a->e[j].tag = VM_TLB_TAG_INVALID;
+		}
+	}
+}
+
+static void ref_touch(struct ref_array *a, uint32_t slot, uint64_t now)
+{
+	a->e[slot].stamp = now;
+	if (a->repl != VM_REPL_PLRU)
+		return;
+	uint32_t n = slot % a->ways + a->ways - 1;
+	while (n > 0) {
+		uint32_t parent = (n - 1) / 2;
+		a->plru[slot / a->ways][parent] = n == 2 * parent + 1;
+		n = parent;
+	}
+}
+
+/* Lowest slot of the whole array with this tag matching pcid, or -1. */
+static long ref_find(const struct ref_array *a, uint64_t tag, uint16_t pcid)
+{
+	for (uint32_t j = 0; j < a->sets * a->ways; j++)
+		if (a->e[j].tag == tag && ref_matches(&a->e[j], pcid))
+			return j;
+	return -1;
+}
+
+/* The old lookup: arrays in order, sizes ascending.  Returns the array index
+ * and sets *slot, or -1. */
+static int ref_lookup(unsigned l, vm_vaddr va, uint16_t pcid, uint64_t now, long *slot)
+{
+	for (unsigned i = 0; i < ref.n[l]; i++) {
+		struct ref_array *a = &ref.a[l][i];
+		for (unsigned s = 0; s < VM_PSIZE_COUNT; s++) {
+			if (!(a->sizes & (1u << s)))
+				continue;
+			long j = ref_find(a, tag_of(va, s), pcid & 0xfff);
+			if (j >= 0) {
+				ref_touch(a, (uint32_t)j, now);
+				*slot = j;
+				return (int)i;
+			}
+		}
+	}
+	return -1;
+}
+
+static uint32_t ref_victim(struct ref_array *a, uint32_t set)
+{
+	struct vm_tlbe *s = &a->e[set * a->ways];
+	uint32_t w, v = 0;
+	for (w = 0; w < a->ways; w++)
+		if (s[w].tag == VM_TLB_TAG_INVALID)
+			return w;
+	if (a->repl == VM_REPL_RANDOM)
+		return (uint32_t)vm_rng_below(&ref.rng, a->ways);
+	if (a->repl == VM_REPL_PLRU) {
+		uint32_t n = 0;
+		while (n < a->ways - 1)
+			n = 2 * n + 1 + a->plru[set][n];
+		return n - (a->ways - 1);
+	}
+	for (w = 1; w < a->ways; w++)
+		if (s[w].stamp < s[v].stamp)
+			v = w;
+	return v;
+}
+
+static void ref_fill(unsigned l, vm_vaddr va, const struct vm_tlb_fill *f, uint64_t now)
+{
+	struct ref_array *a = NULL;
+	unsigned size = f->size;
+	for (int s = (int)size; s >= 0 && !a; s--) {
+		for (unsigned i = 0; i < ref.n[l] && !a; i++) {
+			if (ref.a[l][i].sizes & (1u << s)) {
+				a = &ref.a[l][i];
+				size = (unsigned)s;
+			}
+		}
+	}
+	if (!a)
+		return;
+	uint64_t pn = va >> vm_psize_shift(size);
+	uint16_t pcid = f->pcid & 0xfff;
+	long j = ref_find(a, pn << 2 | size, pcid);
+	if (j < 0) {
+		uint32_t set = (uint32_t)(pn % a->sets);
+		j = set * a->ways + ref_victim(a, set);
+		if (a->e[j].tag != VM_TLB_TAG_INVALID)
+			ref.evictions++;
+	}
+	uint64_t big = UINT64_C(1) << vm_psize_shift(f->size);
+	uint64_t small = UINT64_C(1) << vm_psize_shift(size);
+	a->e[j] = (struct vm_tlbe){
+		.tag = pn << 2 | size,
+		.pbase = f->pbase + (va & (big - 1) & ~(small - 1)),
+		.pcid = pcid,
+		.pcid_mask = f->global ? 0 : 0xfff,
+		.size = (uint8_t)size,
+		.perm = f->perm,
+		.pkey = f->pkey,
+		.psize = (uint8_t)(f->psize > f->size ? f->psize : f->size),
+	};
+	ref.fills++;
+	ref_touch(a, (uint32_t)j, now);
+}
+
+static void ref_drop(struct vm_tlbe *e)
+{
+	if (e->tag != VM_TLB_TAG_INVALID) {
+		e->tag = VM_TLB_TAG_INVALID;
+		ref.invalidated++;
+	}
+}
+
+static void ref_flush(enum vm_tlb_match m, uint16_t pcid, bool one_va, vm_vaddr va)
+{
+	pcid &= 0xfff;
+	for (unsigned l = 0; l < 3; l++) {
+		for (unsigned i = 0; i < ref.n[l]; i++) {
+			struct ref_array *a = &ref.a[l][i];
+			for (uint32_t j = 0; j < a->sets * a->ways; j++) {
+				struct vm_tlbe *e = &a->e[j];
+				bool g = e->pcid_mask == 0;
+				bool hit = m == VM_MATCH_ALL || (m == VM_MATCH_NONGLOBAL && !g) ||
+					   (m == VM_MATCH_PCID_NONGLOBAL && !g && e->pcid == pcid) ||
+					   (m == VM_MATCH_PCID_OR_GLOBAL && (g || e->pcid == pcid));
+				/* One address: every entry of the page it came from
+				 * (a splinter of a larger page goes with all of it). */
+				vm_vaddr eva = (e->tag >> 2) << vm_psize_shift(e->size);
+				if (e->tag != VM_TLB_TAG_INVALID && hit &&
+				    (!one_va || ((eva ^ va) >> vm_psize_shift(e->psize)) == 0))
+					ref_drop(e);
+			}
+		}
+	}
+}
+
+/* Array index and slot of a real entry pointer, or -1. */
+static int real_pos(const struct vm_tlb_level *lv, const struct vm_tlbe *e, long *slot)
+{
+	for (unsigned i = 0; i < lv->n; i++) {
+		uintptr_t lo = (uintptr_t)lv->a[i].e, p = (uintptr_t)e;
+		if (e && p >= lo && p < lo + lv->a[i].sets * lv->a[i].ways * sizeof(*e)) {
+			*slot = (long)((p - lo) / sizeof(*e));
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* Both empty, or both valid with every field equal. */
+static bool same_entry(const struct vm_tlbe *x, const struct vm_tlbe *y)
+{
+	bool vx = x->tag != VM_TLB_TAG_INVALID, vy = y->tag != VM_TLB_TAG_INVALID;
+	if (!vx || !vy)
+		return vx == vy;
+	return x->tag == y->tag && x->pbase == y->pbase && x->stamp == y->stamp &&
+	       x->pcid == y->pcid && x->pcid_mask == y->pcid_mask && x->size == y->size &&
+	       x->perm == y->perm && x->pkey == y->pkey;
+}
+
+/* Every entry and counter of t equal to the reference; else say where. */
+static bool same_as_ref(const struct vm_tlb *t, char *why, size_t len)
+{
+	for (unsigned l = 0; l < 3; l++) {
+		const struct vm_tlb_level *lv = real_level((struct vm_tlb *)t, l);
+		if (lv->n != ref.n[l]) {
+			snprintf(why, len, "level %u: %u arrays, reference %u", l, lv->n, ref.n[l]);
+			return false;
+		}
+		for (unsigned i = 0; i < lv->n; i++) {
+			const struct vm_tlb_array *a = &lv->a[i];
+			for (uint32_t j = 0; j < a->sets * a->ways; j++) {
+				const struct vm_tlbe *x = &a->e[j], *y = &ref.a[l][i].e[j];
+				if (!same_entry(x, y)) {
+					snprintf(why, len, "level %u array %u slot %" PRIu32 ": tag %#"
+						 PRIx64 " stamp %" PRIu64 ", reference tag %#" PRIx64
+						 " stamp %" PRIu64, l, i, j, x->tag, x->stamp, y->tag,
+						 y->stamp);
+					return false;
+				}
+			}
+		}
+	}
+	if (t->fills != ref.fills || t->evictions != ref.evictions ||
+	    t->invalidated != ref.invalidated) {
+		snprintf(why, len, "counters %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", reference %" PRIu64
+			 "/%" PRIu64 "/%" PRIu64, t->fills, t->evictions, t->invalidated, ref.fills,
+			 ref.evictions, ref.invalidated);
+		return false;
+	}
+	return true;
+}
+
+/* A small pool of addresses, so that fills meet, overwrite and evict each
+ * other: 4 regions (the bottom, 1 GiB, the top of user space, the kernel's
+ * top 2 GiB) x 3 large pages x 40 small ones, any offset. */
+static vm_vaddr pick_va(struct vm_rng *r)
+{
+	static const vm_vaddr region[] = { 0, 0x40000000, UINT64_C(0x7fffc0000000),
+					   UINT64_C(0xffffffff80000000) };
+	return region[vm_rng_below(r, 4)] + (vm_rng_below(r, 3) << 21) +
+	       (vm_rng_below(r, 40) << 12) + vm_rng_below(r, 4096);
+}
+
+struct diff_state {
+	struct vm_tlb *t;
+	struct vm_rng *r;
+	uint64_t clock;      /* every stamp written so far is <= clock */
+};
+
+/* now for an operation: mostly the next clock tick; one in eight an earlier
+ * time, so that stamps tie and go backwards. */
+static uint64_t pick_now(struct diff_state *d)
+{
+	if (vm_rng_below(d->r, 8) == 0)
+		return 1 + vm_rng_below(d->r, d->clock);
+	return ++d->clock;
+}
+
+/* The fast path of mmu.h on one L1 level: a hit must be one the reference
+ * has, and writes the stamp directly with the next clock tick. */
+static bool diff_fast_path(struct diff_state *d, unsigned l, vm_vaddr va, uint16_t pcid,
+			   char *why, size_t len)
+{
+	struct vm_tlb_level *lv = real_level(d->t, l);
+	struct vm_tlb_array *a = vm_tlb_fast_array(lv);
+	uint64_t vpn = va >> 12;
+	struct vm_tlbe *e = vm_tlb_fast_probe(a, vpn);
+	long slot;
+	if ((uintptr_t)e < (uintptr_t)a->ent ||
+	    (uintptr_t)e > (uintptr_t)(a->e + a->sets * a->ways - 1)) {
+		snprintf(why, len, "fast probe of vpn %#" PRIx64 " outside its array", vpn);
+		return false;
+	}
+	if (e->tag != vpn << 2 || ((e->pcid ^ pcid) & e->pcid_mask))
+		return true;
+	int i = real_pos(lv, e, &slot);
+	if (i < 0 || ref_find(&ref.a[l][i], vpn << 2, pcid) < 0) {
+		snprintf(why, len, "fast-path hit on vpn %#" PRIx64 " that the reference lacks", vpn);
+		return false;
+	}
+	e->stamp = ++d->clock;
+	if (a->plru)
+		vm_tlb_touch(a, e, d->clock);
+	ref_touch(&ref.a[l][i], (uint32_t)slot, d->clock);
+	return true;
+}
+
+/* One random operation on both; false (with why) when they disagree. */
+static bool diff_step(struct diff_state *d, char *why, size_t len)
+{
+	struct vm_rng *r = d->r;
+	unsigned l = (unsigned)vm_rng_below(r, 3);
+	struct vm_tlb_level *lv = real_level(d->t, l);
+	vm_vaddr va = pick_va(r);
+	uint16_t pcid = (uint16_t)vm_rng_below(r, 4);
+	static const uint8_t sizes[8] = { 0, 0, 0, 0, 0, 1, 1, 2 };
+	struct vm_tlb_fill f = {
+		.size = sizes[vm_rng_below(r, 8)],
+		.perm = (uint8_t)vm_rng_below(r, 32),
+		.pkey = (uint8_t)vm_rng_below(r, 16),
+		.global = vm_rng_below(r, 8) == 0,
+		.pcid = pcid,
+	};
+	f.pbase = pbase_of(va, f.size) + (vm_rng_below(r, 2) << 44);
+	long rslot = -1, slot = -1;
+	int ri, i;
+	struct vm_tlbe *e;
+	uint64_t now;
+
+	/* Out of 32: 8 lookups, 8 fills, 8 inserts, 4 fast-path probes, 2 drops,
+	 * 2 flushes (one in 64 of every address, so that the levels fill up). */
+	switch (vm_rng_below(r, 32) / 2) {
+	case 0: case 1: case 2: case 3:
+		now = pick_now(d);
+		e = vm_tlb_lookup(d->t, lv, va, pcid, now);
+		i = real_pos(lv, e, &slot);
+		ri = ref_lookup(l, va, pcid, now, &rslot);
+		if (i != ri || slot != rslot) {
+			snprintf(why, len, "lookup %#" PRIx64 " pcid %u in level %u: array %d slot %ld,"
+				 " reference array %d slot %ld", va, pcid, l, i, slot, ri, rslot);
+			return false;
+		}
+		return true;
+	case 4: case 5: case 6: case 7:
+		now = pick_now(d);
+		vm_tlb_fill(d->t, lv, va, &f, now);
+		ref_fill(l, va, &f, now);
+		return true;
+	case 8: case 9: case 10: case 11:
+		/* As the MMU does: insert right after a miss. */
+		now = pick_now(d);
+		e = vm_tlb_lookup(d->t, lv, va, pcid, now);
+		ri = ref_lookup(l, va, pcid, now, &rslot);
+		if ((e != NULL) != (ri >= 0)) {
+			snprintf(why, len, "lookup before insert disagrees at %#" PRIx64, va);
+			return false;
+		}
+		if (!e) {
+			vm_tlb_insert(d->t, lv, va, &f, now);
+			ref_fill(l, va, &f, now);
+		}
+		return true;
+	case 12: case 13:
+		return diff_fast_path(d, vm_rng_below(r, 2), va, pcid, why, len);
+	case 14:
+		/* Drop any slot, valid or not; now and then NULL. */
+		if (lv->n == 0 || vm_rng_below(r, 16) == 0) {
+			vm_tlb_drop(d->t, NULL);
+			return true;
+		}
+		i = (int)vm_rng_below(r, lv->n);
+		slot = (long)vm_rng_below(r, lv->a[i].sets * lv->a[i].ways);
+		vm_tlb_drop(d->t, &lv->a[i].e[slot]);
+		ref_drop(&ref.a[l][i].e[slot]);
+		return true;
+	default: {
+		enum vm_tlb_match m = (enum vm_tlb_match)vm_rng_below(r, 4);
+		bool one_va = vm_rng_below(r, 64) != 0;
+		vm_tlb_flush(d->t, m, pcid, one_va, va);
+		ref_flush(m, pcid, one_va, va);
+		return true;
+	}
+	}
+}
+
+/* Run steps random operations on preset p; report the first disagreement. */
+static void differential(const struct vm_tlb_preset *p, int repl, unsigned steps, const char *what)
+{
+	struct vm_host h = { 0 };
+	struct vm_rng mrng, r;
+	struct vm_tlb t;
+	uint64_t seed = tap_seed(1234);
+	char why[240] = "", msg[200] = "";
+
+	vm_rng_seed(&mrng, seed + 1);
+	vm_rng_seed(&r, seed);
+	if (vm_tlb_init(&t, p, repl, &h, &mrng) != 0) {
+		ok(0, "%s: init", what);
+		return;
+	}
+	ref_init(p, repl, seed + 1);
+	for (unsigned l = 0; l < 3; l++) {
+		for (unsigned i = 0; i < ref.n[l]; i++) {
+			const struct ref_array *ra = &ref.a[l][i];
+			if (ra->sets * ra->ways > REF_ENTRIES || ra->sets > REF_SETS) {
+				ok(0, "%s: too large for the reference", what);
+				vm_tlb_fini(&t, &h);
+				return;
+			}
+		}
+	}
+	struct diff_state d = { .t = &t, .r = &r, .clock = 1 };
+	unsigned step;
+	bool good = true;
+	for (step = 0; step < steps && good; step++) {
+		good = diff_step(&d, why, sizeof(why));
+		if (good && vm_tlb_check(&t, msg, sizeof(msg)) != 0) {
+			snprintf(why, sizeof(why), "vm_tlb_check: %s", msg);
+			good = false;
+		}
+		if (good)
+			good = same_as_ref(&t, why, sizeof(why));
+	}
+	if (!good)
+		diag("%s: step %u (seed %" PRIu64 "): %s", what, step - 1, seed, why);
+	ok(good, "%s: %u random operations agree with the reference, index exact after each", what,
+	   steps);
+	ok(t.evictions > steps / 50 && t.invalidated > steps / 50,
+	   "%s: the run evicted (%" PRIu64 ") and invalidated (%" PRIu64 ")", what, t.evictions,
+	   t.invalidated);
+	vm_tlb_fini(&t, &h);
+	is_u64(h.allocs, h.frees, "%s: nothing leaked", what);
+}
+
+static void test_index_differential(void)
+{
+	/* Fully associative (72 ways: LRU candidates), 12 sets (a modulo),
+	 * a 1 GiB array beside a 4K+2M one, 3 sets of 32 ways. */
+	struct vm_tlb_preset lru = {
+		.name = "diff-lru",
+		.l1i = { { ARR(72, 72, S4K | S2M, VM_REPL_LRU) } },
+		.l1d = { { ARR(24, 2, S4K | S2M, VM_REPL_LRU), ARR(4, 4, S1G, VM_REPL_LRU) } },
+		.l2 = { { ARR(96, 32, S4K | S2M, VM_REPL_LRU), ARR(8, 8, S1G, VM_REPL_LRU) } },
+	};
+	struct vm_tlb_preset plru = {
+		.name = "diff-plru",
+		.l1i = { { ARR(64, 64, S4K | S2M | S1G, VM_REPL_PLRU) } },
+		.l1d = { { ARR(24, 2, S4K | S2M, VM_REPL_PLRU), ARR(4, 4, S1G, VM_REPL_PLRU) } },
+		.l2 = { { ARR(96, 32, S4K | S2M | S1G, VM_REPL_PLRU) } },
+	};
+	differential(&lru, -1, 20000, "LRU: fully assoc, 12 sets, 3x32, split sizes");
+	differential(&plru, -1, 20000, "PLRU: fully assoc, 12 sets, 3x32");
+	differential(&lru, VM_REPL_RANDOM, 20000, "random: the LRU geometry");
+	/* The presets' large L2s make each step's comparison long: fewer steps. */
+	differential(vm_tlb_preset_find("zen4"), -1, 4000, "zen4");
+	differential(vm_tlb_preset_find("skylake"), -1, 4000, "skylake");
+	differential(vm_tlb_preset_find("tiny"), -1, 20000, "tiny");
+}
+
+/* The first n vpns from `from` up whose 4 KiB tag has home h in a. */
+static void vpns_with_home(const struct vm_tlb_array *a, uint32_t h, uint64_t from, uint64_t *out,
+			   unsigned n)
+{
+	for (uint64_t vpn = from; n > 0; vpn++) {
+		if (vm_tlb_home(a, vpn << 2) == h) {
+			*out++ = vpn;
+			n--;
+		}
+	}
+}
+
+/* Index slot value naming the 4 KiB entry of vpn under pcid, or 0. */
+static uint32_t ix_of(const struct vm_tlb_array *a, uint64_t vpn, uint16_t pcid)
+{
+	for (uint32_t j = 0; j < a->sets * a->ways; j++)
+		if (a->e[j].tag == vpn << 2 && a->e[j].pcid == pcid)
+			return j + 1;
+	return 0;
+}
+
+static bool check_ok(const struct vm_tlb *t)
+{
+	char msg[200];
+	if (vm_tlb_check(t, msg, sizeof(msg)) == 0)
+		return true;
+	diag("vm_tlb_check: %s", msg);
+	return false;
+}
+
+static void test_index_collisions(void)
+{
+	struct vm_host h = { 0 };
+	struct vm_tlb t;
+	is_i64(init_one(&t, &h, CFG(16, 16, S4K | S2M, VM_REPL_LRU)), 0, "init 16 fully associative");
+	struct vm_tlb_array *a = &t.l1d.a[0];
+	uint32_t last = a->ix_mask;
+	is_u64(last, 63, "index of 64 slots");
+
+	/* A and B share the last slot as home, so B wraps to slot 0, and C,
+	 * whose home is slot 0, goes on to slot 1. */
+	uint64_t ab[2], c;
+	vpns_with_home(a, last, 1, ab, 2);
+	vpns_with_home(a, 0, 1, &c, 1);
+	vm_vaddr A = ab[0] << 12, B = ab[1] << 12, C = c << 12;
+	fill4k(&t, A, 1);
+	fill4k(&t, B, 2);
+	fill4k(&t, C, 3);
+	ok(a->ix[last] == ix_of(a, ab[0], 1) && a->ix[0] == ix_of(a, ab[1], 1) &&
+	   a->ix[1] == ix_of(a, c, 1) && a->ix[1] != 0, "chain: A home, B wrapped to 0, C pushed to 1");
+	ok(check_ok(&t), "the index checks");
+	ok(fast_probe(a, A, 1) && !fast_probe(a, B, 1) && !fast_probe(a, C, 1),
+	   "fast path: A hits; B and C, off their homes, miss");
+	const struct vm_tlbe *e = vm_tlb_lookup(&t, &t.l1d, B + 5, 1, 4);
+	ok(e && e->pbase == pbase_of(B, 0), "lookup follows the chain past the wrap to B");
+	e = vm_tlb_lookup(&t, &t.l1d, C, 1, 5);
+	ok(e && e->pbase == pbase_of(C, 0), "and to C");
+	ok(!fast_probe(a, B, 1) && !fast_probe(a, C, 1), "a lookup does not move entries");
+	ok(!vm_tlb_lookup(&t, &t.l1d, A, 2, 6), "PCID still checked along the chain");
+
+	/* Dropping A shifts B back to its home across the wrap, then C. */
+	vm_tlb_drop(&t, vm_tlb_lookup(&t, &t.l1d, A, 1, 7));
+	ok(a->ix[last] == ix_of(a, ab[1], 1) && a->ix[0] == ix_of(a, c, 1) && a->ix[1] == 0,
+	   "drop: B shifted back to the last slot, C to slot 0");
+	ok(fast_probe(a, B, 1) && fast_probe(a, C, 1) && !fast_probe(a, A, 1),
+	   "B and C now hit the fast path, A is gone");
+	ok(check_ok(&t), "the index checks after the shift");
+
+	/* One tag under three PCIDs: three index slots in fill order. */
+	uint64_t dv;
+	vpns_with_home(a, 10, 1, &dv, 1);
+	vm_vaddr D = dv << 12;
+	for (uint16_t p = 1; p <= 3; p++)
+		fill(&t, &t.l1d, D, VM_PSIZE_4K, p, false, 10 + p);
+	ok(a->ix[10] == ix_of(a, dv, 1) && a->ix[11] == ix_of(a, dv, 2) && a->ix[12] == ix_of(a, dv, 3),
+	   "same tag, PCIDs 1 2 3: slots 10 11 12");
+	bool own = true;
+	for (uint16_t p = 1; p <= 3; p++) {
+		e = vm_tlb_lookup(&t, &t.l1d, D, p, 20 + p);
+		own &= e && e->pcid == p;
+	}
+	ok(own, "each PCID finds its own entry");
+	ok(fast_probe(a, D, 1) && !fast_probe(a, D, 2), "fast path: PCID 1 at home, PCID 2 behind it");
+	vm_tlb_flush(&t, VM_MATCH_PCID_NONGLOBAL, 1, true, D);
+	ok(fast_probe(a, D, 2) && !fast_probe(a, D, 1) && vm_tlb_lookup(&t, &t.l1d, D, 3, 30),
+	   "INVPCID 0 of PCID 1: PCID 2 moves home, PCID 3 still found");
+	ok(check_ok(&t), "the index checks after the flush");
+	vm_tlb_fini(&t, &h);
+
+	/* A global entry in a lower way than a non-global one of the same page:
+	 * a lookup under the non-global's PCID takes the lower way, as a scan of
+	 * the set would, though the index holds the non-global first. */
+	is_i64(init_one(&t, &h, CFG(4, 4, S4K, VM_REPL_LRU)), 0, "init 4 fully associative");
+	a = &t.l1d.a[0];
+	fill4k(&t, 0x5000, 1);                                      /* way 0 */
+	fill(&t, &t.l1d, 0x9000, VM_PSIZE_4K, 1, false, 2);         /* way 1 */
+	vm_tlb_drop(&t, &a->e[0]);
+	fill(&t, &t.l1d, 0x9000, VM_PSIZE_4K, 2, true, 3);          /* way 0, global */
+	ok(a->e[0].pcid_mask == 0 && a->e[1].pcid_mask == 0xfff, "global in way 0, PCID 1's in way 1");
+	e = vm_tlb_lookup(&t, &t.l1d, 0x9000, 1, 4);
+	ok(e == &a->e[0], "PCID 1 lookup: the lowest way, the global entry");
+	e = vm_tlb_lookup(&t, &t.l1d, 0x9000, 3, 5);
+	ok(e == &a->e[0], "PCID 3 lookup: the global entry");
+	ok(check_ok(&t), "the index checks");
+	vm_tlb_fini(&t, &h);
+	is_u64(h.allocs, h.frees, "collisions: nothing leaked");
+}
+
+static bool check_fails(const struct vm_tlb *t, const char *want, const char *what)
+{
+	char msg[200] = "";
+	int rc = vm_tlb_check(t, msg, sizeof(msg));
+	bool good = rc == -EUCLEAN && strstr(msg, want) != NULL;
+	if (!good)
+		diag("%s: rc %d, msg \"%s\"", what, rc, msg);
+	return good;
+}
+
+static void test_index_check(void)
+{
+	struct vm_host h = { 0 };
+	struct vm_tlb t;
+	char msg[200] = "x";
+	is_i64(init_one(&t, &h, CFG(16, 4, S4K | S2M, VM_REPL_LRU)), 0, "init 16x4");
+	struct vm_tlb_array *a = &t.l1d.a[0];
+	for (uint64_t v = 0; v < 10; v++)
+		fill4k(&t, v << 12, v + 1);
+	is_i64(vm_tlb_check(&t, msg, sizeof(msg)), 0, "a filled TLB checks");
+	is_str(msg, "", "and msg is empty");
+	is_i64(vm_tlb_check(&t, NULL, 0), 0, "msg may be NULL");
+
+	uint32_t home = vm_tlb_home(a, 3 << 2), i = home;
+	while (a->ix[i] != ix_of(a, 3, 1))
+		i = (i + 1) & a->ix_mask;
+	uint32_t saved = a->ix[i];
+	a->ix[i] = 0;
+	ok(check_fails(&t, "not reachable", "lost slot"), "an index slot lost: not reachable");
+	a->ix[i] = saved;
+
+	uint32_t empty = 0;
+	while (a->ix[empty])
+		empty++;
+	a->ix[empty] = 16;      /* entry 15: empty */
+	ok(check_fails(&t, "names the empty entry", "stray slot"), "a slot naming an empty entry");
+	a->ix[empty] = 17;
+	ok(check_fails(&t, "names no entry", "out of range"), "a slot past the entries");
+	a->ix[empty] = 0;
+
+	uint64_t tag = a->e[0].tag;
+	a->e[0].tag = (UINT64_C(1000) * 4) << 2;      /* same set (0), other tag */
+	ok(check_fails(&t, "", "retagged") , "an entry retagged behind the index's back");
+	a->e[0].tag = tag;
+	a->e[15].stamp = 9;
+	ok(check_fails(&t, "empty with stamp", "stamp"), "an empty entry with a stamp");
+	a->e[15].stamp = 0;
+	a->ent[0].tag = 0;
+	ok(check_fails(&t, "sentinel", "sentinel"), "a sentinel that looks valid");
+	a->ent[0].tag = VM_TLB_TAG_INVALID;
+	ok(check_ok(&t), "restored: checks again");
+
+	vm_tlb_fini(&t, &h);
+	is_u64(h.allocs, h.frees, "check: nothing leaked");
+}
+
+static void test_insert(void)
+{
+	struct vm_host h = { 0 };
+	struct vm_tlb t, u;
+	/* The same fills through insert and through fill: same entries, same
+	 * victims, same counters. */
+	is_i64(vm_tlb_init(&t, vm_tlb_preset_find("zen4"), -1, &h, NULL), 0, "init zen4");
+	is_i64(vm_tlb_init(&u, vm_tlb_preset_find("zen4"), -1, &h, NULL), 0, "and another");
+	bool same = true;
+	for (uint64_t v = 0; v < 500; v++) {
+		/* 300 small pages, and one in seven a large page of 11 elsewhere. */
+		bool big = v % 7 == 0;
+		struct vm_tlb_fill f = { .pbase = v << 21, .size = big, .perm = 3, .pcid = 1 };
+		vm_vaddr va = big ? 0x40000000 + ((v % 11) << 21) : (v * 7919 % 300) << 12;
+		if (vm_tlb_lookup(&t, &t.l1d, va, 1, v + 1) == NULL)
+			vm_tlb_insert(&t, &t.l1d, va, &f, v + 1);
+		if (vm_tlb_lookup(&u, &u.l1d, va, 1, v + 1) == NULL)
+			vm_tlb_fill(&u, &u.l1d, va, &f, v + 1);
+		for (uint32_t j = 0; j < 72; j++)
+			same &= same_entry(&t.l1d.a[0].e[j], &u.l1d.a[0].e[j]);
+	}
+	ok(same && t.fills == u.fills && t.evictions == u.evictions && t.evictions > 0,
+	   "insert after a miss == fill after a miss (%" PRIu64 " fills, %" PRIu64 " evictions)",
+	   t.fills, t.evictions);
+	ok(check_ok(&t) && check_ok(&u), "both check");
+	vm_tlb_fini(&t, &h);
+	vm_tlb_fini(&u, &h);
+	is_u64(h.allocs, h.frees, "insert: nothing leaked");
 }
 
 int main(void)
@@ -812,7 +1478,7 @@ int main(void)
 	test_lru();
 	test_plru();
 	test_random();
-	test_hint();
+	test_fast_path();
 	test_splinter();
 	test_global_pcid();
 	test_flush_modes();
@@ -823,5 +1489,9 @@ int main(void)
 	test_presets();
 	test_bad_configs();
 	test_fault_injection();
+	test_index_differential();
+	test_index_collisions();
+	test_index_check();
+	test_insert();
 	return done_testing();
 }
