@@ -93,6 +93,41 @@ static vm_vaddr next_addr(const struct vm_pattern *p, struct vm_rng *rng, uint64
 	}
 }
 
+/* Generate the stream in chunks and translate each run of accesses of one
+ * kind with vm_mmu_translate_run.  The stream has its own RNG, seeded from
+ * the machine's, so that it is the same whatever the TLB draws (random
+ * replacement) and whatever the page size. */
+static int run_stream(struct vm_machine *m, struct vm_cpu *cpu, const struct vm_pattern *p,
+		      uint64_t size, struct vm_error *err)
+{
+	enum { CHUNK = 1024 };
+	vm_vaddr va[CHUNK];
+	uint8_t acc[CHUNK];
+	struct vm_rng gen;
+	uint64_t seq_off = 0;
+	vm_rng_seed(&gen, vm_rng_next(&m->rng));
+	for (uint64_t done = 0; done < p->accesses;) {
+		size_t n = (size_t)VM_MIN(p->accesses - done, (uint64_t)CHUNK);
+		for (size_t i = 0; i < n; i++) {
+			va[i] = next_addr(p, &gen, &seq_off, size);
+			acc[i] = VM_ACC_USER;
+			if (p->write_pct && vm_rng_below(&gen, 100) < p->write_pct)
+				acc[i] |= VM_ACC_WRITE;
+		}
+		for (size_t i = 0; i < n;) {
+			size_t j = i + 1, ok;
+			while (j < n && acc[j] == acc[i])
+				j++;
+			if (vm_mmu_translate_run(cpu, va + i, j - i, acc[i], NULL, &ok) != VM_EXC_NONE)
+				return vm_error_set(err, "unexpected fault at 0x%" PRIx64 " (error code 0x%x)",
+						    va[i + ok], cpu->pf_error);
+			i = j;
+		}
+		done += n;
+	}
+	return 0;
+}
+
 static int check_pattern(const struct vm_pattern *p, struct vm_error *err)
 {
 	if ((unsigned)p->kind >= VM_PATTERN_COUNT)
@@ -142,19 +177,7 @@ int vmlab_pattern_run(struct vm_machine *m, const struct vm_pattern *p,
 	vm_cpu_write_cr3(cpu, &r.pt, 1, false);
 	struct vm_stats before, after;
 	vmlab_machine_stats(m, &before);
-	uint64_t seq_off = 0;
-	for (uint64_t i = 0; i < p->accesses; i++) {
-		vm_vaddr va = next_addr(p, &m->rng, &seq_off, size);
-		unsigned acc = VM_ACC_USER;
-		if (p->write_pct && vm_rng_below(&m->rng, 100) < p->write_pct)
-			acc |= VM_ACC_WRITE;
-		vm_paddr pa;
-		if (vm_mmu_translate(cpu, va, acc, &pa) != VM_EXC_NONE) {
-			rc = vm_error_set(err, "unexpected fault at 0x%" PRIx64 " (error code 0x%x)", va,
-					  cpu->pf_error);
-			break;
-		}
-	}
+	rc = run_stream(m, cpu, p, size, err);
 	vmlab_machine_stats(m, &after);
 	stats_delta(&out->delta, &after, &before);
 	out->pt_bytes = vm_pt_bytes(&r.pt);

@@ -195,3 +195,73 @@ int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_padd
 	pa->v = entry_pa(e, va);
 	return VM_EXC_NONE;
 }
+
+/* The loop of vm_mmu_translate_run; inlined three times so that `with_pa`
+ * and `plru` are constants and the hit path carries no test for them.
+ * Returns the exception that stopped it; *slow counts the accesses the slow
+ * path took. */
+static inline __attribute__((always_inline)) int
+run_loop(struct vm_cpu *cpu, struct vm_tlb_array *real, const vm_vaddr *va, size_t n,
+	 unsigned acc, vm_paddr *pa, size_t *done, uint64_t *slow, const bool with_pa,
+	 const bool plru)
+{
+	/* An array's geometry never changes after init and the slow path does
+	 * not touch the control registers: local copies are exact for the run
+	 * and stay in registers although the loop stores through e->stamp. */
+	const struct vm_tlb_array a = *real;
+	const uint32_t ok = cpu->hit_ok[acc];
+	const uint16_t pcid = cpu->pcid;
+	uint64_t clock = cpu->clock;
+	int rc = VM_EXC_NONE;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		vm_vaddr v = va[i];
+		uint64_t vpn = v >> 12;
+		struct vm_tlbe *e = vm_tlb_fast_probe(&a, vpn);
+		if (VM_LIKELY(e->tag == vpn << 2 && !((e->pcid ^ pcid) & e->pcid_mask) &&
+			      ((ok >> e->perm) & 1))) {
+			e->stamp = ++clock;
+			if (plru)
+				vm_tlb_touch(real, e, clock);
+			if (with_pa)
+				pa[i].v = e->pbase | (v & 0xfff);
+			continue;
+		}
+		cpu->clock = clock;     /* the slow path reads and advances it */
+		vm_paddr one;
+		(*slow)++;
+		rc = vm_mmu_translate_slow(cpu, v, acc, &one);
+		clock = cpu->clock;
+		if (rc != VM_EXC_NONE)
+			break;
+		if (with_pa)
+			pa[i] = one;
+	}
+	cpu->clock = clock;
+	*done = i;
+	return rc;
+}
+
+int vm_mmu_translate_run(struct vm_cpu *cpu, const vm_vaddr *va, size_t n, unsigned acc,
+			 vm_paddr *pa, size_t *done)
+{
+	unsigned kind = acc & VM_ACC_KIND;
+	*done = 0;
+	if (kind == 3)
+		return -EINVAL;
+	acc &= 15;
+	struct vm_tlb_array *a = cpu->fast[kind];
+	uint64_t slow = 0;
+	int rc;
+	if (a->plru)
+		rc = run_loop(cpu, a, va, n, acc, pa, done, &slow, pa != NULL, true);
+	else if (pa)
+		rc = run_loop(cpu, a, va, n, acc, pa, done, &slow, true, false);
+	else
+		rc = run_loop(cpu, a, va, n, acc, pa, done, &slow, false, false);
+	/* The slow path counted its own accesses, the one that stopped the run
+	 * included; the fast path's are the rest. */
+	cpu->acc[kind] += *done + (rc != VM_EXC_NONE) - slow;
+	return rc;
+}

@@ -20,6 +20,15 @@
 #include "base/compiler.h"
 #include "hw/cpu.h"
 
+/* Translate a run of n accesses of one kind acc at va[0..n) (pa may be
+ * NULL): the same results and counters as n calls of vm_mmu_translate, with
+ * everything the hit path reads held in registers for the whole run.  Stops
+ * at the first access that raises an exception and returns it (cr2 and
+ * pf_error set), else VM_EXC_NONE; *done = accesses translated before it.
+ * -EINVAL for a kind of 3. */
+int vm_mmu_translate_run(struct vm_cpu *cpu, const vm_vaddr *va, size_t n, unsigned acc,
+			 vm_paddr *pa, size_t *done);
+
 /* Everything but an L1 4 KiB hit.  Same contract as vm_mmu_translate. */
 int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa);
 
