@@ -56,9 +56,12 @@ struct vm_anon;
 #define VM_STACK_FLAGS   (VM_GROWSDOWN | VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | \
 			  VM_MAYEXEC | VM_ACCOUNT)
 
-/* Tree links of a VMA: private to vma.c. */
+/* Tree links of a VMA: private to vma.c.  prev/next thread the VMAs in
+ * address order (Linux's old vm_prev/vm_next) so that neighbours and the gap
+ * below a VMA cost O(1). */
 struct vm_vma_node {
 	struct vm_vma *left, *right, *parent;
+	struct vm_vma *prev, *next;   /* in-order neighbours; NULL at the ends */
 	uint64_t subtree_gap;     /* largest free gap ending at vm_start_gap() of a VMA in this subtree */
 	uint8_t red;
 };
