@@ -322,7 +322,7 @@ static void test_sigbus(void)
 
 /* MAP_POPULATE and MADV_POPULATE_*: Linux counts GUP faults on the task
  * (measured: MAP_POPULATE of 64 anonymous pages, 64 minor faults; of 64
- * file pages, 5 with fault-around, 4 when the VMA is 64 KiB aligned). */
+ * file pages in a 64 KiB-aligned VMA, 4, as touching them does). */
 static void test_populate(void)
 {
 	const char *const w[] = { "phys=64M", "thp=always", NULL };
