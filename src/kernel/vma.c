@@ -137,6 +137,11 @@ struct vm_vma *vm_vma_first(const struct vm_mm *mm)
 	return leftmost(mm->root);
 }
 
+struct vm_vma *vm_vma_last(const struct vm_mm *mm)
+{
+	return rightmost(mm->root);
+}
+
 /* Red-black tree with parent pointers (CLRS ch. 13), rotations keeping the
  * augmented value as Linux's RB_DECLARE_CALLBACKS rotate callback does. */
 
