@@ -60,14 +60,8 @@ static bool mlock_future_ok(const struct vm_mm *mm, uint64_t flags, uint64_t byt
 /* Linux: calc_vm_prot_bits() | calc_vm_flag_bits() | VM_MAY*. */
 static uint64_t mmap_vm_flags(int prot, int flags)
 {
-	uint64_t vf = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	uint64_t vf = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | vm_calc_prot_bits(prot);
 
-	if (prot & VM_PROT_READ)
-		vf |= VM_READ;
-	if (prot & VM_PROT_WRITE)
-		vf |= VM_WRITE;
-	if (prot & VM_PROT_EXEC)
-		vf |= VM_EXEC;
 	if (flags & VM_MAP_GROWSDOWN)
 		vf |= VM_GROWSDOWN;
 	if (flags & VM_MAP_LOCKED)

@@ -170,35 +170,37 @@ static void replace_child(struct vm_mm *mm, struct vm_vma *parent, struct vm_vma
 		N(parent).right = new;
 }
 
-/* Rotate x down to the left: its right child y takes its place. */
-static void rotate_left(struct vm_mm *mm, struct vm_vma *x)
+/* The child of n on one side. */
+static struct vm_vma **child(struct vm_vma *n, bool left)
 {
-	struct vm_vma *y = N(x).right;
+	return left ? &N(n).left : &N(n).right;
+}
 
-	N(x).right = N(y).left;
-	if (N(y).left)
-		N(N(y).left).parent = x;
+/* Rotate x down to one side: its child on the other side, y, takes its
+ * place; y's value is x's (same subtree), x's is recomputed. */
+static void rotate(struct vm_mm *mm, struct vm_vma *x, bool left)
+{
+	struct vm_vma *y = *child(x, !left), *inner = *child(y, left);
+
+	*child(x, !left) = inner;
+	if (inner)
+		N(inner).parent = x;
 	N(y).parent = N(x).parent;
 	replace_child(mm, N(x).parent, x, y);
-	N(y).left = x;
+	*child(y, left) = x;
 	N(x).parent = y;
 	N(y).subtree_gap = N(x).subtree_gap;
 	N(x).subtree_gap = compute_gap(mm, x);
 }
 
+static void rotate_left(struct vm_mm *mm, struct vm_vma *x)
+{
+	rotate(mm, x, true);
+}
+
 static void rotate_right(struct vm_mm *mm, struct vm_vma *x)
 {
-	struct vm_vma *y = N(x).left;
-
-	N(x).left = N(y).right;
-	if (N(y).right)
-		N(N(y).right).parent = x;
-	N(y).parent = N(x).parent;
-	replace_child(mm, N(x).parent, x, y);
-	N(y).right = x;
-	N(x).parent = y;
-	N(y).subtree_gap = N(x).subtree_gap;
-	N(x).subtree_gap = compute_gap(mm, x);
+	rotate(mm, x, false);
 }
 
 static bool is_red(const struct vm_vma *n)
@@ -427,6 +429,18 @@ static vm_vaddr highest_end(const struct vm_mm *mm)
 	return last ? vm_vma_end_gap(last) : 0;
 }
 
+/* The first ancestor of vma reached from its left (from_left) or right
+ * subtree, or NULL: where an in-order search resumes. */
+static struct vm_vma *climb(struct vm_vma *vma, bool from_left)
+{
+	for (;;) {
+		struct vm_vma *c = vma;
+		vma = N(vma).parent;
+		if (!vma || c == (from_left ? N(vma).left : N(vma).right))
+			return vma;
+	}
+}
+
 static long unmapped_area(const struct vm_mm *mm, const struct vm_unmapped_area_info *info)
 {
 	uint64_t guard = guard_gap(mm);
@@ -462,18 +476,12 @@ check_current:
 			vma = N(vma).right;
 			continue;
 		}
-		/* Climb to the first ancestor we reached from its left. */
-		for (;;) {
-			struct vm_vma *child = vma;
-			vma = N(vma).parent;
-			if (!vma)
-				goto check_highest;
-			if (child == N(vma).left) {
-				gap_start = vm_vma_end_gap(N(vma).prev);
-				gap_end = vm_vma_start_gap(vma, guard);
-				goto check_current;
-			}
-		}
+		vma = climb(vma, true);
+		if (!vma)
+			goto check_highest;
+		gap_start = vm_vma_end_gap(N(vma).prev);
+		gap_end = vm_vma_start_gap(vma, guard);
+		goto check_current;
 	}
 check_highest:
 	gap_start = highest_end(mm);
@@ -529,17 +537,11 @@ check_current:
 			vma = N(vma).left;
 			continue;
 		}
-		/* Climb to the first ancestor we reached from its right. */
-		for (;;) {
-			struct vm_vma *child = vma;
-			vma = N(vma).parent;
-			if (!vma)
-				return -ENOMEM;
-			if (child == N(vma).right) {
-				gap_start = N(vma).prev ? vm_vma_end_gap(N(vma).prev) : 0;
-				goto check_current;
-			}
-		}
+		vma = climb(vma, false);
+		if (!vma)
+			return -ENOMEM;
+		gap_start = N(vma).prev ? vm_vma_end_gap(N(vma).prev) : 0;
+		goto check_current;
 	}
 found:
 	if (gap_end > info->high_limit)
