@@ -66,7 +66,30 @@
 	X(buddy_splits,      "blocks",   "blocks split in two to serve a smaller order") \
 	X(buddy_merges,      "blocks",   "blocks merged with their free buddy on free")
 
-#define VM_COUNTERS(X) VM_COUNTERS_HW(X) VM_COUNTERS_MEM(X)
+#define VM_COUNTERS_KERNEL(X) \
+	X(syscalls,          "calls",    "memory system calls made (mmap, munmap, mprotect, brk, mremap, madvise, msync, ...)") \
+	X(pgfault,           "faults",   "page faults handled by the kernel (Linux's pgfault in /proc/vmstat)") \
+	X(minflt,            "faults",   "minor faults: resolved without I/O (Linux min_flt)") \
+	X(majflt,            "faults",   "major faults: needed I/O, e.g. a file page not in the page cache (Linux maj_flt)") \
+	X(flt_zero_page,     "faults",   "anonymous read faults answered with the shared zero page") \
+	X(flt_anon,          "faults",   "anonymous pages allocated and zeroed by write faults (do_anonymous_page)") \
+	X(flt_file,          "faults",   "page-cache pages mapped by faults (do_read_fault, do_shared_fault)") \
+	X(flt_cow,           "faults",   "private copies made by write faults (do_cow_fault, wp_page_copy)") \
+	X(flt_wp_reuse,      "faults",   "write faults that made a page writable without a copy (wp_page_reuse)") \
+	X(flt_spurious,      "faults",   "faults already resolved when handled (a stale TLB entry)") \
+	X(flt_thp,           "faults",   "2 MiB anonymous pages mapped by a THP fault") \
+	X(flt_thp_fallback,  "faults",   "THP faults that fell back to 4 KiB pages (no free 2 MiB block)") \
+	X(flt_stack_grow,    "faults",   "faults that grew a stack VMA downwards") \
+	X(fault_around,      "pages",    "file pages mapped ahead of a read fault by fault-around") \
+	X(sig_segv,          "signals",  "SIGSEGV raised by faults (SEGV_MAPERR, SEGV_ACCERR)") \
+	X(sig_bus,           "signals",  "SIGBUS raised by faults (access beyond the end of a file)") \
+	X(pagecache_reads,   "pages",    "pages read into the page cache from a file") \
+	X(pages_zapped,      "pages",    "pages unmapped by munmap, madvise, mremap or exit (4 KiB units)") \
+	X(tlb_flush_range,   "flushes",  "kernel TLB flushes of an address range (INVLPG each page, up to 33)") \
+	X(tlb_flush_mm,      "flushes",  "kernel TLB flushes of a whole address space (its PCID)") \
+	X(tlb_shootdowns,    "IPIs",     "TLB shootdown interrupts sent to other CPUs")
+
+#define VM_COUNTERS(X) VM_COUNTERS_HW(X) VM_COUNTERS_MEM(X) VM_COUNTERS_KERNEL(X)
 
 struct vm_stats {
 #define VM_STATS_FIELD(name, unit, help) uint64_t name;

@@ -34,3 +34,15 @@ const char *vm_choice_pt(unsigned i)
 	const struct vm_pt_type *t = vm_pt_type_at(i);
 	return t ? t->name : NULL;
 }
+
+const char *vm_choice_thp(unsigned i)
+{
+	static const char *const names[] = { "never", "madvise", "always" };
+	return i < VM_ARRAY_SIZE(names) ? names[i] : NULL;
+}
+
+const char *vm_choice_pagecache(unsigned i)
+{
+	static const char *const names[] = { "warm", "cold" };
+	return i < VM_ARRAY_SIZE(names) ? names[i] : NULL;
+}

@@ -23,6 +23,8 @@ const char *vm_choice_mode(unsigned i);
 const char *vm_choice_tlb(unsigned i);
 const char *vm_choice_tlb_repl(unsigned i);
 const char *vm_choice_pt(unsigned i);
+const char *vm_choice_thp(unsigned i);
+const char *vm_choice_pagecache(unsigned i);
 
 #define VM_SETTINGS(X) \
 	X(PHYS, "phys", SIZE, "1G", VM_PHYS_MIN, VM_PHYS_MAX, NULL, \
@@ -54,7 +56,25 @@ const char *vm_choice_pt(unsigned i);
 	X(PKE, "pke", BOOL, "off", 0, 1, NULL, \
 	  "CR4.PKE: protection keys in bits 59-62 of user pages, checked against PKRU") \
 	X(PHYS_BITS, "phys_bits", UINT, "52", 36, 52, NULL, \
-	  "MAXPHYADDR: entry address bits at or above it are reserved (RSVD faults)")
+	  "MAXPHYADDR: entry address bits at or above it are reserved (RSVD faults)") \
+	X(THP, "thp", CHOICE, "madvise", 0, 0, vm_choice_thp, \
+	  "transparent huge pages: never, madvise (MADV_HUGEPAGE regions) or always") \
+	X(ASLR, "aslr", UINT, "2", 0, 2, NULL, \
+	  "randomize_va_space: 0 off, 1 mmap base/stack/vdso/PIE, 2 also the heap (brk)") \
+	X(FAULT_AROUND, "fault_around", SIZE, "64K", 4096, 2097152, NULL, \
+	  "fault_around_bytes: cached file pages mapped around a read fault (4K = off)") \
+	X(PAGECACHE, "pagecache", CHOICE, "warm", 0, 0, vm_choice_pagecache, \
+	  "files start warm (all pages cached: minor faults) or cold (first touch is a major fault)") \
+	X(MAX_MAP_COUNT, "max_map_count", UINT, "65530", 1, 2147483647, NULL, \
+	  "vm.max_map_count: most VMAs a process may have (mmap then fails with ENOMEM)") \
+	X(STACK_LIMIT, "stack_limit", SIZE, "8M", 65536, UINT64_C(1) << 40, NULL, \
+	  "RLIMIT_STACK soft limit: how far the stack may grow; also sizes the mmap gap") \
+	X(STACK_GUARD_GAP, "stack_guard_gap", SIZE, "1M", 0, UINT64_C(1) << 32, NULL, \
+	  "stack_guard_gap: space kept free below a growing stack (256 pages)") \
+	X(MMAP_MIN_ADDR, "mmap_min_addr", SIZE, "4K", 0, UINT64_C(1) << 32, NULL, \
+	  "vm.mmap_min_addr: lowest address mmap may map") \
+	X(MMAP_RND_BITS, "mmap_rnd_bits", UINT, "28", 28, 32, NULL, \
+	  "vm.mmap_rnd_bits: bits of page-granular randomness in the mmap base")
 
 enum vm_setting_id {
 #define VM_SETTING_ID(id, key, kind, def, min, max, choices, help) VM_SET_##id,

@@ -1,0 +1,199 @@
+/*
+ * Address spaces: struct vm_mm (Linux's mm_struct) and its VMAs
+ * (vm_area_struct), kept in a balanced tree keyed by vm_start and augmented
+ * with the largest free gap of each subtree, so that find, insert, remove
+ * and the search for a free range (unmapped_area / unmapped_area_topdown)
+ * are all O(log n) (as Linux's mm_rb with rb_subtree_gap was before the
+ * maple tree).
+ */
+#ifndef VM_KERNEL_MM_H
+#define VM_KERNEL_MM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vmlab/types.h>
+
+#include "hw/pt.h"
+
+struct vm_kernel;
+struct vm_file;
+struct vm_anon;
+
+/* vm_flags: Linux's bit values (include/linux/mm.h), so that smaps'
+ * VmFlags and the merge rules read the same. */
+#define VM_NONE          UINT64_C(0x00000000)
+#define VM_READ          UINT64_C(0x00000001)
+#define VM_WRITE         UINT64_C(0x00000002)
+#define VM_EXEC          UINT64_C(0x00000004)
+#define VM_SHARED        UINT64_C(0x00000008)
+#define VM_MAYREAD       UINT64_C(0x00000010)
+#define VM_MAYWRITE      UINT64_C(0x00000020)
+#define VM_MAYEXEC       UINT64_C(0x00000040)
+#define VM_MAYSHARE      UINT64_C(0x00000080)
+#define VM_GROWSDOWN     UINT64_C(0x00000100)
+#define VM_PFNMAP        UINT64_C(0x00000400)
+#define VM_LOCKED        UINT64_C(0x00002000)
+#define VM_IO            UINT64_C(0x00004000)
+#define VM_SEQ_READ      UINT64_C(0x00008000)
+#define VM_RAND_READ     UINT64_C(0x00010000)
+#define VM_DONTCOPY      UINT64_C(0x00020000)
+#define VM_DONTEXPAND    UINT64_C(0x00040000)
+#define VM_LOCKONFAULT   UINT64_C(0x00080000)
+#define VM_ACCOUNT       UINT64_C(0x00100000)
+#define VM_NORESERVE     UINT64_C(0x00200000)
+#define VM_HUGETLB       UINT64_C(0x00400000)
+#define VM_SYNC          UINT64_C(0x00800000)
+#define VM_WIPEONFORK    UINT64_C(0x02000000)
+#define VM_DONTDUMP      UINT64_C(0x04000000)
+#define VM_SOFTDIRTY     UINT64_C(0x08000000)
+#define VM_MIXEDMAP      UINT64_C(0x10000000)
+#define VM_HUGEPAGE      UINT64_C(0x20000000)
+#define VM_NOHUGEPAGE    UINT64_C(0x40000000)
+#define VM_MERGEABLE     UINT64_C(0x80000000)
+
+#define VM_SPECIAL       (VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP)
+#define VM_STACK_FLAGS   (VM_GROWSDOWN | VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | \
+			  VM_MAYEXEC | VM_ACCOUNT)
+
+/* Tree links of a VMA: private to vma.c.  prev/next thread the VMAs in
+ * address order (Linux's old vm_prev/vm_next) so that neighbours and the gap
+ * below a VMA cost O(1). */
+struct vm_vma_node {
+	struct vm_vma *left, *right;
+	uint64_t subtree_gap;     /* largest free gap ending at vm_start_gap() of a VMA in this subtree */
+	struct vm_vma *prev;      /* in-order neighbours; NULL at the ends */
+	struct vm_vma *parent, *next;
+	uint8_t red;
+};
+
+/* The fields a lookup and the free-area search read (vm_start, vm_end,
+ * vm_flags, left, right, subtree_gap, prev) come first, in one cache line
+ * when the VMA is 64-byte aligned: with 100,000 VMAs a search is a chain of
+ * cache misses, one per level. */
+struct vm_vma {
+	vm_vaddr vm_start;        /* first byte; page aligned */
+	vm_vaddr vm_end;          /* first byte after; page aligned; vm_start < vm_end */
+	uint64_t vm_flags;        /* VM_* */
+	struct vm_vma_node node;
+	uint64_t vm_pgoff;        /* file offset in pages; private anon: vm_start >> 12 when created */
+	struct vm_file *vm_file;  /* holds one file reference; NULL = anonymous */
+	uint64_t shmem_ino;       /* shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, no
+				   * vm_file): the inode number of its shmem object, which
+				   * maps shows as /dev/zero (deleted); 0 otherwise */
+	struct vm_anon *anon;     /* Linux anon_vma: NULL until the first anonymous page */
+	struct vm_mm *mm;
+};
+
+/* RSS counters, Linux's order (include/linux/mm_types_task.h). */
+enum vm_rss {
+	VM_RSS_FILE,      /* file pages mapped (MM_FILEPAGES) */
+	VM_RSS_ANON,      /* anonymous pages (MM_ANONPAGES) */
+	VM_RSS_SWAP,      /* swap entries (MM_SWAPENTS) */
+	VM_RSS_SHMEM,     /* shared memory pages (MM_SHMEMPAGES) */
+	VM_RSS_COUNT
+};
+
+struct vm_mm {
+	struct vm_kernel *k;
+	struct vm_vma *root;          /* the VMA tree */
+	uint64_t map_count;           /* VMAs in the tree; <= max_map_count */
+	struct vm_pt pt;              /* the page tables (pgd = pt.root_pfn) */
+	uint16_t pcid;                /* PCID its translations carry (1..4095) */
+	int users;                    /* processes and threads sharing it */
+
+	/* Layout (arch_pick_mmap_layout, load_elf_binary), bytes. */
+	vm_vaddr task_size;           /* highest user address + 1 */
+	vm_vaddr mmap_base;           /* top-down allocations start below it */
+	vm_vaddr mmap_legacy_base;    /* bottom-up fallback start */
+	vm_vaddr start_code, end_code, start_data, end_data;
+	vm_vaddr start_brk, brk;      /* heap: [start_brk, brk); brk keeps byte granularity */
+	vm_vaddr start_stack;         /* top of the initial stack */
+
+	/* Accounting in pages (Linux's names). */
+	uint64_t total_vm;            /* pages in all VMAs: VSZ */
+	uint64_t locked_vm, data_vm, exec_vm, stack_vm;
+	uint64_t rss[VM_RSS_COUNT];   /* == present pages counted by kind; see vm_check */
+	uint64_t hiwater_rss;         /* peak of rss[FILE] + rss[ANON] + rss[SHMEM] */
+	uint64_t hiwater_vm;          /* peak of total_vm */
+	uint64_t shmem_seq;           /* inode numbers given to its shared anonymous mappings */
+};
+
+/* Linux's vm_get_page_prot() for x86-64 (protection_map): the PTE flags
+ * (VM_PTE_PROT_MASK) a page of a VMA with vm_flags gets when first mapped.
+ * Private writable mappings get no RW (PAGE_COPY: the first write faults and
+ * copies); PROT_NONE keeps the entry present without U/S, so that user
+ * accesses fault while the frame stays mapped (Linux uses a not-present
+ * PROTNONE entry); NX only when the CPUs run with EFER.NXE (nxe). */
+static inline uint64_t vm_get_page_prot(uint64_t vm_flags, bool nxe)
+{
+	uint64_t prot = 0;
+
+	if (vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
+		prot |= VM_PTE_US;
+	if ((vm_flags & (VM_WRITE | VM_SHARED)) == (VM_WRITE | VM_SHARED))
+		prot |= VM_PTE_RW;
+	if (!(vm_flags & VM_EXEC) && nxe)
+		prot |= VM_PTE_NX;
+	return prot;
+}
+
+/* Linux anon_vma_prepare(): a VMA gets an anon root before its first
+ * anonymous page (a write fault, a COW, a THP fault, stack growth), keeps
+ * it across splits and merges, and the root decides what may merge and
+ * whether mprotect may drop VM_ACCOUNT.  Until fork exists every VMA of an
+ * mm shares one root, the mm itself (Linux reuses a compatible neighbour's
+ * anon_vma in almost every case: find_mergeable_anon_vma).  The pointer is
+ * never dereferenced. */
+static inline void vm_anon_vma_prepare(struct vm_vma *vma)
+{
+	if (!vma->anon)
+		vma->anon = (struct vm_anon *)(void *)vma->mm;
+}
+
+/* Linux's vm_start_gap / vm_end_gap: a VMA's extent including the stack
+ * guard gap below a VM_GROWSDOWN VMA. */
+vm_vaddr vm_vma_start_gap(const struct vm_vma *vma, uint64_t guard_gap);
+vm_vaddr vm_vma_end_gap(const struct vm_vma *vma);
+
+/* Tree operations (vma.c), all O(log n). */
+
+/* The first VMA with vm_end > addr, or NULL (Linux find_vma: addr may be
+ * below it, in a hole). */
+struct vm_vma *vm_find_vma(const struct vm_mm *mm, vm_vaddr addr);
+/* find_vma and its predecessor (find_vma_prev); *prev may be NULL. */
+struct vm_vma *vm_find_vma_prev(const struct vm_mm *mm, vm_vaddr addr, struct vm_vma **prev);
+/* The VMA containing addr, or NULL (vma_lookup). */
+struct vm_vma *vm_vma_lookup(const struct vm_mm *mm, vm_vaddr addr);
+/* In-order neighbours; NULL at the ends. */
+struct vm_vma *vm_vma_next(const struct vm_vma *vma);
+struct vm_vma *vm_vma_prev(const struct vm_vma *vma);
+struct vm_vma *vm_vma_first(const struct vm_mm *mm);
+struct vm_vma *vm_vma_last(const struct vm_mm *mm);
+
+/* Link a VMA (its range free in the tree) / unlink it.  Keeps map_count and
+ * the gaps; not the accounting (total_vm etc. are the syscalls' business). */
+void vm_vma_link(struct vm_mm *mm, struct vm_vma *vma);
+/* The same when the VMA that will precede vma is known (NULL: vma comes
+ * first): no descent, O(1) before the rebalancing. */
+void vm_vma_link_after(struct vm_mm *mm, struct vm_vma *vma, struct vm_vma *prev);
+void vm_vma_unlink(struct vm_mm *mm, struct vm_vma *vma);
+/* A VMA's vm_start or vm_end changed in place (expand, shrink): fix gaps. */
+void vm_vma_update_gaps(struct vm_mm *mm, struct vm_vma *vma);
+
+/* Search a free range of len bytes (page aligned) in [low, high) with
+ * alignment align (a power of two >= 4K) and offset align_offset, keeping
+ * the guard gap below VM_GROWSDOWN VMAs (Linux unmapped_area /
+ * unmapped_area_topdown, struct vm_unmapped_area_info).  Returns the
+ * address, or -ENOMEM as a vm_vaddr cast of a negative value. */
+struct vm_unmapped_area_info {
+	bool topdown;
+	uint64_t length, low_limit, high_limit, align_mask, align_offset;
+};
+long vm_unmapped_area(const struct vm_mm *mm, const struct vm_unmapped_area_info *info);
+
+/* Validate the tree: order, no overlap, red-black rules, gap fields,
+ * map_count.  0 or -EUCLEAN with msg. */
+int vm_vma_tree_check(const struct vm_mm *mm, char *msg, size_t len);
+
+#endif
