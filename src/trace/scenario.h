@@ -231,6 +231,48 @@ bool scn_reserved(const char *id);
 
 /* Running (scenario_run.c, scenario_show.c). */
 
-struct scn_run;
+struct vm_machine;
+struct vm_kernel;
+struct vm_proc;
+struct vmlab_scenario_opts;
+
+/* One piece of output (a show, a notice) kept for the JSON document. */
+struct scn_out {
+	long line;
+	size_t start, end;     /* [start, end) of the capture buffer */
+};
+
+struct scn_run {
+	const struct scn_prog *prog;
+	const struct vmlab_scenario_opts *opts;
+	struct vm_machine *m;
+	struct vm_kernel *k;
+	bool data;                     /* frames hold bytes: reads return them */
+	struct vm_proc **procs;        /* by process index; NULL before its `process` */
+	int64_t *last;                 /* by process: A.last */
+	int64_t *value;                /* by process: A.value */
+	long *killed_line;             /* by process: where a signal killed it, 0 = not */
+	int64_t *names;                /* values of bound names */
+	FILE *out;                     /* where shows print: opts->out, or the capture */
+	FILE *capture;                 /* memstream for JSON (and for out == NULL) */
+	char *cap_buf;
+	size_t cap_len;
+	struct scn_out *outs;
+	size_t nouts, outs_cap;
+	unsigned failures;             /* failed expects */
+	bool stopped;                  /* a runtime error ended the run */
+	struct vm_error first;         /* the first failure or error */
+	struct vm_error *failed;       /* every failure, for JSON */
+	size_t nfailed, failed_cap;
+};
+
+/* A process figure (SCN_F_*) of process index proc, now. */
+int64_t scn_figure(const struct scn_run *r, int proc, unsigned field);
+
+/* Shows (scenario_show.c): each writes to r->out. */
+void scn_show_pagetable(struct scn_run *r, int proc, uint64_t va);
+void scn_show_stats(struct scn_run *r);
+/* The JSON document of a finished run to f. */
+void scn_write_json(struct scn_run *r, FILE *f, int result);
 
 #endif

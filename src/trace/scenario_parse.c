@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmlab/scenario.h>
 #include <vmlab/stats.h>
 
 #include "base/compiler.h"
@@ -687,4 +688,13 @@ int scn_parse(struct scn_prog *prog, const char *name, const char *text, size_t 
 	if (rc == -ENOMEM)
 		vm_error_at(err, name, cur.line, "out of memory");
 	return rc;
+}
+
+int vmlab_scenario_check(const char *name, const char *text, size_t len,
+			 const struct vm_settings *base, struct vm_error *err)
+{
+	struct scn_prog prog;
+	int rc = scn_parse(&prog, name, text, len, base, err);
+	scn_prog_free(&prog);
+	return rc == -EINVAL ? VM_SCENARIO_SYNTAX : rc;
 }
