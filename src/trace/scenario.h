@@ -25,7 +25,8 @@
 #define SCN_DEPTH_MAX 64       /* nesting of parentheses and unary minus */
 
 /* Expression nodes.  Values are 64-bit two's complement integers; + - *
- * wrap (computed unsigned).  A comparison is 1 or 0. */
+ * wrap (computed unsigned), / and % truncate as C does (INT64_MIN / -1
+ * wraps).  A comparison is 1 or 0. */
 enum scn_ekind {
 	SCN_E_NUM,         /* v: a literal or a named constant (hint says which) */
 	SCN_E_NAME,        /* a: index of a bound name */
@@ -35,6 +36,8 @@ enum scn_ekind {
 	SCN_E_ADD,         /* a + b */
 	SCN_E_SUB,         /* a - b */
 	SCN_E_MUL,         /* a * b */
+	SCN_E_DIV,         /* a / b, truncated toward 0 */
+	SCN_E_MOD,         /* a % b, the sign of a */
 	SCN_E_CMP,         /* a OP b, op: enum scn_cmp */
 };
 
@@ -195,7 +198,10 @@ struct scn_env {
 	void *ctx;
 };
 
-int64_t scn_eval(const struct scn_prog *prog, int root, const struct scn_env *env);
+/* The value of the expression at root into *out: 0, or -EDOM when it
+ * divides by zero (*out is then meaningless). */
+int scn_eval(const struct scn_prog *prog, int root, const struct scn_env *env, int64_t *out);
+bool scn_compare(enum scn_cmp op, int64_t x, int64_t y);
 
 /* The lexer state of one line while it is parsed. */
 struct scn_cursor {

@@ -5,7 +5,7 @@
  *
  *   cmp     := sum CMPOP sum             (expect only)
  *   sum     := term (('+' | '-') term)*
- *   term    := unary ('*' unary)*
+ *   term    := unary (('*' | '/' | '%') unary)*     (division truncates; by 0 is an error)
  *   unary   := '-' unary | '+' unary | primary
  *   primary := NUMBER | SIZE | NAME | COUNTER | CONSTANT | PROC '.' FIGURE | '(' sum ')'
  *
@@ -152,7 +152,7 @@ void scn_format_value(int64_t v, enum scn_hint hint, char *buf, size_t len)
 
 /* Lexing. */
 
-enum tok { T_END, T_NUM, T_IDENT, T_PLUS, T_MINUS, T_STAR, T_LPAREN, T_RPAREN, T_CMP, T_ASSIGN,
+enum tok { T_END, T_NUM, T_IDENT, T_PLUS, T_MINUS, T_STAR, T_SLASH, T_PERCENT, T_LPAREN, T_RPAREN, T_CMP, T_ASSIGN,
 	   T_OTHER };
 
 struct token {
@@ -195,6 +195,10 @@ static struct token peek(const struct scn_cursor *cur)
 		t.t = T_MINUS;
 	} else if (c == '*') {
 		t.t = T_STAR;
+	} else if (c == '/') {
+		t.t = T_SLASH;
+	} else if (c == '%') {
+		t.t = T_PERCENT;
 	} else if (c == '(') {
 		t.t = T_LPAREN;
 	} else if (c == ')') {
@@ -369,6 +373,10 @@ static int parse_binary(struct scn_prog *prog, struct scn_cursor *cur, int *root
 			k = SCN_E_SUB;
 		else if (!sum && t.t == T_STAR)
 			k = SCN_E_MUL;
+		else if (!sum && t.t == T_SLASH)
+			k = SCN_E_DIV;
+		else if (!sum && t.t == T_PERCENT)
+			k = SCN_E_MOD;
 		else
 			break;
 		int rhs;
@@ -433,10 +441,9 @@ int scn_parse_expr(struct scn_prog *prog, struct scn_cursor *cur, bool cmp, int 
 						 .b = rhs }, root);
 }
 
-int64_t scn_eval(const struct scn_prog *prog, int root, const struct scn_env *env)
+static int64_t eval(const struct scn_prog *prog, int root, const struct scn_env *env, bool *div0)
 {
 	const struct scn_expr *e = &prog->ex[root];
-	uint64_t a, b;
 	switch ((enum scn_ekind)e->kind) {
 	case SCN_E_NUM:
 		return e->v;
@@ -447,27 +454,46 @@ int64_t scn_eval(const struct scn_prog *prog, int root, const struct scn_env *en
 	case SCN_E_FIELD:
 		return env->field(env->ctx, e->a, (unsigned)e->b);
 	case SCN_E_NEG:
-		return (int64_t)(0 - (uint64_t)scn_eval(prog, e->a, env));
-	case SCN_E_CMP: {
-		int64_t x = scn_eval(prog, e->a, env), y = scn_eval(prog, e->b, env);
-		switch ((enum scn_cmp)e->op) {
-		case SCN_EQ: return x == y;
-		case SCN_NE: return x != y;
-		case SCN_LT: return x < y;
-		case SCN_LE: return x <= y;
-		case SCN_GT: return x > y;
-		case SCN_GE: return x >= y;
-		}
-		return 0;
-	}
+		return (int64_t)(0 - (uint64_t)eval(prog, e->a, env, div0));
 	default:
 		break;
 	}
-	a = (uint64_t)scn_eval(prog, e->a, env);
-	b = (uint64_t)scn_eval(prog, e->b, env);
-	if (e->kind == SCN_E_ADD)
-		return (int64_t)(a + b);
-	if (e->kind == SCN_E_SUB)
-		return (int64_t)(a - b);
-	return (int64_t)(a * b);
+	int64_t x = eval(prog, e->a, env, div0), y = eval(prog, e->b, env, div0);
+	uint64_t a = (uint64_t)x, b = (uint64_t)y;
+	switch ((enum scn_ekind)e->kind) {
+	case SCN_E_ADD: return (int64_t)(a + b);
+	case SCN_E_SUB: return (int64_t)(a - b);
+	case SCN_E_MUL: return (int64_t)(a * b);
+	case SCN_E_DIV:
+	case SCN_E_MOD:
+		if (y == 0) {
+			*div0 = true;
+			return 0;
+		}
+		if (y == -1)      /* INT64_MIN / -1 overflows in C: wrap instead */
+			return e->kind == SCN_E_DIV ? (int64_t)(0 - a) : 0;
+		return e->kind == SCN_E_DIV ? x / y : x % y;
+	case SCN_E_CMP: return scn_compare((enum scn_cmp)e->op, x, y);
+	default: return 0;
+	}
+}
+
+bool scn_compare(enum scn_cmp op, int64_t x, int64_t y)
+{
+	switch (op) {
+	case SCN_EQ: return x == y;
+	case SCN_NE: return x != y;
+	case SCN_LT: return x < y;
+	case SCN_LE: return x <= y;
+	case SCN_GT: return x > y;
+	case SCN_GE: return x >= y;
+	}
+	return false;
+}
+
+int scn_eval(const struct scn_prog *prog, int root, const struct scn_env *env, int64_t *out)
+{
+	bool div0 = false;
+	*out = eval(prog, root, env, &div0);
+	return div0 ? -EDOM : 0;
 }

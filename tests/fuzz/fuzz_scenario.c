@@ -45,8 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct scn_env env = { fake_name, fake_counter, fake_field, NULL };
 		for (size_t i = 0; i < prog.nstmts; i++)
 			for (int a = 0; a < 4; a++)
-				if (prog.stmts[i].arg[a] != SCN_NONE)
-					(void)scn_eval(&prog, prog.stmts[i].arg[a], &env);
+				if (prog.stmts[i].arg[a] != SCN_NONE) {
+					int64_t v;
+					rc = scn_eval(&prog, prog.stmts[i].arg[a], &env, &v);
+					if (rc != 0 && rc != -EDOM)
+						abort();
+				}
 	}
 	scn_prog_free(&prog);
 	/* The public entry point agrees. */

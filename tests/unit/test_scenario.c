@@ -293,7 +293,7 @@ static int64_t env_field(void *ctx, int proc, unsigned f)
 	return f == SCN_F_RSS ? 12288 + proc : f == SCN_F_LAST ? -ENOMEM : 0;
 }
 
-static void evals(const char *expr, int64_t want)
+static void evals_rc(const char *expr, int64_t want, int want_rc)
 {
 	struct scn_prog prog;
 	char text[200], msg[300];
@@ -306,8 +306,18 @@ static void evals(const char *expr, int64_t want)
 	}
 	struct scn_env env = { env_name, env_counter, env_field, NULL };
 	const struct scn_stmt *st = &prog.stmts[prog.nstmts - 1];
-	is_i64(scn_eval(&prog, st->arg[SCN_A_ADDR], &env), want, "%s == %lld", expr, (long long)want);
+	int64_t v = 0;
+	rc = scn_eval(&prog, st->arg[SCN_A_ADDR], &env, &v);
+	if (want_rc)
+		is_i64(rc, want_rc, "%s fails with %d", expr, want_rc);
+	else
+		is_i64(v, want, "%s == %lld", expr, (long long)want);
 	scn_prog_free(&prog);
+}
+
+static void evals(const char *expr, int64_t want)
+{
+	evals_rc(expr, want, 0);
 }
 
 static void test_eval(void)
@@ -336,6 +346,17 @@ static void test_eval(void)
 	evals("0xffffffffffffffff", -1);
 	evals("0x7fffffffffffffff+1", INT64_MIN);      /* wraps, no UB */
 	evals("0x8000000000000000*2", 0);
+	evals("7/2", 3);
+	evals("-7/2", -3);
+	evals("7%3", 1);
+	evals("-7%3", -1);
+	evals("(4K+1)/4K*4K", 4096);
+	evals("2+10/5*3", 8);
+	evals("0x8000000000000000/-1", INT64_MIN);
+	evals("0x8000000000000000%-1", 0);
+	evals_rc("1/0", 0, -EDOM);
+	evals_rc("5%(2-2)", 0, -EDOM);
+	evals_rc("1+(walks/0)", 0, -EDOM);
 
 	struct scn_prog prog;
 	char msg[300];
@@ -343,8 +364,11 @@ static void test_eval(void)
 	parse(&prog, "process A\nexpect A.rss == 12K\nexpect A.rss < 12K\nexpect A.rss >= 12K\n"
 		     "expect A.last != -ENOMEM\nexpect walks <= 7\nexpect walks > 7\n", NULL, msg, sizeof(msg));
 	static const int64_t want[] = { 1, 0, 1, 0, 1, 0 };
-	for (size_t i = 0; i < 6 && i + 1 < prog.nstmts; i++)
-		is_i64(scn_eval(&prog, prog.stmts[i + 1].arg[SCN_A_ADDR], &env), want[i], "expect %zu", i);
+	for (size_t i = 0; i < 6 && i + 1 < prog.nstmts; i++) {
+		int64_t v = -1;
+		scn_eval(&prog, prog.stmts[i + 1].arg[SCN_A_ADDR], &env, &v);
+		is_i64(v, want[i], "expect %zu", i);
+	}
 	scn_prog_free(&prog);
 }
 
