@@ -142,8 +142,12 @@ void scn_format_value(int64_t v, enum scn_hint hint, char *buf, size_t len)
 	}
 	uint64_t u = (uint64_t)v;
 	char size[24] = "";
-	if (v >= 1024 && (u & 1023) == 0)
+	/* A size form only where it reads better: "12K", not "133167270M". */
+	if (v >= 1024 && (u & 1023) == 0) {
 		vmlab_format_size(u, size, sizeof(size));
+		if (strlen(size) > 5)
+			size[0] = '\0';
+	}
 	if (v < 0 || u < 0x10000)
 		snprintf(buf, len, "%" PRId64 "%s%s%s", v, *size ? " (" : "", size, *size ? ")" : "");
 	else

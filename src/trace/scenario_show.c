@@ -35,8 +35,8 @@ static void entry_flags(vm_pte e, unsigned level, char *buf, size_t len)
 	} bits[] = {
 		{ VM_PTE_P, "P" }, { VM_PTE_RW, "RW" }, { VM_PTE_US, "US" }, { VM_PTE_PWT, "PWT" },
 		{ VM_PTE_PCD, "PCD" }, { VM_PTE_A, "A" }, { VM_PTE_D, "D" }, { VM_PTE_PS, "PS" },
-		{ VM_PTE_G, "G" }, { VM_PTE_SOFTW1, "SW1" }, { VM_PTE_SOFTW2, "SW2" },
-		{ VM_PTE_SOFTW3, "SW3" }, { VM_PTE_NX, "NX" },
+		{ VM_PTE_G, "G" }, { VM_PTE_SOFTW1, "SPECIAL" }, { VM_PTE_SOFTW2, "UFFD_WP" },
+		{ VM_PTE_SOFTW3, "SOFT_DIRTY" }, { VM_PTE_NX, "NX" },
 	};
 	size_t used = 0;
 	buf[0] = '\0';
