@@ -2,8 +2,10 @@
  * Fuzz target: the scenario parser on arbitrary bytes.  Whatever the input,
  * parsing returns 0 or -EINVAL with a message and a line number, and every
  * expression of a program that parses evaluates (against a fake world)
- * without a crash or undefined behaviour.  Nothing runs on a machine: a
- * fuzzed `set phys=1T` must not cost the host anything.
+ * without a crash or undefined behaviour.  Then a program that parses runs
+ * on a tiny machine: phys=256K given as --set would give it, so that it wins
+ * over the input's own `set phys=1T`, and every loop of the run is bounded
+ * by the 64 frames (a touch of 1T dies of OOM after a few thousand faults).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include <vmlab/scenario.h>
+#include <vmlab/settings.h>
 
 #include "trace/scenario.h"
 
@@ -57,5 +60,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = vmlab_scenario_check("fuzz.vms", (const char *)data, size, NULL, &err);
 	if (rc != VM_SCENARIO_OK && rc != VM_SCENARIO_SYNTAX)
 		abort();
+	if (rc != VM_SCENARIO_OK)
+		return 0;
+	struct vm_settings *tiny = vmlab_settings_create();
+	if (!tiny || vmlab_settings_set(tiny, "phys", "256K", NULL) ||
+	    vmlab_settings_set(tiny, "stack_limit", "64K", NULL)) {
+		vmlab_settings_destroy(tiny);
+		return 0;
+	}
+	const struct vmlab_scenario_opts o = { .base = tiny };
+	rc = vmlab_scenario_run_opts("fuzz.vms", (const char *)data, size, &o, &err);
+	/* Machine settings the input chose may be refused (SYNTAX); a run ends
+	 * OK or FAILED; nothing else but out of memory. */
+	if (rc != VM_SCENARIO_OK && rc != VM_SCENARIO_FAILED && rc != VM_SCENARIO_SYNTAX &&
+	    rc != -ENOMEM)
+		abort();
+	vmlab_settings_destroy(tiny);
 	return 0;
 }
