@@ -16,7 +16,8 @@
 /* Results of vmlab_scenario_run. */
 enum {
 	VM_SCENARIO_OK = 0,        /* ran to the end, every expect held */
-	VM_SCENARIO_FAILED = 1,    /* an expect failed: err = FILE:LINE, expression, both values */
+	VM_SCENARIO_FAILED = 1,    /* an expect failed (err = FILE:LINE: the expression and both
+				      values), or an error stopped the run */
 	VM_SCENARIO_SYNTAX = 2,    /* the text is not a valid scenario: err = FILE:LINE: what */
 };
 

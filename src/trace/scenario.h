@@ -185,6 +185,10 @@ static inline const char *scn_str(const struct scn_prog *prog, int off)
 	return off == SCN_NONE ? NULL : prog->pool + off;
 }
 
+/* Room for element n of an array of *cap elements of size bytes: p itself,
+ * or p moved to a doubled array (*cap updated), or NULL (p unchanged). */
+void *scn_grow(void *p, size_t *cap, size_t n, size_t size);
+
 /* The name (process or bound) called id, or -1. */
 int scn_name_find(const struct scn_prog *prog, const char *id);
 

@@ -225,14 +225,10 @@ static struct token peek(const struct scn_cursor *cur)
 
 static int add_node(struct scn_prog *prog, struct scn_expr e, int *out)
 {
-	if (prog->nex == prog->ex_cap) {
-		size_t cap = prog->ex_cap ? prog->ex_cap * 2 : 64;
-		struct scn_expr *n = realloc(prog->ex, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		prog->ex = n;
-		prog->ex_cap = cap;
-	}
+	struct scn_expr *n = scn_grow(prog->ex, &prog->ex_cap, prog->nex, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	prog->ex = n;
 	*out = (int)prog->nex;
 	prog->ex[prog->nex++] = e;
 	return 0;

@@ -119,11 +119,11 @@ int scn_name_find(const struct scn_prog *prog, const char *id)
 	return -1;
 }
 
-static void *grow(void *p, size_t *cap, size_t n, size_t size, size_t first)
+void *scn_grow(void *p, size_t *cap, size_t n, size_t size)
 {
 	if (n < *cap)
 		return p;
-	size_t ncap = *cap ? *cap * 2 : first;
+	size_t ncap = *cap ? *cap * 2 : 16;
 	void *q = realloc(p, ncap * size);
 	if (q)
 		*cap = ncap;
@@ -218,7 +218,7 @@ static int bind_name(struct scn_prog *prog, struct scn_cursor *cur, const char *
 			   prog->names[old].proc != SCN_NONE ? "process" : "name");
 	if (prog->nnames >= SCN_NAMES_MAX)
 		return BAD(cur, err, "more than %d names", SCN_NAMES_MAX);
-	struct scn_name *n = grow(prog->names, &prog->names_cap, prog->nnames, sizeof(*n), 16);
+	struct scn_name *n = scn_grow(prog->names, &prog->names_cap, prog->nnames, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	prog->names = n;
@@ -520,7 +520,7 @@ static int add_process(struct scn_prog *prog, struct scn_cursor *cur, struct scn
 	char w[SCN_LINE_MAX + 1];
 	if (prog->nprocs >= SCN_PROCS_MAX)
 		return BAD(cur, err, "more than %d processes", SCN_PROCS_MAX);
-	struct scn_proc *p = grow(prog->procs, &prog->procs_cap, prog->nprocs, sizeof(*p), 4);
+	struct scn_proc *p = scn_grow(prog->procs, &prog->procs_cap, prog->nprocs, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	prog->procs = p;
@@ -603,7 +603,7 @@ static int parse_stmt(struct scn_prog *prog, struct scn_cursor *cur, struct vm_s
 	}
 	if (rc)
 		return rc;
-	struct scn_stmt *s = grow(prog->stmts, &prog->stmts_cap, prog->nstmts, sizeof(*s), 32);
+	struct scn_stmt *s = scn_grow(prog->stmts, &prog->stmts_cap, prog->nstmts, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	prog->stmts = s;

@@ -31,15 +31,10 @@ static void record(struct scn_run *r, const struct vm_error *e)
 		r->first = *e;
 	if (r->opts->report)
 		r->opts->report(r->opts->ctx, e);
-	struct vm_error *f = r->failed;
-	if (r->nfailed == r->failed_cap) {
-		size_t cap = r->failed_cap ? r->failed_cap * 2 : 8;
-		f = realloc(r->failed, cap * sizeof(*f));
-		if (!f)
-			return;     /* the JSON list loses it; the report has it */
-		r->failed = f;
-		r->failed_cap = cap;
-	}
+	struct vm_error *f = scn_grow(r->failed, &r->failed_cap, r->nfailed, sizeof(*f));
+	if (!f)
+		return;     /* the JSON list loses it; the report has it */
+	r->failed = f;
 	f[r->nfailed++] = *e;
 }
 
@@ -60,18 +55,12 @@ static void VM_PRINTF(3, 4) out_begin(struct scn_run *r, long line, const char *
 {
 	va_list ap;
 	if (r->capture) {
-		struct scn_out *o = r->outs;
+		struct scn_out *o = scn_grow(r->outs, &r->outs_cap, r->nouts, sizeof(*o));
 		fflush(r->capture);
-		if (r->nouts == r->outs_cap) {
-			size_t cap = r->outs_cap ? r->outs_cap * 2 : 16;
-			o = realloc(r->outs, cap * sizeof(*o));
-			if (o) {
-				r->outs = o;
-				r->outs_cap = cap;
-			}
+		if (o) {    /* else the JSON output loses this piece */
+			r->outs = o;
+			o[r->nouts++] = (struct scn_out){ line, r->cap_len, r->cap_len };
 		}
-		if (o && r->nouts < r->outs_cap)
-			r->outs[r->nouts++] = (struct scn_out){ line, r->cap_len, r->cap_len };
 	}
 	fprintf(r->out, "== line %ld: ", line);
 	va_start(ap, fmt);
