@@ -250,10 +250,11 @@ static void test_private_cow(void)
 
 static void test_shared_file(void)
 {
+	const char *const two[] = { "phys=64M", "cpus=2", NULL };
 	struct ffix x;
 	unsigned char b;
 
-	if (ffix_init(&x, warm, FILE_SIZE))
+	if (ffix_init(&x, two, FILE_SIZE))
 		return;
 	struct kfix *f = &x.f;
 	struct vm_proc *p = kfix_proc(f, 0);
@@ -284,6 +285,29 @@ static void test_shared_file(void)
 	is_u64(p->mm->rss[VM_RSS_FILE], 17, "RSS file: 16 around + 1");
 	is_u64(p->mm->rss[VM_RSS_ANON], 0, "no anonymous pages");
 	kfix_ok(f, "shared file");
+
+	/* A spurious fault: a second CPU running the same mm (a thread) caches
+	 * a page read-only; the first CPU's write makes it writable in place
+	 * (wp_page_shared, no flush: an upgrade); the second CPU's write
+	 * faults on its stale entry and finds the fault already resolved. */
+	vm_vaddr page = PMD_BASE + 25 * PG;
+	p->cpu = 1;
+	kfix_read8(f, p, page, &b);
+	p->cpu = 0;
+	uint64_t shootdowns = f->st->tlb_shootdowns;
+	is_i64(kfix_write8(f, p, page, 0x42), 0, "CPU 0 writes the page");
+	is_u64(f->st->tlb_shootdowns, shootdowns, "made writable without a shootdown");
+	p->cpu = 1;
+	uint64_t flt = p->min_flt, spurious = f->st->flt_spurious;
+	is_i64(kfix_write8(f, p, page + 1, 0x43), 0, "CPU 1 writes it through its stale entry");
+	is_u64(f->st->flt_spurious - spurious, 1, "a spurious fault");
+	is_u64(p->min_flt, flt + 1, "counted as a minor fault, as Linux does");
+	kfix_read8(f, p, page, &b);
+	is_u64(b, 0x42, "CPU 1 sees CPU 0's byte");
+	is_i64(kfix_write8(f, p, page + 2, 0x44), 0, "and writes again");
+	is_u64(p->min_flt, flt + 1, "without a fault now");
+	p->cpu = 0;
+	kfix_ok(f, "spurious");
 	ffix_fini(&x);
 }
 
