@@ -223,6 +223,39 @@ struct scn_cursor {
 int scn_parse_expr(struct scn_prog *prog, struct scn_cursor *cur, bool cmp, int *root,
 		   struct vm_error *err);
 
+/* Parsing helpers shared by scenario_parse.c and scenario_verbs.c. */
+
+/* Skip blanks at cur. */
+void scn_skip_space(struct scn_cursor *cur);
+/* The next whitespace-delimited word into buf (cut to len - 1; empty at the
+ * end of the line or at a comment), consumed when take. */
+void scn_peek_word(struct scn_cursor *cur, char *buf, size_t len, bool take);
+/* Does the next word start a statement (a keyword or a process name), or
+ * is the line over?  Optional operands are present only when it does not. */
+bool scn_at_stmt_start(struct scn_cursor *cur, const struct scn_prog *prog);
+/* Define the name w (a process's when proc != SCN_NONE): checked (syntax,
+ * length, reserved, defined before) and added; its index in *out.
+ * 0, -EINVAL with err, -ENOMEM. */
+int scn_bind_name(struct scn_prog *prog, struct scn_cursor *cur, const char *w, int proc,
+		  struct vm_error *err, int *out);
+/* s[0..len) and a NUL into the string pool; its offset in *off.  0, -ENOMEM. */
+int scn_pool_add(struct scn_prog *prog, const char *s, size_t len, int *off);
+/* An expression operand: required ("missing WHAT" at the end of the line),
+ * or optional (left SCN_NONE when a statement starts next). */
+int scn_operand(struct scn_prog *prog, struct scn_cursor *cur, const char *what, int *slot,
+		struct vm_error *err);
+int scn_opt_operand(struct scn_prog *prog, struct scn_cursor *cur, int *slot, struct vm_error *err);
+
+/* Verbs (scenario_verbs.c). */
+
+/* The enum scn_verb of a verb word (mmap, read, ...), or -1. */
+int scn_verb_find(const char *w);
+/* The operands of `P verb ...` (st->verb and st->proc set). */
+int scn_parse_verb(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
+		   struct vm_error *err);
+/* A view after `show P`: SCN_SHOW_MAPS, _SMAPS, _STATUS or _PT in *view. */
+int scn_parse_view(struct scn_cursor *cur, int *view, struct vm_error *err);
+
 /* Look up a named constant (ENOMEM, SIGSEGV, SEGV_ACCERR, ...). */
 bool scn_constant(const char *id, int64_t *v, enum scn_hint *hint);
 /* The name of an errno value (12 -> "ENOMEM"), a signal or a si_code; NULL if unknown. */

@@ -19,81 +19,13 @@
 
 #include "base/compiler.h"
 #include "base/error.h"
-#include "kernel/uapi.h"
 #include "trace/scenario.h"
 
 #define BAD(cur, err, ...) vm_error_at(err, (cur)->file, (cur)->line, __VA_ARGS__)
 
-struct scn_word {
-	const char *name;
-	int value;
-};
-
-static const struct scn_word mmap_flags[] = {
-	{ "private", VM_MAP_PRIVATE }, { "shared", VM_MAP_SHARED },
-	{ "shared_validate", VM_MAP_SHARED_VALIDATE }, { "anon", VM_MAP_ANONYMOUS },
-	{ "anonymous", VM_MAP_ANONYMOUS }, { "fixed", VM_MAP_FIXED },
-	{ "noreplace", VM_MAP_FIXED_NOREPLACE }, { "fixed_noreplace", VM_MAP_FIXED_NOREPLACE },
-	{ "populate", VM_MAP_POPULATE }, { "growsdown", VM_MAP_GROWSDOWN },
-	{ "noreserve", VM_MAP_NORESERVE }, { "locked", VM_MAP_LOCKED }, { "stack", VM_MAP_STACK },
-	{ "nonblock", VM_MAP_NONBLOCK }, { "hugetlb", VM_MAP_HUGETLB }, { "sync", VM_MAP_SYNC },
-	{ "denywrite", VM_MAP_DENYWRITE }, { "executable", VM_MAP_EXECUTABLE },
-	{ "uninitialized", VM_MAP_UNINITIALIZED },
-	{ NULL, 0 },
-};
-
-static const struct scn_word mremap_flags[] = {
-	{ "maymove", VM_MREMAP_MAYMOVE }, { "fixed", VM_MREMAP_FIXED },
-	{ "dontunmap", VM_MREMAP_DONTUNMAP }, { NULL, 0 },
-};
-
-static const struct scn_word msync_flags[] = {
-	{ "async", VM_MS_ASYNC }, { "sync", VM_MS_SYNC }, { "invalidate", VM_MS_INVALIDATE },
-	{ NULL, 0 },
-};
-
-static const struct scn_word advice[] = {
-	{ "normal", VM_MADV_NORMAL }, { "random", VM_MADV_RANDOM },
-	{ "sequential", VM_MADV_SEQUENTIAL }, { "willneed", VM_MADV_WILLNEED },
-	{ "dontneed", VM_MADV_DONTNEED }, { "free", VM_MADV_FREE }, { "remove", VM_MADV_REMOVE },
-	{ "dontfork", VM_MADV_DONTFORK }, { "dofork", VM_MADV_DOFORK },
-	{ "mergeable", VM_MADV_MERGEABLE }, { "unmergeable", VM_MADV_UNMERGEABLE },
-	{ "hugepage", VM_MADV_HUGEPAGE }, { "nohugepage", VM_MADV_NOHUGEPAGE },
-	{ "dontdump", VM_MADV_DONTDUMP }, { "dodump", VM_MADV_DODUMP },
-	{ "wipeonfork", VM_MADV_WIPEONFORK }, { "keeponfork", VM_MADV_KEEPONFORK },
-	{ "cold", VM_MADV_COLD }, { "pageout", VM_MADV_PAGEOUT },
-	{ "populate_read", VM_MADV_POPULATE_READ }, { "populate_write", VM_MADV_POPULATE_WRITE },
-	{ NULL, 0 },
-};
-
-static const struct scn_word access_kinds[] = {
-	{ "read", VM_ACC_READ }, { "write", VM_ACC_WRITE }, { "exec", VM_ACC_EXEC }, { NULL, 0 },
-};
-
-/* Verbs after a process name. */
-static const struct scn_word verbs[] = {
-	{ "mmap", SCN_MMAP }, { "munmap", SCN_MUNMAP }, { "mprotect", SCN_MPROTECT },
-	{ "brk", SCN_BRK }, { "mremap", SCN_MREMAP }, { "madvise", SCN_MADVISE },
-	{ "msync", SCN_MSYNC }, { "read", SCN_READ }, { "write", SCN_WRITE }, { "exec", SCN_EXEC },
-	{ "touch", SCN_TOUCH }, { "exit", SCN_EXIT }, { NULL, 0 },
-};
-
-static const struct scn_word views[] = {
-	{ "maps", SCN_SHOW_MAPS }, { "smaps", SCN_SHOW_SMAPS }, { "status", SCN_SHOW_STATUS },
-	{ "pagetable", SCN_SHOW_PT }, { NULL, 0 },
-};
-
 static const char *const keywords[] = { "set", "process", "let", "show", "expect", NULL };
 /* Words with a meaning inside statements, reserved so that no name hides them. */
 static const char *const clause_words[] = { "stats", "file", "at", "as", NULL };
-
-static int word_find(const struct scn_word *t, const char *w)
-{
-	for (int i = 0; t[i].name; i++)
-		if (strcmp(t[i].name, w) == 0)
-			return i;
-	return -1;
-}
 
 static bool in_list(const char *const *list, const char *w)
 {
@@ -107,7 +39,7 @@ bool scn_reserved(const char *id)
 {
 	int64_t v;
 	enum scn_hint h;
-	return in_list(keywords, id) || in_list(clause_words, id) || word_find(verbs, id) >= 0 ||
+	return in_list(keywords, id) || in_list(clause_words, id) || scn_verb_find(id) >= 0 ||
 	       vmlab_counter_find(id) >= 0 || scn_constant(id, &v, &h);
 }
 
@@ -130,7 +62,7 @@ void *scn_grow(void *p, size_t *cap, size_t n, size_t size)
 	return q;
 }
 
-static int pool_add(struct scn_prog *prog, const char *s, size_t len, int *off)
+int scn_pool_add(struct scn_prog *prog, const char *s, size_t len, int *off)
 {
 	while (prog->pool_len + len + 1 > prog->pool_cap) {
 		size_t cap = prog->pool_cap ? prog->pool_cap * 2 : 256;
@@ -149,7 +81,7 @@ static int pool_add(struct scn_prog *prog, const char *s, size_t len, int *off)
 
 /* Words. */
 
-static void skip_space(struct scn_cursor *cur)
+void scn_skip_space(struct scn_cursor *cur)
 {
 	while (cur->s[cur->pos] == ' ' || cur->s[cur->pos] == '\t')
 		cur->pos++;
@@ -162,9 +94,9 @@ static bool word_end(char c)
 
 /* The next whitespace-delimited word into buf (empty at the end of the
  * line or a comment), consuming it when take. */
-static void peek_word(struct scn_cursor *cur, char *buf, size_t len, bool take)
+void scn_peek_word(struct scn_cursor *cur, char *buf, size_t len, bool take)
 {
-	skip_space(cur);
+	scn_skip_space(cur);
 	size_t n = 0, p = cur->pos;
 	while (!word_end(cur->s[p])) {
 		if (n + 1 < len)
@@ -183,10 +115,10 @@ static bool is_proc(const struct scn_prog *prog, const char *w)
 }
 
 /* Does the next word start a statement (or is the line over)? */
-static bool at_stmt_start(struct scn_cursor *cur, const struct scn_prog *prog)
+bool scn_at_stmt_start(struct scn_cursor *cur, const struct scn_prog *prog)
 {
 	char w[SCN_LINE_MAX + 1];
-	peek_word(cur, w, sizeof(w), false);
+	scn_peek_word(cur, w, sizeof(w), false);
 	return !*w || in_list(keywords, w) || is_proc(prog, w);
 }
 
@@ -201,7 +133,7 @@ static bool valid_ident(const char *w)
 }
 
 /* A new name (for a process when proc != SCN_NONE): checked and added. */
-static int bind_name(struct scn_prog *prog, struct scn_cursor *cur, const char *w, int proc,
+int scn_bind_name(struct scn_prog *prog, struct scn_cursor *cur, const char *w, int proc,
 		     struct vm_error *err, int *out)
 {
 	if (!*w)
@@ -230,201 +162,24 @@ static int bind_name(struct scn_prog *prog, struct scn_cursor *cur, const char *
 	return 0;
 }
 
-/* A comma-separated list of table words, or'ed. */
-static int parse_list(struct scn_cursor *cur, const struct scn_word *t, const char *what,
-		      int *value, struct vm_error *err)
-{
-	char w[SCN_LINE_MAX + 1];
-	peek_word(cur, w, sizeof(w), true);
-	if (!*w)
-		return BAD(cur, err, "missing %s", what);
-	*value = 0;
-	for (char *save, *tok = strtok_r(w, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int i = word_find(t, tok);
-		if (i < 0)
-			return BAD(cur, err, "'%.40s': unknown %s (%s, %s, ... docs/scenarios.md)", tok,
-				   what, t[0].name, t[1].name);
-		*value |= t[i].value;
-	}
-	return 0;
-}
-
-static int parse_one(struct scn_cursor *cur, const struct scn_word *t, const char *what, int *value,
-		     struct vm_error *err)
-{
-	char w[SCN_LINE_MAX + 1];
-	peek_word(cur, w, sizeof(w), true);
-	int i = word_find(t, w);
-	if (!*w)
-		return BAD(cur, err, "missing %s", what);
-	if (i < 0)
-		return BAD(cur, err, "'%.40s': unknown %s (%s, %s, ... docs/scenarios.md)", w, what,
-			   t[0].name, t[1].name);
-	*value = t[i].value;
-	return 0;
-}
-
-/* r, w, x in any order (each at most once; '-' ignored), or none. */
-static int parse_prot(struct scn_cursor *cur, int *prot, struct vm_error *err)
-{
-	char w[SCN_LINE_MAX + 1];
-	peek_word(cur, w, sizeof(w), true);
-	*prot = 0;
-	if (!*w)
-		return BAD(cur, err, "missing protection (r, w, x combined, or none)");
-	if (strcmp(w, "none") == 0)
-		return 0;
-	for (const char *c = w; *c; c++) {
-		int bit = *c == 'r' ? VM_PROT_READ : *c == 'w' ? VM_PROT_WRITE : *c == 'x' ? VM_PROT_EXEC : 0;
-		if ((*c != '-' && !bit) || (*prot & bit))
-			return BAD(cur, err, "'%.40s' is not a protection (r, w, x combined, or none)", w);
-		*prot |= bit;
-	}
-	return 0;
-}
-
 /* A required expression operand. */
-static int operand(struct scn_prog *prog, struct scn_cursor *cur, const char *what, int *slot,
+int scn_operand(struct scn_prog *prog, struct scn_cursor *cur, const char *what, int *slot,
 		   struct vm_error *err)
 {
 	char w[SCN_LINE_MAX + 1];
-	peek_word(cur, w, sizeof(w), false);
+	scn_peek_word(cur, w, sizeof(w), false);
 	if (!*w)
 		return BAD(cur, err, "missing %s", what);
 	return scn_parse_expr(prog, cur, false, slot, err);
 }
 
 /* An optional one: present unless a statement starts next. */
-static int opt_operand(struct scn_prog *prog, struct scn_cursor *cur, int *slot,
+int scn_opt_operand(struct scn_prog *prog, struct scn_cursor *cur, int *slot,
 		       struct vm_error *err)
 {
-	if (at_stmt_start(cur, prog))
+	if (scn_at_stmt_start(cur, prog))
 		return 0;
 	return scn_parse_expr(prog, cur, false, slot, err);
-}
-
-/* mmap's clauses after FLAGS: `file PATH [OFF]` and `at ADDR`, each at
- * most once, in any order. */
-static int mmap_clauses(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
-			struct vm_error *err)
-{
-	char w[SCN_LINE_MAX + 1];
-	for (;;) {
-		peek_word(cur, w, sizeof(w), false);
-		if (strcmp(w, "file") == 0 && st->path == SCN_NONE) {
-			peek_word(cur, w, sizeof(w), true);
-			peek_word(cur, w, sizeof(w), true);
-			if (!*w)
-				return BAD(cur, err, "missing the path after 'file'");
-			int rc = pool_add(prog, w, strlen(w), &st->path);
-			if (rc == 0 && !at_stmt_start(cur, prog)) {
-				peek_word(cur, w, sizeof(w), false);
-				if (strcmp(w, "at") != 0)
-					rc = scn_parse_expr(prog, cur, false, &st->arg[SCN_A_LEN2], err);
-			}
-			if (rc)
-				return rc;
-		} else if (strcmp(w, "at") == 0 && st->arg[SCN_A_EXTRA] == SCN_NONE) {
-			peek_word(cur, w, sizeof(w), true);
-			int rc = operand(prog, cur, "the address after 'at'", &st->arg[SCN_A_EXTRA], err);
-			if (rc)
-				return rc;
-		} else {
-			return 0;
-		}
-	}
-}
-
-/* mremap's optional FLAGS, `at ADDR`, `as NAME` (any order). */
-static int mremap_clauses(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
-			  struct vm_error *err)
-{
-	char w[SCN_LINE_MAX + 1];
-	bool flags = false;
-	int rc = 0;
-	while (rc == 0 && !at_stmt_start(cur, prog)) {
-		peek_word(cur, w, sizeof(w), false);
-		if (strcmp(w, "at") == 0 && st->arg[SCN_A_EXTRA] == SCN_NONE) {
-			peek_word(cur, w, sizeof(w), true);
-			rc = operand(prog, cur, "the address after 'at'", &st->arg[SCN_A_EXTRA], err);
-		} else if (strcmp(w, "as") == 0 && st->name == SCN_NONE) {
-			peek_word(cur, w, sizeof(w), true);
-			peek_word(cur, w, sizeof(w), true);
-			rc = bind_name(prog, cur, w, SCN_NONE, err, &st->name);
-		} else if (!flags && isalpha((unsigned char)w[0])) {
-			flags = true;
-			rc = parse_list(cur, mremap_flags, "mremap flag", &st->flags, err);
-		} else {
-			break;
-		}
-	}
-	return rc;
-}
-
-/* The operands of `P verb ...`. */
-static int parse_verb(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
-		      struct vm_error *err)
-{
-	char w[SCN_LINE_MAX + 1];
-	int rc = 0;
-	int *a = st->arg;
-	switch ((enum scn_verb)st->verb) {
-	case SCN_MMAP:
-		peek_word(cur, w, sizeof(w), true);
-		if (!*w)
-			return BAD(cur, err, "mmap: missing the name to bind");
-		if ((rc = operand(prog, cur, "the length", &a[SCN_A_LEN], err)) ||
-		    (rc = parse_prot(cur, &st->prot, err)) ||
-		    (rc = parse_list(cur, mmap_flags, "mmap flag", &st->flags, err)) ||
-		    (rc = mmap_clauses(prog, cur, st, err)))
-			return rc;
-		/* Bound after the operands, which cannot use it. */
-		return bind_name(prog, cur, w, SCN_NONE, err, &st->name);
-	case SCN_MUNMAP:
-		if ((rc = operand(prog, cur, "the address", &a[SCN_A_ADDR], err)) == 0)
-			rc = operand(prog, cur, "the length", &a[SCN_A_LEN], err);
-		return rc;
-	case SCN_MPROTECT:
-	case SCN_MADVISE:
-	case SCN_MSYNC:
-	case SCN_TOUCH:
-		if ((rc = operand(prog, cur, "the address", &a[SCN_A_ADDR], err)) ||
-		    (rc = operand(prog, cur, "the length", &a[SCN_A_LEN], err)))
-			return rc;
-		if (st->verb == SCN_MPROTECT)
-			return parse_prot(cur, &st->prot, err);
-		if (st->verb == SCN_MADVISE)
-			return parse_one(cur, advice, "madvise advice", &st->flags, err);
-		if (st->verb == SCN_MSYNC)
-			return parse_list(cur, msync_flags, "msync flag", &st->flags, err);
-		return parse_one(cur, access_kinds, "access kind (read, write or exec)", &st->flags, err);
-	case SCN_BRK:
-		skip_space(cur);
-		if (cur->s[cur->pos] == '+' || cur->s[cur->pos] == '-')
-			st->brk_sign = cur->s[cur->pos++];
-		return operand(prog, cur, "the new break (+N, -N or an address)", &a[SCN_A_ADDR], err);
-	case SCN_MREMAP:
-		if ((rc = operand(prog, cur, "the address", &a[SCN_A_ADDR], err)) ||
-		    (rc = operand(prog, cur, "the old length", &a[SCN_A_LEN], err)) ||
-		    (rc = operand(prog, cur, "the new length", &a[SCN_A_LEN2], err)))
-			return rc;
-		return mremap_clauses(prog, cur, st, err);
-	case SCN_READ:
-	case SCN_WRITE:
-	case SCN_EXEC:
-		st->flags = st->verb == SCN_READ ? VM_ACC_READ : st->verb == SCN_WRITE ? VM_ACC_WRITE
-										     : VM_ACC_EXEC;
-		if ((rc = operand(prog, cur, "the address", &a[SCN_A_ADDR], err)) ||
-		    (rc = opt_operand(prog, cur, &a[SCN_A_LEN], err)))
-			return rc;
-		if (st->verb == SCN_WRITE && a[SCN_A_LEN] != SCN_NONE)
-			rc = opt_operand(prog, cur, &a[SCN_A_EXTRA], err);
-		return rc;
-	case SCN_EXIT:
-		return opt_operand(prog, cur, &a[SCN_A_ADDR], err);
-	default:
-		return 0;
-	}
 }
 
 /* The source text of [from, to) trimmed, into the pool. */
@@ -435,13 +190,13 @@ static int keep_text(struct scn_prog *prog, const struct scn_cursor *cur, size_t
 		from++;
 	while (to > from && (cur->s[to - 1] == ' ' || cur->s[to - 1] == '\t'))
 		to--;
-	return pool_add(prog, cur->s + from, to - from, off);
+	return scn_pool_add(prog, cur->s + from, to - from, off);
 }
 
 static int parse_expect(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
 			struct vm_error *err)
 {
-	skip_space(cur);
+	scn_skip_space(cur);
 	size_t start = cur->pos;
 	if (!*cur->s || cur->s[start] == '#' || cur->s[start] == '\0')
 		return BAD(cur, err, "expect what? (expect EXPR == EXPR)");
@@ -460,29 +215,29 @@ static int parse_show(struct scn_prog *prog, struct scn_cursor *cur, struct scn_
 		      struct vm_error *err)
 {
 	char w[SCN_LINE_MAX + 1];
-	peek_word(cur, w, sizeof(w), false);
+	scn_peek_word(cur, w, sizeof(w), false);
 	if (!*w)
 		return BAD(cur, err, "show what? (stats, P maps, P smaps, P status, P pagetable ADDR, "
 			   "or an expression)");
 	if (strcmp(w, "stats") == 0) {
-		peek_word(cur, w, sizeof(w), true);
+		scn_peek_word(cur, w, sizeof(w), true);
 		st->verb = SCN_SHOW_STATS;
 		return 0;
 	}
 	int ni = scn_name_find(prog, w);
 	if (ni >= 0 && prog->names[ni].proc != SCN_NONE) {
-		peek_word(cur, w, sizeof(w), true);
+		scn_peek_word(cur, w, sizeof(w), true);
 		st->proc = prog->names[ni].proc;
 		int view;
-		int rc = parse_one(cur, views, "view (maps, smaps, status or pagetable)", &view, err);
+		int rc = scn_parse_view(cur, &view, err);
 		if (rc)
 			return rc;
 		st->verb = (uint8_t)view;
 		if (view == SCN_SHOW_PT)
-			rc = operand(prog, cur, "the address", &st->arg[SCN_A_ADDR], err);
+			rc = scn_operand(prog, cur, "the address", &st->arg[SCN_A_ADDR], err);
 		return rc;
 	}
-	skip_space(cur);
+	scn_skip_space(cur);
 	size_t start = cur->pos;
 	st->verb = SCN_SHOW_EXPR;
 	int rc = scn_parse_expr(prog, cur, false, &st->arg[SCN_A_ADDR], err);
@@ -495,8 +250,8 @@ static int parse_set(struct scn_prog *prog, struct scn_cursor *cur, struct vm_se
 {
 	char w[SCN_LINE_MAX + 1];
 	int n = 0;
-	while (!at_stmt_start(cur, prog)) {
-		peek_word(cur, w, sizeof(w), true);
+	while (!scn_at_stmt_start(cur, prog)) {
+		scn_peek_word(cur, w, sizeof(w), true);
 		char *eq = strchr(w, '=');
 		if (!eq || eq == w)
 			return BAD(cur, err, "'%.40s': expected key=value", w);
@@ -524,9 +279,9 @@ static int add_process(struct scn_prog *prog, struct scn_cursor *cur, struct scn
 	if (!p)
 		return -ENOMEM;
 	prog->procs = p;
-	peek_word(cur, w, sizeof(w), true);
+	scn_peek_word(cur, w, sizeof(w), true);
 	st->proc = (int)prog->nprocs;
-	int rc = bind_name(prog, cur, w, st->proc, err, &p[st->proc].name);
+	int rc = scn_bind_name(prog, cur, w, st->proc, err, &p[st->proc].name);
 	if (rc == 0) {
 		p[st->proc].exit_line = 0;
 		prog->nprocs++;
@@ -540,8 +295,8 @@ static int parse_proc_stmt(struct scn_prog *prog, struct scn_cursor *cur, const 
 {
 	char w[SCN_LINE_MAX + 1];
 	st->proc = prog->names[scn_name_find(prog, pname)].proc;
-	peek_word(cur, w, sizeof(w), true);
-	int v = word_find(verbs, w);
+	scn_peek_word(cur, w, sizeof(w), true);
+	int v = scn_verb_find(w);
 	if (v < 0)
 		return BAD(cur, err, "%s: '%.40s' is not a verb (mmap, munmap, mprotect, brk, mremap, "
 			   "madvise, msync, read, write, exec, touch, exit)", pname, w);
@@ -549,10 +304,10 @@ static int parse_proc_stmt(struct scn_prog *prog, struct scn_cursor *cur, const 
 	if (p->exit_line)
 		return BAD(cur, err, "%s exited at line %ld; only expect and show may name it now",
 			   pname, p->exit_line);
-	st->verb = (uint8_t)verbs[v].value;
+	st->verb = (uint8_t)v;
 	if (st->verb == SCN_EXIT)
 		p->exit_line = cur->line;
-	return parse_verb(prog, cur, st, err);
+	return scn_parse_verb(prog, cur, st, err);
 }
 
 static int parse_stmt(struct scn_prog *prog, struct scn_cursor *cur, struct vm_settings *scratch,
@@ -563,7 +318,7 @@ static int parse_stmt(struct scn_prog *prog, struct scn_cursor *cur, struct vm_s
 			       .arg = { SCN_NONE, SCN_NONE, SCN_NONE, SCN_NONE }, .path = SCN_NONE,
 			       .text = SCN_NONE, .left = SCN_NONE, .right = SCN_NONE };
 	int rc;
-	peek_word(cur, w, sizeof(w), true);
+	scn_peek_word(cur, w, sizeof(w), true);
 	if (strcmp(w, "set") == 0) {
 		if (prog->nstmts)
 			return BAD(cur, err, "set must come before the first statement (settings "
@@ -575,12 +330,12 @@ static int parse_stmt(struct scn_prog *prog, struct scn_cursor *cur, struct vm_s
 		rc = add_process(prog, cur, &st, err);
 	} else if (strcmp(w, "let") == 0) {
 		st.verb = SCN_LET;
-		peek_word(cur, w, sizeof(w), true);
+		scn_peek_word(cur, w, sizeof(w), true);
 		if (!*w)
 			return BAD(cur, err, "let needs a name and a value (let NAME EXPR)");
-		rc = operand(prog, cur, "the value after the name", &st.arg[SCN_A_ADDR], err);
+		rc = scn_operand(prog, cur, "the value after the name", &st.arg[SCN_A_ADDR], err);
 		if (rc == 0)
-			rc = bind_name(prog, cur, w, SCN_NONE, err, &st.name);
+			rc = scn_bind_name(prog, cur, w, SCN_NONE, err, &st.name);
 	} else if (strcmp(w, "show") == 0) {
 		rc = parse_show(prog, cur, &st, err);
 	} else if (strcmp(w, "expect") == 0) {
@@ -588,12 +343,12 @@ static int parse_stmt(struct scn_prog *prog, struct scn_cursor *cur, struct vm_s
 		rc = parse_expect(prog, cur, &st, err);
 	} else if (is_proc(prog, w)) {
 		rc = parse_proc_stmt(prog, cur, w, &st, err);
-	} else if (word_find(verbs, w) >= 0) {
+	} else if (scn_verb_find(w) >= 0) {
 		return BAD(cur, err, "'%s' needs a process first (process A, then A %s ...)", w, w);
 	} else if (valid_ident(w) && strlen(w) <= SCN_IDENT_MAX) {
 		char v[SCN_LINE_MAX + 1];
-		peek_word(cur, v, sizeof(v), false);
-		if (word_find(verbs, v) >= 0)
+		scn_peek_word(cur, v, sizeof(v), false);
+		if (scn_verb_find(v) >= 0)
 			return BAD(cur, err, "'%s': no such process (declare it with `process %s`)", w, w);
 		return BAD(cur, err, "'%s': expected a statement (set, process, let, show, expect, "
 			   "or a process name and a verb)", w);
@@ -615,17 +370,17 @@ static int parse_line(struct scn_prog *prog, struct scn_cursor *cur, struct vm_s
 		      const struct vm_settings *base, struct vm_error *err)
 {
 	for (;;) {
-		skip_space(cur);
+		scn_skip_space(cur);
 		if (cur->s[cur->pos] == '\0' || cur->s[cur->pos] == '#')
 			return 0;
 		int rc = parse_stmt(prog, cur, scratch, base, err);
 		if (rc)
 			return rc;
-		skip_space(cur);
+		scn_skip_space(cur);
 		char c = cur->s[cur->pos];
-		if (c != '\0' && c != '#' && !at_stmt_start(cur, prog)) {
+		if (c != '\0' && c != '#' && !scn_at_stmt_start(cur, prog)) {
 			char w[48];
-			peek_word(cur, w, sizeof(w), false);
+			scn_peek_word(cur, w, sizeof(w), false);
 			return BAD(cur, err, "unexpected '%s' after the statement (a statement starts "
 				   "with a keyword or a process name)", w);
 		}
