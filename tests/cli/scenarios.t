@@ -22,6 +22,14 @@ run() {  # run CMD...: sets $out, $err, $rc
 has() { case "$1" in *"$2"*) return 0;; esac; return 1; }
 json_ok() { printf '%s' "$1" | perl -MJSON::PP -e 'local $/; decode_json(<STDIN>)' 2>/dev/null; }
 diag() { printf '%s\n' "$1" | sed 's/^/# /' | head -20; }
+# try NAME TEXT STATUS MESSAGE DESCRIPTION: write TEXT (printf format) to
+# NAME.vms, run it, expect exit STATUS and MESSAGE on standard error.
+try() {
+	printf "$2" > "$tmp/$1.vms"
+	run "$V" run "$tmp/$1.vms"
+	[ $rc -eq "$3" ] && has "$err" "$4"; ok $? "$5"
+	[ $rc -eq "$3" ] || diag "$err"
+}
 
 for f in examples/*.vms tests/scenarios/*.vms; do
 	run "$V" run "$f"
@@ -45,18 +53,14 @@ run "$V" run "$tmp/syn.vms"
 [ $rc -eq 2 ]; ok $? "a syntax error exits 2"
 has "$err" "vmlab: $tmp/syn.vms:3: '4Q' is not a number"; ok $? "and names the file and line: $err"
 [ -z "$out" ]; ok $? "nothing ran before the syntax error was found"
-printf 'process A\nA mmap p 4K rw private,anon extra\n' > "$tmp/trail.vms"
-run "$V" run "$tmp/trail.vms"
-[ $rc -eq 2 ] && has "$err" "trail.vms:2: unexpected 'extra' after the statement"; ok $? "trailing garbage is a syntax error"
-printf 'process A\nB read 0\n' > "$tmp/noproc.vms"
-run "$V" run "$tmp/noproc.vms"
-[ $rc -eq 2 ] && has "$err" "noproc.vms:2: 'B': no such process"; ok $? "an unknown process is a syntax error"
-printf 'process A\nA read 0\0\n' > "$tmp/nul.vms"
-run "$V" run "$tmp/nul.vms"
-[ $rc -eq 2 ] && has "$err" "nul.vms:2: NUL byte"; ok $? "a NUL byte is a syntax error"
-printf 'set phys=1T phys_bits=36\nprocess A\n' > "$tmp/mach.vms"
-run "$V" run "$tmp/mach.vms"
-[ $rc -eq 2 ] && has "$err" "mach.vms: cannot build the machine: phys=1T does not fit in phys_bits=36"; ok $? "settings the machine cannot honour exit 2: $err"
+try trail 'process A\nA mmap p 4K rw private,anon extra\n' 2 "trail.vms:2: unexpected 'extra' after the statement" \
+	"trailing garbage is a syntax error"
+try noproc 'process A\nB read 0\n' 2 "noproc.vms:2: 'B': no such process" \
+	"an unknown process is a syntax error"
+try nul 'process A\nA read 0\0\n' 2 "nul.vms:2: NUL byte" "a NUL byte is a syntax error"
+try mach 'set phys=1T phys_bits=36\nprocess A\n' 2 \
+	"mach.vms: cannot build the machine: phys=1T does not fit in phys_bits=36" \
+	"settings the machine cannot honour exit 2"
 
 # Runtime errors stop the run: exit 1.
 printf 'process A\nA read 0\nexpect A.signal == SIGSEGV\nA read 0\nshow A.pid\n' > "$tmp/dead.vms"
@@ -65,12 +69,9 @@ run "$V" run "$tmp/dead.vms"
 has "$err" "dead.vms:4: A was killed by SIGSEGV at line 2; only expect and show may name it now"; ok $? "and says why: $err"
 has "$out" "== line 2: A killed by SIGSEGV (SEGV_MAPERR) at 0x0"; ok $? "the kill is in the output"
 ! has "$out" "line 5"; ok $? "the run stopped there"
-printf 'process A\nA read 4096 0\n' > "$tmp/len.vms"
-run "$V" run "$tmp/len.vms"
-[ $rc -eq 1 ] && has "$err" "len.vms:2: read: length 0 is not positive"; ok $? "a zero length stops the run"
-printf 'process A\nshow 1/(A.pid-1)\n' > "$tmp/div.vms"
-run "$V" run "$tmp/div.vms"
-[ $rc -eq 1 ] && has "$err" "div.vms:2: division by zero"; ok $? "a division by zero stops the run"
+try len 'process A\nA read 4096 0\n' 1 "len.vms:2: read: length 0 is not positive" \
+	"a zero length stops the run"
+try div 'process A\nshow 1/(A.pid-1)\n' 1 "div.vms:2: division by zero" "a division by zero stops the run"
 
 # --set wins over the file's set lines.
 printf 'set phys=64M\nprocess A\nexpect frames_total == 16384\n' > "$tmp/set.vms"
