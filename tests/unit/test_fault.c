@@ -342,6 +342,31 @@ static void test_thp_fallback(void)
 	kfix_fini(&f);
 }
 
+/* Memory runs out: the fault returns VM_FAULT_OOM and the process is
+ * killed (Linux: pagefault_out_of_memory, the OOM killer's SIGKILL); its
+ * frames come back and everything else stays consistent. */
+static void test_oom(void)
+{
+	const char *const w[] = { "phys=1M", NULL };
+	struct kfix f;
+	int rc = 0;
+	unsigned i;
+
+	if (kfix_init(&f, w))
+		return;
+	struct vm_proc *p = kfix_proc(&f, 0);
+	uint64_t free0 = f.k->buddy->free_frames;
+	kfix_vma(p, A_BASE, A_BASE + 1024 * PG, RW, NULL, 0);
+	for (i = 0; i < 1024 && rc == 0; i++)
+		rc = kfix_write8(&f, p, A_BASE + i * PG, 1);
+	is_i64(rc, VM_SIGKILL, "writing 4 MiB into 1 MiB: killed");
+	ok(i > 200 && i < 256, "after %u pages", i);
+	is_i64(p->sig.signo, VM_SIGKILL, "SIGKILL");
+	is_str(p->sig.reason, "out of memory", "the reason");
+	is_u64(f.k->buddy->free_frames, free0 + 1, "every frame back, and its page directory too");
+	kfix_fini(&f);
+}
+
 int main(void)
 {
 	test_anon_zero_page_then_write();
@@ -350,5 +375,6 @@ int main(void)
 	test_thp_policies();
 	test_thp_fault();
 	test_thp_fallback();
+	test_oom();
 	return done_testing();
 }
