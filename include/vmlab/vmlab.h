@@ -9,5 +9,6 @@
 #include <vmlab/stats.h>
 #include <vmlab/machine.h>
 #include <vmlab/pattern.h>
+#include <vmlab/scenario.h>
 
 #endif
