@@ -29,7 +29,8 @@ long vm_sys_brk(struct vm_kernel *k, struct vm_proc *p, vm_vaddr brk);
 /* SYSCALL_DEFINE5(mremap): the new address or -EINVAL, -ENOMEM, -EFAULT. */
 long vm_sys_mremap(struct vm_kernel *k, struct vm_proc *p, vm_vaddr old_addr, uint64_t old_len,
 		   uint64_t new_len, int flags, vm_vaddr new_addr);
-/* do_madvise: 0, -EINVAL, -ENOMEM (range not fully mapped), -EBADF (WILLNEED on anon). */
+/* do_madvise: 0, -EINVAL, -ENOMEM (range not fully mapped), -EAGAIN (a split beyond
+ * max_map_count).  WILLNEED on anonymous memory is 0, as on a kernel with swap. */
 long vm_sys_madvise(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint64_t len, int advice);
 /* SYSCALL_DEFINE3(msync): 0, -EINVAL, -ENOMEM, -EBUSY. */
 long vm_sys_msync(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint64_t len, int flags);
