@@ -1,0 +1,565 @@
+/*
+ * kdiff: the differential test of vmlab against the host's Linux kernel.
+ *
+ *   kdiff [options] [CASE...]
+ *
+ *   --count N      random sequences to run (default 1000; 100000 when
+ *                  VMLAB_TEST_LONG is set, as `make test-long` does)
+ *   --seed S       seed of the first sequence (default VMLAB_SEED, else 1);
+ *                  sequence i has seed S + i, so `--seed S --count 1` reruns one
+ *   --calls N      system calls per sequence (default 50; a touch phase
+ *                  follows each call with probability 1/2)
+ *   --cases DIR    also replay every DIR/<name>.case
+ *   --self-check   run each sequence natively twice instead (no model):
+ *                  the native side must be deterministic
+ *   --print        print the sequence of --seed as a case file and exit
+ *   --trace        print every step with both results
+ *   --minimize     on a mismatch, shrink the sequence and print the case
+ *
+ * Output is TAP: one line per case file and per batch of 100 sequences,
+ * totals in a diagnostic line.  A mismatch prints the seed, the step, the
+ * call, both results and a diff of the maps lines, and makes the run fail.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernel/uapi.h"
+#include "kdiff.h"
+#include "tap.h"
+
+struct options {
+	uint64_t count, seed, calls;
+	const char *cases;
+	bool self_check, print, trace, minimize;
+};
+
+struct totals {
+	uint64_t sequences, calls, touches, accesses, faults, lines;
+};
+
+static char file_path[256];
+static struct kd_host host;
+static struct options opt;
+static struct totals tot;
+
+/* Runs are large (maps text for every step): keep them off the stack. */
+static struct kd_run run_a, run_b;
+
+/* ------------------------------------------------------------ exclusions */
+
+/* Differences that are known and excluded on purpose, each with its
+ * reason (docs/differential.md lists them).  An op that matches one is left
+ * out of generated sequences; every run prints the list. */
+struct kd_exclusion {
+	const char *what;
+	bool (*match)(const struct kd_op *op);
+};
+
+static const struct kd_exclusion exclusions[] = {
+	{ NULL, NULL },
+};
+
+static bool excluded(const struct kd_op *op)
+{
+	for (const struct kd_exclusion *e = exclusions; e->what; e++)
+		if (e->match(op))
+			return true;
+	return false;
+}
+
+static void generate(uint64_t seed, struct kd_seq *seq)
+{
+	unsigned n = 0;
+	kd_generate(seed, (unsigned)opt.calls, seq);
+	for (unsigned i = 0; i < seq->n; i++)
+		if (!excluded(&seq->op[i]))
+			seq->op[n++] = seq->op[i];
+	seq->n = n;
+}
+
+/* ------------------------------------------------------------ the file */
+
+static int make_file(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char buf[KD_FILE_SIZE];
+	int fd;
+
+	snprintf(file_path, sizeof file_path, "%s/vmlab-kdiff-XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(file_path);
+	if (fd < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (char)(i * 7 + (i >> 12));
+	/* Written, then synced: every page is in the page cache and clean,
+	 * never locked for writeback while a child maps it. */
+	if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || fsync(fd) != 0) {
+		close(fd);
+		unlink(file_path);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+/* ------------------------------------------------------------ reporting */
+
+static const char *errno_name(int e)
+{
+	static const struct { int e; const char *n; } t[] = {
+		{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { ESRCH, "ESRCH" }, { EIO, "EIO" },
+		{ ENXIO, "ENXIO" }, { EBADF, "EBADF" }, { EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" },
+		{ EACCES, "EACCES" }, { EFAULT, "EFAULT" }, { EBUSY, "EBUSY" }, { EEXIST, "EEXIST" },
+		{ ENODEV, "ENODEV" }, { EINVAL, "EINVAL" }, { EMFILE, "EMFILE" }, { EFBIG, "EFBIG" },
+		{ EOVERFLOW, "EOVERFLOW" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { ENOSYS, "ENOSYS" },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (t[i].e == e)
+			return t[i].n;
+	return NULL;
+}
+
+static void format_ret(const struct kd_rec *r, char *buf, size_t len)
+{
+	const char *n;
+	switch (r->ret_kind) {
+	case KD_RET_RANGE:
+	case KD_RET_HEAP:
+		snprintf(buf, len, "%c%c0x%" PRIx64, r->ret_kind == KD_RET_RANGE ? 'R' : 'B',
+			 r->ret < 0 ? '-' : '+', r->ret < 0 ? -(uint64_t)r->ret : (uint64_t)r->ret);
+		break;
+	case KD_RET_OUTSIDE:
+		snprintf(buf, len, "an address outside the windows");
+		break;
+	default:
+		if (r->ret < 0 && r->ret >= -4095 && (n = errno_name((int)-r->ret)))
+			snprintf(buf, len, "-%s", n);
+		else
+			snprintf(buf, len, "%" PRId64, r->ret);
+	}
+}
+
+static void print_result(const char *who, const struct kd_op *op, const struct kd_rec *r)
+{
+	char ret[64];
+	format_ret(r, ret, sizeof ret);
+	if (op && op->kind == KD_TOUCH)
+		printf("#   %s: faults per access %s (minflt %" PRIu64 ", majflt %" PRIu64 ")\n", who,
+		       r->access, r->minflt, r->majflt);
+	else
+		printf("#   %s: ret %s, minflt %" PRIu64 ", majflt %" PRIu64 "\n", who, ret, r->minflt,
+		       r->majflt);
+}
+
+static bool line_in(const char *line, size_t len, const char *text)
+{
+	for (const char *p = text; *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		if (n == len && memcmp(p, line, len) == 0)
+			return true;
+		p += n + (eol != NULL);
+	}
+	return false;
+}
+
+/* Every line of a, marked '-' when b lacks it; then b's own with '+'. */
+static void print_maps_diff(const char *a, const char *b)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		const char *text = pass ? b : a, *other = pass ? a : b;
+		for (const char *p = text; *p;) {
+			const char *eol = strchr(p, '\n');
+			size_t n = eol ? (size_t)(eol - p) : strlen(p);
+			bool both = line_in(p, n, other);
+			if (!pass || !both)
+				printf("#     %c %.*s\n", both ? ' ' : pass ? '+' : '-', (int)n, p);
+			p += n + (eol != NULL);
+		}
+	}
+}
+
+static bool rec_equal(const struct kd_op *op, const struct kd_rec *a, const struct kd_rec *b)
+{
+	if (op && op->kind == KD_TOUCH) {
+		if (strcmp(a->access, b->access) != 0)
+			return false;
+	} else if (a->ret_kind != b->ret_kind || a->ret != b->ret) {
+		return false;
+	}
+	return a->minflt == b->minflt && a->majflt == b->majflt && strcmp(a->maps, b->maps) == 0;
+}
+
+static void print_seq(const struct kd_seq *seq, unsigned upto, const char *prefix)
+{
+	char line[400];
+	for (unsigned i = 0; i < upto && i < seq->n; i++) {
+		kd_op_format(&seq->op[i], line, sizeof line);
+		printf("%s%s\n", prefix, line);
+	}
+}
+
+/* The first step where a and b differ, or -1; -2 if a run failed. */
+static int first_difference(const struct kd_seq *seq, const struct kd_run *a, const struct kd_run *b)
+{
+	if (a->error[0] || b->error[0])
+		return -2;
+	for (unsigned i = 0; i < a->n && i < b->n; i++)
+		if (!rec_equal(i ? &seq->op[i - 1] : NULL, &a->rec[i], &b->rec[i]))
+			return (int)i;
+	return a->n == b->n ? -1 : (int)(a->n < b->n ? a->n : b->n);
+}
+
+static void report(const char *name, const struct kd_seq *seq, const struct kd_run *a,
+		   const struct kd_run *b, int step, const char *la, const char *lb)
+{
+	char line[400];
+	printf("# MISMATCH in %s", name);
+	if (seq->seed)
+		printf(" (seed %" PRIu64 ": rerun with kdiff --seed %" PRIu64 " --count 1 --trace)", seq->seed,
+		       seq->seed);
+	printf("\n");
+	if (step == -2) {
+		if (a->error[0])
+			printf("#   %s failed: %s\n", la, a->error);
+		if (b->error[0])
+			printf("#   %s failed: %s\n", lb, b->error);
+		return;
+	}
+	if (step == 0) {
+		printf("#   the initial state differs\n");
+	} else {
+		kd_op_format(&seq->op[step - 1], line, sizeof line);
+		printf("#   step %d of %u: %s\n", step, seq->n, line);
+	}
+	if ((unsigned)step >= a->n || (unsigned)step >= b->n) {
+		printf("#   %s has %u steps, %s %u\n", la, a->n, lb, b->n);
+		return;
+	}
+	print_result(la, step ? &seq->op[step - 1] : NULL, &a->rec[step]);
+	print_result(lb, step ? &seq->op[step - 1] : NULL, &b->rec[step]);
+	printf("#   maps after the step (- %s only, + %s only):\n", la, lb);
+	print_maps_diff(a->rec[step].maps, b->rec[step].maps);
+	printf("#   the steps up to it:\n");
+	print_seq(seq, (unsigned)step, "#     ");
+}
+
+static void trace(const struct kd_seq *seq, const struct kd_run *a, const struct kd_run *b,
+		  const char *la, const char *lb)
+{
+	char line[400];
+	for (unsigned i = 0; i < a->n || i < b->n; i++) {
+		const struct kd_op *op = i ? &seq->op[i - 1] : NULL;
+		if (op) {
+			kd_op_format(op, line, sizeof line);
+			printf("# [%u] %s\n", i, line);
+		} else {
+			printf("# [0] initial state\n");
+		}
+		if (i < a->n)
+			print_result(la, op, &a->rec[i]);
+		if (i < b->n)
+			print_result(lb, op, &b->rec[i]);
+		if (i < a->n && i < b->n && strcmp(a->rec[i].maps, b->rec[i].maps) != 0)
+			print_maps_diff(a->rec[i].maps, b->rec[i].maps);
+		else if (i < a->n)
+			print_maps_diff(a->rec[i].maps, a->rec[i].maps);
+	}
+}
+
+/* ------------------------------------------------------------ running */
+
+/* Run seq on both sides into run_a (Linux) and run_b (vmlab, or Linux again
+ * with --self-check); the first difference as first_difference. */
+static int run_both(const struct kd_seq *seq)
+{
+	memset(run_a.error, 0, sizeof run_a.error);
+	memset(run_b.error, 0, sizeof run_b.error);
+	if (kd_native_start(seq, file_path, &run_a) != 0) {
+		snprintf(run_a.error, sizeof run_a.error, "fork: %s", strerror(errno));
+		return -2;
+	}
+	if (opt.self_check) {
+		kd_native_finish(&run_a);
+		if (kd_native_start(seq, file_path, &run_b) == 0)
+			kd_native_finish(&run_b);
+	} else {
+		kd_model_run(seq, file_path, &host, &run_b);    /* while the child runs */
+		kd_native_finish(&run_a);
+	}
+	return first_difference(seq, &run_a, &run_b);
+}
+
+static void count(const struct kd_seq *seq, const struct kd_run *r)
+{
+	tot.sequences++;
+	for (unsigned i = 0; i < seq->n && i + 1 < r->n; i++) {
+		const struct kd_rec *rec = &r->rec[i + 1];
+		if (seq->op[i].kind == KD_TOUCH) {
+			tot.touches++;
+			for (const char *a = rec->access; *a; a++)
+				tot.accesses += *a != '-';
+		} else {
+			tot.calls++;
+		}
+		tot.faults += rec->minflt + rec->majflt;
+		for (const char *p = rec->maps; (p = strchr(p, '\n')); p++)
+			tot.lines++;
+	}
+}
+
+/* Greedily drop steps while the sequence still shows a mismatch on a step
+ * of the same kind of call. */
+static void minimize(struct kd_seq *seq, int step)
+{
+	unsigned kind = step > 0 ? seq->op[step - 1].kind : KD_KIND_COUNT;
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		for (unsigned i = seq->n; i-- > 0;) {
+			struct kd_seq *t = malloc(sizeof *t);
+			int d;
+			if (!t)
+				return;
+			*t = *seq;
+			memmove(&t->op[i], &t->op[i + 1], (t->n - i - 1) * sizeof t->op[0]);
+			t->n--;
+			d = run_both(t);
+			if (d != -1 && (d <= 0 || t->op[d - 1].kind == kind)) {
+				*seq = *t;
+				changed = true;
+			}
+			free(t);
+		}
+	}
+}
+
+static const char *label_b(void)
+{
+	return opt.self_check ? "linux again" : "vmlab";
+}
+
+/* Run one sequence; true if both sides agree. */
+static bool check(const char *name, struct kd_seq *seq)
+{
+	int d = run_both(seq);
+	if (opt.trace)
+		trace(seq, &run_a, &run_b, "linux", label_b());
+	if (d == -1) {
+		count(seq, &run_a);
+		return true;
+	}
+	report(name, seq, &run_a, &run_b, d, "linux", label_b());
+	if (opt.minimize && d != -2) {
+		uint64_t seed = seq->seed;
+		minimize(seq, d);
+		d = run_both(seq);
+		printf("# minimal sequence (%u steps):\n", seq->n);
+		printf("#   # kdiff case: from seed %" PRIu64 "\n", seed);
+		print_seq(seq, seq->n, "#   ");
+		if (d >= 0)
+			report("the minimal sequence", seq, &run_a, &run_b, d, "linux", label_b());
+	}
+	return false;
+}
+
+/* A case file: `# todo: why` marks a known model bug (a TAP TODO test). */
+static void run_case(const char *dir, const char *name)
+{
+	char path[1024], msg[300], todo[200] = "", line[300];
+	struct kd_seq *seq = malloc(sizeof *seq);
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((f = fopen(path, "r"))) {
+		while (fgets(line, sizeof line, f))
+			if (strncmp(line, "# todo:", 7) == 0)
+				snprintf(todo, sizeof todo, "%s", line + 7 + strspn(line + 7, " "));
+		fclose(f);
+	}
+	todo[strcspn(todo, "\n")] = 0;
+	if (!seq || kd_case_read(path, seq, msg, sizeof msg) != 0) {
+		ok(0, "%s: %s", name, seq ? msg : "out of memory");
+		free(seq);
+		return;
+	}
+	bool same = check(name, seq);
+	if (todo[0])
+		ok(same, "case %s # TODO %s", name, todo);
+	else
+		ok(same, "case %s", name);
+	free(seq);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void run_cases(const char *dir)
+{
+	char *names[512];
+	size_t n = 0;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		ok(0, "cases directory %s: %s", dir, strerror(errno));
+		return;
+	}
+	while ((e = readdir(d)) && n < 512) {
+		size_t len = strlen(e->d_name);
+		if (len > 5 && strcmp(e->d_name + len - 5, ".case") == 0)
+			names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof names[0], by_name);
+	for (size_t i = 0; i < n; i++) {
+		if (names[i])
+			run_case(dir, names[i]);
+		free(names[i]);
+	}
+}
+
+static void run_random(void)
+{
+	struct kd_seq *seq = malloc(sizeof *seq);
+	uint64_t failed = 0, batch_failed = 0;
+	const uint64_t batch = 100;
+
+	if (!seq) {
+		ok(0, "out of memory");
+		return;
+	}
+	for (uint64_t i = 0; i < opt.count; i++) {
+		uint64_t seed = opt.seed + i;
+		char name[64];
+		snprintf(name, sizeof name, "sequence %" PRIu64, seed);
+		generate(seed, seq);
+		if (!check(name, seq)) {
+			failed++;
+			batch_failed++;
+		}
+		if ((i + 1) % batch == 0 || i + 1 == opt.count) {
+			uint64_t first = i - i % batch;
+			ok(batch_failed == 0, "%s: seeds %" PRIu64 "..%" PRIu64 " (%" PRIu64 " differ)",
+			   opt.self_check ? "linux twice" : "linux vs vmlab", opt.seed + first, seed,
+			   batch_failed);
+			batch_failed = 0;
+			fflush(stdout);
+		}
+		if (failed >= 3 && !opt.trace) {
+			diag("stopping after %" PRIu64 " mismatching sequences", failed);
+			break;
+		}
+	}
+	free(seq);
+}
+
+/* ------------------------------------------------------------ main */
+
+static int usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [--count N] [--seed S] [--calls N] [--cases DIR] [--self-check]\n"
+		"          [--print] [--trace] [--minimize] [CASE...]\n", prog);
+	return 2;
+}
+
+static int parse_args(int argc, char **argv, int *first_case)
+{
+	opt.count = tap_long() ? 100000 : 1000;
+	opt.seed = tap_seed(1);
+	opt.calls = 50;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has = i + 1 < argc;
+		if (strcmp(a, "--count") == 0 && has)
+			opt.count = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(a, "--seed") == 0 && has)
+			opt.seed = tap_seed_value = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(a, "--calls") == 0 && has)
+			opt.calls = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(a, "--cases") == 0 && has)
+			opt.cases = argv[++i];
+		else if (strcmp(a, "--self-check") == 0)
+			opt.self_check = true;
+		else if (strcmp(a, "--print") == 0)
+			opt.print = true;
+		else if (strcmp(a, "--trace") == 0)
+			opt.trace = true;
+		else if (strcmp(a, "--minimize") == 0)
+			opt.minimize = true;
+		else if (a[0] == '-')
+			return -1;
+		else {
+			*first_case = i;
+			return 0;
+		}
+	}
+	*first_case = argc;
+	if (opt.calls == 0 || opt.calls > KD_MAX_STEPS / 2)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int first_case, rc;
+	struct timespec t0, t1;
+
+	if (parse_args(argc, argv, &first_case) != 0)
+		return usage(argv[0]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (opt.print) {
+		struct kd_seq *seq = malloc(sizeof *seq);
+		if (!seq)
+			return 1;
+		generate(opt.seed, seq);
+		printf("# kdiff case: seed %" PRIu64 ", %" PRIu64 " calls\n", opt.seed, opt.calls);
+		print_seq(seq, seq->n, "");
+		free(seq);
+		return 0;
+	}
+	if ((rc = make_file()) != 0 || (rc = kd_native_init()) != 0) {
+		printf("1..0 # SKIP cannot set up: %s\n", strerror(-rc));
+		return 0;
+	}
+	kd_host_read(&host);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	diag("file %s (%d bytes), range [0x%" PRIx64 ", 0x%" PRIx64 "), host fault_around %" PRIu64
+	     ", mmap_min_addr %" PRIu64 ", max_map_count %" PRIu64 ", aslr %u",
+	     file_path, KD_FILE_SIZE, KD_BASE, KD_BASE + KD_SIZE, host.fault_around, host.mmap_min_addr,
+	     host.max_map_count, host.aslr);
+	for (const struct kd_exclusion *e = exclusions; e->what; e++)
+		diag("excluded: %s", e->what);
+	if (opt.cases)
+		run_cases(opt.cases);
+	for (int i = first_case; i < argc; i++) {
+		char *slash = strrchr(argv[i], '/');
+		if (slash) {
+			*slash = 0;
+			run_case(argv[i], slash + 1);
+		} else {
+			run_case(".", argv[i]);
+		}
+	}
+	if (first_case == argc && opt.count)
+		run_random();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	diag("%" PRIu64 " sequences agreed: %" PRIu64 " calls, %" PRIu64 " touch phases (%" PRIu64
+	     " accesses), %" PRIu64 " faults, %" PRIu64 " maps lines compared in %.1f s",
+	     tot.sequences, tot.calls, tot.touches, tot.accesses, tot.faults, tot.lines,
+	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	kd_native_fini();
+	unlink(file_path);
+	return done_testing();
+}
