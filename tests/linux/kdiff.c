@@ -99,9 +99,17 @@ static int make_file(void)
 		return -errno;
 	for (size_t i = 0; i < sizeof buf; i++)
 		buf[i] = (char)(i * 7 + (i >> 12));
-	/* Written, then synced: every page is in the page cache and clean,
-	 * never locked for writeback while a child maps it. */
-	if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || fsync(fd) != 0) {
+	/* Written a page at a time, so that the page cache holds it in
+	 * order-0 folios (a larger write gets large folios on ext4, and 6.18's
+	 * fault-around maps a whole large folio, beyond its 64 KiB window);
+	 * then synced, so that every page is cached, clean, and never locked
+	 * for writeback while a child maps it. */
+	for (size_t off = 0; off < sizeof buf; off += 4096) {
+		size_t n = sizeof buf - off < 4096 ? sizeof buf - off : 4096;
+		if (write(fd, buf + off, n) != (ssize_t)n)
+			break;
+	}
+	if (lseek(fd, 0, SEEK_END) != (off_t)sizeof buf || fsync(fd) != 0) {
 		close(fd);
 		unlink(file_path);
 		return -EIO;
