@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,6 +117,30 @@ static int make_file(void)
 	}
 	close(fd);
 	return 0;
+}
+
+/* The model starts every sequence with the file cached (pagecache=warm):
+ * if the host dropped any of its pages (memory pressure), write a new one
+ * rather than let the next faults be major or find large folios. */
+static int keep_file_cached(void)
+{
+	unsigned char vec[KD_FILE_PAGES];
+	int fd = open(file_path, O_RDONLY), rc = -1;
+	void *p = fd < 0 ? MAP_FAILED : mmap(NULL, KD_FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+
+	if (p != MAP_FAILED) {
+		rc = mincore(p, KD_FILE_SIZE, vec);
+		for (unsigned i = 0; rc == 0 && i < KD_FILE_PAGES; i++)
+			rc = vec[i] & 1 ? 0 : 1;
+		munmap(p, KD_FILE_SIZE);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0)
+		return 0;
+	diag("%s is no longer all in the page cache: writing a new file", file_path);
+	unlink(file_path);
+	return make_file();
 }
 
 /* ------------------------------------------------------------ reporting */
@@ -423,6 +448,11 @@ static void run_cases(const char *dir)
 		ok(0, "cases directory %s: %s", dir, strerror(errno));
 		return;
 	}
+	if (keep_file_cached() != 0) {
+		ok(0, "cannot write a new file");
+		closedir(d);
+		return;
+	}
 	while ((e = readdir(d)) && n < 512) {
 		size_t len = strlen(e->d_name);
 		if (len > 5 && strcmp(e->d_name + len - 5, ".case") == 0)
@@ -450,6 +480,10 @@ static void run_random(void)
 	for (uint64_t i = 0; i < opt.count; i++) {
 		uint64_t seed = opt.seed + i;
 		char name[64];
+		if (i % batch == 0 && keep_file_cached() != 0) {
+			ok(0, "cannot write a new file");
+			break;
+		}
 		snprintf(name, sizeof name, "sequence %" PRIu64, seed);
 		generate(seed, seq);
 		if (!check(name, seq)) {
