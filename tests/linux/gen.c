@@ -277,22 +277,36 @@ static void gen_brk(struct vm_rng *r, struct kd_op *op)
 	}
 }
 
-static void gen_touch(struct vm_rng *r, struct kd_op *op)
+/* A touch phase; half of those in the range start where the last mmap or
+ * mremap asked for its mapping (the generator's own argument, not a
+ * result), so that touches find mapped pages more often than the
+ * PROT_NONE reservation. */
+static void gen_touch(struct vm_rng *r, const struct kd_op *last_map, struct kd_op *op)
 {
 	static const int64_t modes[] = { KD_T_R, KD_T_W, KD_T_RW };
 	uint64_t pages = 1 + below(r, chance(r, 80) ? 16 : KD_MAX_ACCESS / 2);
+	unsigned c = (unsigned)below(r, 100);
 
 	op->kind = KD_TOUCH;
 	op->len = pages;
-	if (chance(r, 85))
+	if (c < 55 && last_map) {
+		uint64_t len = last_map->kind == KD_MREMAP ? last_map->len2 : last_map->len;
+		op->addr = last_map->kind == KD_MREMAP && last_map->flags & VM_MREMAP_FIXED
+			   ? last_map->addr2 : last_map->addr;
+		op->addr.off &= ~(int64_t)0xfff;
+		if (len >> 12 && len >> 12 < KD_MAX_ACCESS / 2)
+			op->len = pages = 1 + below(r, len >> 12);
+	} else if (c < 88) {
 		op->addr = pick_range(r, pages);
-	else
+	} else {
 		op->addr = (struct kd_addr){ KD_HEAP, (int64_t)(below(r, 64) << 12) };
+	}
 	op->flags = modes[below(r, 3)] | (chance(r, 25) ? KD_T_DOWN : 0);
 }
 
 void kd_generate(uint64_t seed, unsigned calls, struct kd_seq *seq)
 {
+	const struct kd_op *last_map = NULL;
 	struct vm_rng r;
 
 	vm_rng_seed(&r, seed);
@@ -316,8 +330,10 @@ void kd_generate(uint64_t seed, unsigned calls, struct kd_seq *seq)
 			gen_msync(&r, op);
 		else
 			gen_brk(&r, op);
+		if ((op->kind == KD_MMAP || op->kind == KD_MREMAP) && op->addr.anchor == KD_RANGE)
+			last_map = op;
 		if (chance(&r, 50))
-			gen_touch(&r, &seq->op[seq->n++]);
+			gen_touch(&r, last_map, &seq->op[seq->n++]);
 	}
 }
 

@@ -44,6 +44,7 @@ struct options {
 
 struct totals {
 	uint64_t sequences, calls, touches, accesses, faults, lines;
+	uint64_t kind_calls[KD_KIND_COUNT], kind_ok[KD_KIND_COUNT];
 };
 
 static char file_path[256];
@@ -342,6 +343,8 @@ static void count(const struct kd_seq *seq, const struct kd_run *r)
 				tot.accesses += *a != '-';
 		} else {
 			tot.calls++;
+			tot.kind_calls[seq->op[i].kind]++;
+			tot.kind_ok[seq->op[i].kind] += rec->ret_kind != KD_RET_VALUE || rec->ret >= 0;
 		}
 		tot.faults += rec->minflt + rec->majflt;
 		for (const char *p = rec->maps; (p = strchr(p, '\n')); p++)
@@ -601,6 +604,15 @@ int main(int argc, char **argv)
 	     " accesses), %" PRIu64 " faults, %" PRIu64 " maps lines compared in %.1f s",
 	     tot.sequences, tot.calls, tot.touches, tot.accesses, tot.faults, tot.lines,
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (tot.calls) {
+		char line[300];
+		size_t n = 0;
+		for (unsigned k = 0; k < KD_TOUCH; k++)
+			n += (size_t)snprintf(line + n, sizeof line - n, " %s %" PRIu64 " (%" PRIu64 "%% ok)",
+					      kd_kind_name(k), tot.kind_calls[k],
+					      tot.kind_calls[k] ? 100 * tot.kind_ok[k] / tot.kind_calls[k] : 0);
+		diag("calls:%s", line);
+	}
 	kd_native_fini();
 	unlink(file_path);
 	return done_testing();
