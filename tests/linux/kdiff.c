@@ -509,6 +509,41 @@ static void run_random(void)
 	free(seq);
 }
 
+static bool addr_equal(struct kd_addr a, struct kd_addr b)
+{
+	return a.anchor == b.anchor && a.off == b.off;
+}
+
+static bool op_equal(const struct kd_op *a, const struct kd_op *b)
+{
+	return a->kind == b->kind && a->fd == b->fd && addr_equal(a->addr, b->addr) &&
+	       addr_equal(a->addr2, b->addr2) && a->len == b->len && a->len2 == b->len2 &&
+	       a->prot == b->prot && a->flags == b->flags && a->off == b->off;
+}
+
+/* Every generated step must read back from its text form unchanged, or a
+ * printed failure could not be replayed from a case file. */
+static void check_text_form(void)
+{
+	struct kd_seq *seq = malloc(sizeof *seq);
+	uint64_t steps = 0, bad = 0;
+	char line[400], msg[160] = "";
+
+	for (uint64_t s = 1; seq && s <= 300; s++) {
+		kd_generate(s, 50, seq);
+		for (unsigned i = 0; i < seq->n; i++, steps++) {
+			struct kd_op back;
+			kd_op_format(&seq->op[i], line, sizeof line);
+			if (kd_op_parse(line, &back, msg, sizeof msg) != 0 || !op_equal(&back, &seq->op[i])) {
+				if (!bad++)
+					diag("'%s' does not read back (%s)", line, msg);
+			}
+		}
+	}
+	ok(seq && bad == 0, "the text form of %" PRIu64 " generated steps reads back unchanged", steps);
+	free(seq);
+}
+
 /* ------------------------------------------------------------ main */
 
 static int usage(const char *prog)
@@ -586,6 +621,7 @@ int main(int argc, char **argv)
 	     host.max_map_count, host.aslr);
 	for (const struct kd_exclusion *e = exclusions; e->what; e++)
 		diag("excluded: %s", e->what);
+	check_text_form();
 	if (opt.cases)
 		run_cases(opt.cases);
 	for (int i = first_case; i < argc; i++) {
