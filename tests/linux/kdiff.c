@@ -397,6 +397,7 @@ static bool check(const char *name, struct kd_seq *seq)
 	if (opt.minimize && d != -2) {
 		uint64_t seed = seq->seed;
 		minimize(seq, d);
+		seq->seed = 0;        /* no longer the sequence of that seed */
 		d = run_both(seq);
 		printf("# minimal sequence (%u steps):\n", seq->n);
 		printf("#   # kdiff case: from seed %" PRIu64 "\n", seed);
