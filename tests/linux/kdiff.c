@@ -15,6 +15,8 @@
  *   --print        print the sequence of --seed as a case file and exit
  *   --trace        print every step with both results
  *   --minimize     on a mismatch, shrink the sequence and print the case
+ *   --check-every  run the model's invariant checker after every step (else
+ *                  after the setup and at the end of each sequence)
  *
  * Output is TAP: one line per case file and per batch of 100 sequences,
  * totals in a diagnostic line.  A mismatch prints the seed, the step, the
@@ -39,7 +41,7 @@
 struct options {
 	uint64_t count, seed, calls;
 	const char *cases;
-	bool self_check, print, trace, minimize;
+	bool self_check, print, trace, minimize, check_every;
 };
 
 struct totals {
@@ -326,7 +328,7 @@ static int run_both(const struct kd_seq *seq)
 		if (kd_native_start(seq, file_path, &run_b) == 0)
 			kd_native_finish(&run_b);
 	} else {
-		kd_model_run(seq, file_path, &host, &run_b);    /* while the child runs */
+		kd_model_run(seq, file_path, &host, opt.check_every, &run_b);   /* while the child runs */
 		kd_native_finish(&run_a);
 	}
 	return first_difference(seq, &run_a, &run_b);
@@ -551,7 +553,7 @@ static int usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--count N] [--seed S] [--calls N] [--cases DIR] [--self-check]\n"
-		"          [--print] [--trace] [--minimize] [CASE...]\n", prog);
+		"          [--print] [--trace] [--minimize] [--check-every] [CASE...]\n", prog);
 	return 2;
 }
 
@@ -579,6 +581,8 @@ static int parse_args(int argc, char **argv, int *first_case)
 			opt.trace = true;
 		else if (strcmp(a, "--minimize") == 0)
 			opt.minimize = true;
+		else if (strcmp(a, "--check-every") == 0)
+			opt.check_every = true;
 		else if (a[0] == '-')
 			return -1;
 		else {

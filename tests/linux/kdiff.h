@@ -209,8 +209,9 @@ struct kd_host {
 };
 void kd_host_read(struct kd_host *h);
 
-/* Run seq in a fresh vmlab machine. 0, or -1 with run->error. */
+/* Run seq in a fresh vmlab machine; vm_kernel_check after the setup, at
+ * the end, and after every step if check_every.  0, or -1 with run->error. */
 int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_host *h,
-		 struct kd_run *run);
+		 bool check_every, struct kd_run *run);
 
 #endif

@@ -5,7 +5,8 @@
  * read-only by its host path, the break at start_brk with no heap — then
  * each step through the model's system calls and vm_user_access, with the
  * process's min_flt / maj_flt before and after, and /proc/PID/maps from
- * vm_procfs_maps.  The kernel's invariant checker runs after every step.
+ * vm_procfs_maps.  The kernel's invariant checker (vm_kernel_check) runs
+ * after the setup and at the end, and after every step with --check-every.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -83,7 +84,7 @@ static struct vm_settings *settings_for(const struct kd_host *h, uint64_t seed)
 	struct vm_settings *s = vmlab_settings_create();
 	if (!s)
 		return NULL;
-	if (vmlab_settings_set(s, "phys", "256M", NULL) || vmlab_settings_set(s, "mode", "data", NULL) ||
+	if (vmlab_settings_set(s, "phys", "64M", NULL) || vmlab_settings_set(s, "mode", "data", NULL) ||
 	    vmlab_settings_set(s, "thp", "never", NULL) || vmlab_settings_set(s, "pagecache", "warm", NULL) ||
 	    set(s, "aslr", h->aslr, false) || set(s, "seed", seed, false) ||
 	    set(s, "fault_around", h->fault_around, true) || set(s, "mmap_min_addr", h->mmap_min_addr, true) ||
@@ -214,7 +215,7 @@ static int touch(struct model *md, const struct kd_op *op, struct kd_rec *rec, s
 	return 0;
 }
 
-static int steps(struct model *md, const struct kd_seq *seq, struct kd_run *run)
+static int steps(struct model *md, const struct kd_seq *seq, bool check_every, struct kd_run *run)
 {
 	if (collect(md, run) || check(md, run))
 		return -1;
@@ -236,7 +237,7 @@ static int steps(struct model *md, const struct kd_seq *seq, struct kd_run *run)
 			if (rec->ret_kind == KD_RET_OUTSIDE)
 				vm_sys_munmap(md->k, md->p, (vm_vaddr)ret, op->kind == KD_MMAP ? op->len : op->len2);
 		}
-		if (collect(md, run) || check(md, run))
+		if (collect(md, run) || (check_every && check(md, run)))
 			return -1;
 		if (op->kind == KD_MMAP && rec->ret_kind == KD_RET_RANGE &&
 		    (op->flags & (VM_MAP_SHARED | VM_MAP_ANONYMOUS)) == (VM_MAP_SHARED | VM_MAP_ANONYMOUS))
@@ -244,11 +245,11 @@ static int steps(struct model *md, const struct kd_seq *seq, struct kd_run *run)
 		kd_maps_normalise(&md->env, md->vmas, md->nvmas, rec->maps);
 		run->n = i + 2;
 	}
-	return 0;
+	return check(md, run);
 }
 
 int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_host *h,
-		 struct kd_run *run)
+		 bool check_every, struct kd_run *run)
 {
 	struct model *md = calloc(1, sizeof *md);
 	int rc;
@@ -259,7 +260,7 @@ int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_hos
 		return fail(run, "out of memory", -ENOMEM);
 	rc = setup(md, path, h, seq->seed ? seq->seed : 1, run);
 	if (rc == 0)
-		rc = steps(md, seq, run);
+		rc = steps(md, seq, check_every, run);
 	vmlab_machine_destroy(md->m);
 	free(md);
 	return rc;
