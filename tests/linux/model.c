@@ -129,7 +129,7 @@ static int check(struct model *md, struct kd_run *run)
 	return 0;
 }
 
-/* The kernel on the machine's parts, as the CLI and the scenarios build it. */
+/* The kernel on the machine's parts (as tests/unit/kfixture.h builds it). */
 static int kernel_init(struct model *md, const struct vm_settings *s)
 {
 	struct vm_machine *m = md->m;
