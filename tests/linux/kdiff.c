@@ -12,6 +12,8 @@
  *   --cases DIR    also replay every DIR/<name>.case
  *   --self-check   run each sequence natively twice instead (no model):
  *                  the native side must be deterministic
+ *   --host-check N first run N sequences natively twice (as --self-check),
+ *                  then the comparison with the model
  *   --print        print the sequence of --seed as a case file and exit
  *   --trace        print every step with both results
  *   --minimize     on a mismatch, shrink the sequence and print the case
@@ -39,7 +41,7 @@
 #include "tap.h"
 
 struct options {
-	uint64_t count, seed, calls;
+	uint64_t count, seed, calls, host_check;
 	const char *cases;
 	bool self_check, print, trace, minimize, check_every;
 };
@@ -506,7 +508,8 @@ static void run_cases(const char *dir)
 	}
 }
 
-static void run_random(void)
+/* count sequences from opt.seed; TAP line per batch of 100. */
+static void run_random(uint64_t count)
 {
 	struct kd_seq *seq = malloc(sizeof *seq);
 	uint64_t failed = 0, batch_failed = 0;
@@ -516,7 +519,7 @@ static void run_random(void)
 		ok(0, "out of memory");
 		return;
 	}
-	for (uint64_t i = 0; i < opt.count; i++) {
+	for (uint64_t i = 0; i < count; i++) {
 		uint64_t seed = opt.seed + i;
 		char name[64];
 		snprintf(name, sizeof name, "sequence %" PRIu64, seed);
@@ -525,7 +528,7 @@ static void run_random(void)
 			failed++;
 			batch_failed++;
 		}
-		if ((i + 1) % batch == 0 || i + 1 == opt.count) {
+		if ((i + 1) % batch == 0 || i + 1 == count) {
 			uint64_t first = i - i % batch;
 			ok(batch_failed == 0, "%s: seeds %" PRIu64 "..%" PRIu64 " (%" PRIu64 " differ)",
 			   opt.self_check ? "linux twice" : "linux vs vmlab", opt.seed + first, seed,
@@ -581,7 +584,7 @@ static void check_text_form(void)
 static int usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [--count N] [--seed S] [--calls N] [--cases DIR] [--self-check]\n"
+		"usage: %s [--count N] [--seed S] [--calls N] [--cases DIR] [--self-check] [--host-check N]\n"
 		"          [--print] [--trace] [--minimize] [--check-every] [CASE...]\n", prog);
 	return 2;
 }
@@ -612,6 +615,8 @@ static int parse_args(int argc, char **argv, int *first_case)
 			opt.minimize = true;
 		else if (strcmp(a, "--check-every") == 0)
 			opt.check_every = true;
+		else if (strcmp(a, "--host-check") == 0 && has)
+			opt.host_check = strtoull(argv[++i], NULL, 0);
 		else if (a[0] == '-')
 			return -1;
 		else {
@@ -667,8 +672,14 @@ int main(int argc, char **argv)
 			run_case(".", argv[i]);
 		}
 	}
+	if (first_case == argc && opt.host_check && !opt.self_check) {
+		/* The host must repeat itself before it can judge the model. */
+		opt.self_check = true;
+		run_random(opt.host_check);
+		opt.self_check = false;
+	}
 	if (first_case == argc && opt.count)
-		run_random();
+		run_random(opt.count);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	diag("%" PRIu64 " sequences agreed: %" PRIu64 " calls, %" PRIu64 " touch phases (%" PRIu64
 	     " accesses), %" PRIu64 " faults, %" PRIu64 " maps lines compared in %.1f s",

@@ -7,4 +7,4 @@ if [ "$(uname -s)" != Linux ] || [ "$(uname -m)" != x86_64 ]; then
 	echo "1..0 # SKIP the differential test needs Linux on x86-64"
 	exit 0
 fi
-exec "$K" --cases "$(dirname "$0")/cases"
+exec "$K" --host-check 50 --cases "$(dirname "$0")/cases"
