@@ -65,6 +65,25 @@ static void cpu_config(const struct vm_settings *s, const struct vm_pt_type *pt,
 	c->va_bits = pt->levels == 5 ? 57 : 48;
 }
 
+/* The kernel runs on the parts built before it (vm_kernel_init's contract). */
+static int build_kernel(struct vm_machine *m, struct vm_error *err)
+{
+	struct vm_kernel *k = &m->kernel;
+	int rc;
+
+	*k = (struct vm_kernel){
+		.host = &m->host, .rng = &m->rng, .phys = &m->phys, .pages = m->pages,
+		.buddy = &m->buddy, .cpus = m->cpus, .ncpus = m->ncpus, .pt_type = m->pt_type,
+		.table_src = m->table_src, .stats = &m->kstats,
+	};
+	rc = vm_kernel_init(k, &m->settings);
+	if (rc) {
+		vm_error_set(err, "kernel: %s", rc == -ENOMEM ? "out of memory" : "cannot start");
+		return rc;
+	}
+	return 0;
+}
+
 /* Everything after the machine struct itself; on failure the caller tears
  * down whatever was built (destroy copes with a half-built machine). */
 static int build(struct vm_machine *m, struct vm_error *err)
@@ -119,7 +138,7 @@ static int build(struct vm_machine *m, struct vm_error *err)
 			return rc;
 		}
 	}
-	return 0;
+	return build_kernel(m, err);
 }
 
 int vmlab_machine_create(const struct vm_settings *s, const struct vm_host_hooks *hooks,
@@ -158,6 +177,7 @@ void vmlab_machine_destroy(struct vm_machine *m)
 {
 	if (!m)
 		return;
+	vm_kernel_fini(&m->kernel);
 	for (unsigned i = 0; i < m->ncpus; i++)
 		vm_cpu_fini(&m->cpus[i], &m->host);
 	vm_host_free(&m->host, m->cpus);
@@ -180,7 +200,7 @@ uint64_t vmlab_machine_host_allocs(const struct vm_machine *m)
 
 int vmlab_machine_check(struct vm_machine *m, struct vm_error *err)
 {
-	char msg[160];
+	char msg[256];
 	if (vm_buddy_check(&m->buddy, msg, sizeof(msg))) {
 		vm_error_set(err, "buddy: %s", msg);
 		return -EUCLEAN;
@@ -189,6 +209,10 @@ int vmlab_machine_check(struct vm_machine *m, struct vm_error *err)
 	if (m->frames_pt > used) {
 		vm_error_set(err, "%" PRIu64 " page-table frames but only %" PRIu64 " frames in use",
 			     m->frames_pt, used);
+		return -EUCLEAN;
+	}
+	if (m->kernel.cpu_mm && vm_kernel_check(&m->kernel, msg, sizeof(msg))) {
+		vm_error_set(err, "kernel: %s", msg);
 		return -EUCLEAN;
 	}
 	return 0;
@@ -212,4 +236,7 @@ void vmlab_machine_stats(const struct vm_machine *m, struct vm_stats *out)
 	out->buddy_frees = m->buddy.frees;
 	out->buddy_splits = m->buddy.splits;
 	out->buddy_merges = m->buddy.merges;
+#define VM_COPY_KERNEL(name, unit, help) out->name = m->kstats.name;
+	VM_COUNTERS_KERNEL(VM_COPY_KERNEL)
+#undef VM_COPY_KERNEL
 }

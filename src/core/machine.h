@@ -15,6 +15,7 @@
 #include "hw/phys.h"
 #include "hw/pt.h"
 #include "kernel/buddy.h"
+#include "kernel/kernel.h"
 #include "kernel/page.h"
 
 struct vm_machine {
@@ -29,7 +30,16 @@ struct vm_machine {
 	const struct vm_pt_type *pt_type; /* organisation of new page tables */
 	struct vm_frame_source table_src; /* buddy frames flagged VM_PG_PGTABLE */
 	uint64_t frames_pt;               /* frames holding page tables now */
+	struct vm_stats kstats;           /* the kernel's counters (VM_COUNTERS_KERNEL only) */
+	struct vm_kernel kernel;          /* processes and address spaces on the CPUs above;
+					   * built last, torn down first */
 };
+
+/* The machine's kernel (processes, address spaces, files). */
+static inline struct vm_kernel *vm_machine_kernel(struct vm_machine *m)
+{
+	return &m->kernel;
+}
 
 /* Create an (empty) page table of the machine's organisation, its frames
  * from the buddy allocator.  0, -ENOMEM. */

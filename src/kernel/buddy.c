@@ -250,6 +250,26 @@ int vm_buddy_take(struct vm_buddy *b, uint64_t pfn)
 	return 0;
 }
 
+int vm_buddy_split(struct vm_buddy *b, uint64_t pfn)
+{
+	if (pfn >= b->nframes)
+		return -EINVAL;
+	struct vm_page *head = &b->pages[pfn];
+	unsigned order = head->order;
+	if (!order || !block_is_allocated(b, pfn, order))
+		return -EINVAL;
+	/* Linux: split_page() — every piece becomes a page of its own with a
+	 * reference; the head keeps the references it had. */
+	vm_page_clear(head, VM_PG_HEAD);
+	head->order = 0;
+	for (uint64_t i = 1; i < order_frames(order); i++) {
+		vm_page_clear(&head[i], VM_PG_TAIL);
+		head[i].refcount = 1;
+	}
+	b->allocs += order_frames(order) - 1;
+	return 0;
+}
+
 /* Linux: struct contig_page_info and fill_contig_page_info() (mm/vmstat.c). */
 struct contig_info {
 	uint64_t free_pages;            /* free frames */

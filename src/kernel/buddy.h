@@ -59,6 +59,17 @@ int vm_buddy_free(struct vm_buddy *b, uint64_t pfn, unsigned order);
  * pfn >= nframes. */
 int vm_buddy_take(struct vm_buddy *b, uint64_t pfn);
 
+/* Split the allocated block of order > 0 at pfn into 2^order allocated
+ * order-0 blocks (Linux's split_page(), used when a THP stops being mapped
+ * as one 2 MiB page).  The head keeps its descriptor but for VM_PG_HEAD and
+ * its order; every other frame loses VM_PG_TAIL and gets refcount 1, as
+ * split_page's set_page_refcounted does; their other fields are the
+ * caller's to set.  Each piece is then freed with vm_buddy_free(pfn, 0).
+ * allocs grows by 2^order - 1, so that allocs - frees stays the number of
+ * blocks in use.  0, or -EINVAL if pfn is not the head of an allocated
+ * block of order > 0 (nothing changes). */
+int vm_buddy_split(struct vm_buddy *b, uint64_t pfn);
+
 /* Linux's extfrag index for an allocation of 2^order frames
  * (mm/vmstat.c __fragmentation_index), times 1000: -1000 when a free block
  * of that order exists (the allocation would succeed); 0 when there is no

@@ -44,7 +44,9 @@ unsigned vm_handle_mm_fault(struct vm_kernel *k, struct vm_proc *p, struct vm_vm
 
 /* The #PF handler for a user access by p: error is the x86 error code.
  * Returns 0 when the access can be retried, else the signal (VM_SIGSEGV,
- * VM_SIGBUS) with *sig filled; the caller kills p. */
+ * VM_SIGBUS; VM_SIGKILL when memory ran out or a table is corrupt) with
+ * *sig filled; the caller kills p.  -ESRCH for a dead process.  Runs as
+ * if on p's CPU (k->cur_cpu). */
 int vm_do_user_fault(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint32_t error,
 		     struct vm_siginfo *sig);
 
@@ -53,11 +55,22 @@ int vm_do_user_fault(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint
 int vm_expand_stack(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr addr);
 
 /* Fault in [start, end) of p's address space as populate does
- * (MAP_POPULATE, MADV_POPULATE_*, mlock): 0 or -ENOMEM / -EFAULT. */
+ * (MAP_POPULATE, MADV_POPULATE_*, mlock): each page not yet mapped as the
+ * access needs takes one handle_mm_fault (fault-around and THP included),
+ * counted on p like a GUP fault in Linux.  write: fault for writing
+ * (Linux's FOLL_WRITE: MAP_POPULATE of a private writable mapping,
+ * MADV_POPULATE_WRITE); else for reading.  0; -ENOMEM for a hole or no
+ * memory; -EFAULT when a VMA refuses the access (writes need VM_WRITE,
+ * reads any access; VM_IO/VM_PFNMAP never) or a fault fails (SIGBUS);
+ * -ESRCH for a dead process.  MAP_POPULATE ignores the errors. */
 int vm_populate(struct vm_kernel *k, struct vm_proc *p, vm_vaddr start, vm_vaddr end, bool write);
 
-/* Unmap the pages of [start, end) inside vma (zap_page_range_single):
- * drop each frame's mapping and reference, update RSS, flush the TLBs. */
+/* Unmap the pages of [start, end) inside vma (zap_page_range_single;
+ * the range is clipped to vma and rounded out to pages): drop each frame's
+ * mapping and reference (rmap.h), update hiwater_rss then RSS, count
+ * pages_zapped, and flush the TLBs of every CPU running vma->mm (the
+ * caller's CPU is k->cur_cpu; the others count shootdowns).  A THP cut by
+ * the range is split; the part outside stays mapped. */
 void vm_zap_range(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr start, vm_vaddr end);
 
 /* A user access of size bytes at va by p, as the CPU makes it: split at

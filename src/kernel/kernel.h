@@ -68,6 +68,10 @@ struct vm_kernel {
 	struct vm_kconfig cfg;
 	uint64_t zero_pfn;                  /* the shared zero page */
 	struct vm_mm **cpu_mm;              /* [ncpus]: mm whose tables each CPU has loaded */
+	struct vm_mm **cpu_pcid_mm;         /* [ncpus << 12]: on CPU c, entry c << 12 | pcid is
+					     * the mm whose translations that PCID may still
+					     * hold and that are still valid, or NULL: loading
+					     * that PCID must flush it first */
 
 	struct vm_proc **procs;             /* by slot; NULL = free slot */
 	unsigned nprocs, procs_cap;
@@ -75,16 +79,26 @@ struct vm_kernel {
 	uint16_t next_pcid;                 /* PCIDs handed out round robin, 1..4095 */
 
 	struct vm_list files;               /* every struct vm_file, by file->link */
+
+	/* The CPU the current kernel entry (a fault, a user access, a system
+	 * call) runs on, or -1: the flushes it makes count shootdowns for the
+	 * other CPUs.  Entry points set it and restore it on return. */
+	int cur_cpu;
 };
 
-/* Build the kernel on a machine's parts: reserve the zero page, digest the
- * settings.  0, -ENOMEM. */
+/* Build the kernel on a machine's parts: the caller sets host, rng, phys,
+ * pages, buddy, cpus, ncpus, pt_type, table_src and stats (the rest of *k is
+ * ignored and set here); init digests the settings, reserves the zero page
+ * and allocates the per-CPU tables.  0, -EINVAL (a part missing), -ENOMEM
+ * (then nothing is held). */
 int vm_kernel_init(struct vm_kernel *k, const struct vm_settings *s);
 /* Kill every process and free every frame the kernel holds. */
 void vm_kernel_fini(struct vm_kernel *k);
 
-/* Frames for data.  alloc: a zeroed (data mode) block of 2^order, refcount 1;
- * -ENOMEM.  put: drop one reference; at 0 the block returns to the buddy. */
+/* Frames for data.  alloc: a zeroed (data mode) block of 2^order, refcount 1,
+ * owner none; -ENOMEM, -EINVAL (order).  get/put: one reference more/less on
+ * the block at pfn (its head); at 0 the block returns to the buddy.  The
+ * zero page (VM_PG_RESERVED) is never counted: get and put do nothing. */
 int vm_page_alloc(struct vm_kernel *k, unsigned order, uint64_t *pfn);
 void vm_page_get(struct vm_kernel *k, uint64_t pfn);
 void vm_page_put(struct vm_kernel *k, uint64_t pfn);
@@ -97,10 +111,21 @@ void vm_page_put(struct vm_kernel *k, uint64_t pfn);
 void vm_flush_tlb_range(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr end,
 			int self);
 void vm_flush_tlb_mm(struct vm_kernel *k, struct vm_mm *mm, int self);
+/* The same with entries of 2^shift bytes (Linux's stride_shift): a range of
+ * 2 MiB pages needs one INVLPG per 2 MiB.  shift is 12, 21 or 30. */
+void vm_flush_tlb_range_stride(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start,
+			       vm_vaddr end, unsigned shift, int self);
 
 /* Load mm's tables on CPU cpu (switch_mm: CR3 with the mm's PCID; no flush
  * when the CPU still holds valid entries of that PCID). */
 void vm_switch_mm(struct vm_kernel *k, unsigned cpu, struct vm_mm *mm);
+
+/* mm is about to be freed (Linux: leave_mm on the CPUs in its cpumask):
+ * every CPU that has it loaded loads no tables (CR3 without a table; its
+ * accesses fault until the next switch), and no CPU keeps its PCID's
+ * entries valid, so that a later mm with the same PCID, or at the same
+ * address, starts from a flushed PCID.  Call before vm_pt_destroy. */
+void vm_leave_mm(struct vm_kernel *k, struct vm_mm *mm);
 
 /* Create an empty address space with the x86-64 layout of
  * arch_pick_mmap_layout (randomised per cfg.aslr from the machine's RNG),

@@ -56,9 +56,12 @@ struct vm_anon;
 #define VM_STACK_FLAGS   (VM_GROWSDOWN | VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | \
 			  VM_MAYEXEC | VM_ACCOUNT)
 
-/* Tree links of a VMA: private to vma.c. */
+/* Tree links of a VMA: private to vma.c.  prev/next thread the VMAs in
+ * address order (Linux's old vm_prev/vm_next) so that neighbours and the gap
+ * below a VMA cost O(1). */
 struct vm_vma_node {
 	struct vm_vma *left, *right, *parent;
+	struct vm_vma *prev, *next;   /* in-order neighbours; NULL at the ends */
 	uint64_t subtree_gap;     /* largest free gap ending at vm_start_gap() of a VMA in this subtree */
 	uint8_t red;
 };
@@ -69,6 +72,9 @@ struct vm_vma {
 	uint64_t vm_flags;        /* VM_* */
 	uint64_t vm_pgoff;        /* file offset in pages; private anon: vm_start >> 12 when created */
 	struct vm_file *vm_file;  /* holds one file reference; NULL = anonymous */
+	uint64_t shmem_ino;       /* shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, no
+				   * vm_file): the inode number of its shmem object, which
+				   * maps shows as /dev/zero (deleted); 0 otherwise */
 	struct vm_anon *anon;     /* Linux anon_vma: NULL until the first anonymous page */
 	struct vm_mm *mm;
 	struct vm_vma_node node;
@@ -105,7 +111,40 @@ struct vm_mm {
 	uint64_t rss[VM_RSS_COUNT];   /* == present pages counted by kind; see vm_check */
 	uint64_t hiwater_rss;         /* peak of rss[FILE] + rss[ANON] + rss[SHMEM] */
 	uint64_t hiwater_vm;          /* peak of total_vm */
+	uint64_t shmem_seq;           /* inode numbers given to its shared anonymous mappings */
 };
+
+/* Linux's vm_get_page_prot() for x86-64 (protection_map): the PTE flags
+ * (VM_PTE_PROT_MASK) a page of a VMA with vm_flags gets when first mapped.
+ * Private writable mappings get no RW (PAGE_COPY: the first write faults and
+ * copies); PROT_NONE keeps the entry present without U/S, so that user
+ * accesses fault while the frame stays mapped (Linux uses a not-present
+ * PROTNONE entry); NX only when the CPUs run with EFER.NXE (nxe). */
+static inline uint64_t vm_get_page_prot(uint64_t vm_flags, bool nxe)
+{
+	uint64_t prot = 0;
+
+	if (vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
+		prot |= VM_PTE_US;
+	if ((vm_flags & (VM_WRITE | VM_SHARED)) == (VM_WRITE | VM_SHARED))
+		prot |= VM_PTE_RW;
+	if (!(vm_flags & VM_EXEC) && nxe)
+		prot |= VM_PTE_NX;
+	return prot;
+}
+
+/* Linux anon_vma_prepare(): a VMA gets an anon root before its first
+ * anonymous page (a write fault, a COW, a THP fault, stack growth), keeps
+ * it across splits and merges, and the root decides what may merge and
+ * whether mprotect may drop VM_ACCOUNT.  Until fork exists every VMA of an
+ * mm shares one root, the mm itself (Linux reuses a compatible neighbour's
+ * anon_vma in almost every case: find_mergeable_anon_vma).  The pointer is
+ * never dereferenced. */
+static inline void vm_anon_vma_prepare(struct vm_vma *vma)
+{
+	if (!vma->anon)
+		vma->anon = (struct vm_anon *)(void *)vma->mm;
+}
 
 /* Linux's vm_start_gap / vm_end_gap: a VMA's extent including the stack
  * guard gap below a VM_GROWSDOWN VMA. */
@@ -125,6 +164,7 @@ struct vm_vma *vm_vma_lookup(const struct vm_mm *mm, vm_vaddr addr);
 struct vm_vma *vm_vma_next(const struct vm_vma *vma);
 struct vm_vma *vm_vma_prev(const struct vm_vma *vma);
 struct vm_vma *vm_vma_first(const struct vm_mm *mm);
+struct vm_vma *vm_vma_last(const struct vm_mm *mm);
 
 /* Link a VMA (its range free in the tree) / unlink it.  Keeps map_count and
  * the gaps; not the accounting (total_vm etc. are the syscalls' business). */

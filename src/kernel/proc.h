@@ -31,8 +31,10 @@ struct vm_siginfo {
 };
 
 struct vm_fd {
-	struct vm_file *file;         /* NULL = closed */
+	struct vm_file *file;         /* holds a file reference; NULL = closed (or special) */
 	int flags;                    /* VM_O_RDONLY / VM_O_WRONLY / VM_O_RDWR */
+	bool special;                 /* open, but nothing mmap can map (a directory, a
+				       * device): file is NULL and mmap gives -ENODEV */
 };
 
 struct vm_proc {

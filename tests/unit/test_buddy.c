@@ -300,6 +300,46 @@ static void test_take(void)
 	mem_fini(&m);
 }
 
+/* Linux: split_page() — a THP's block becomes 512 order-0 pages. */
+static void test_split(void)
+{
+	struct mem m;
+	uint64_t pfn, other;
+
+	mem_init(&m, 1024);
+	is_i64(vm_buddy_alloc(&m.b, 9, &pfn), 0, "allocate an order-9 block");
+	m.pages[pfn].mapcount = 1;
+	uint64_t allocs = m.b.allocs;
+	is_i64(vm_buddy_split(&m.b, pfn + 1), -EINVAL, "a tail cannot be split");
+	is_i64(vm_buddy_split(&m.b, 1024), -EINVAL, "pfn == nframes: -EINVAL");
+	is_i64(vm_buddy_split(&m.b, UINT64_MAX), -EINVAL, "pfn UINT64_MAX: -EINVAL");
+	is_i64(vm_buddy_split(&m.b, pfn), 0, "split the block");
+	is_u64(m.b.allocs - allocs, 511, "allocs - frees counts 511 more blocks in use");
+	bool pieces = true;
+	for (uint64_t i = 0; i < 512; i++) {
+		const struct vm_page *pg = &m.pages[pfn + i];
+		pieces &= pg->order == 0 && pg->refcount == 1 && !vm_page_test(pg, VM_PG_HEAD) &&
+			  !vm_page_test(pg, VM_PG_TAIL);
+	}
+	ok(pieces, "512 order-0 pages, each with one reference");
+	is_i64(m.pages[pfn].mapcount, 1, "the head keeps its map count");
+	ok(valid(&m.b), "valid after split");
+	is_i64(vm_buddy_split(&m.b, pfn), -EINVAL, "an order-0 page cannot be split again");
+	is_i64(put_block(&m.b, pfn, 9), -EINVAL, "the old block can no longer be freed whole");
+	m.pages[pfn].mapcount = 0;
+	/* Free the pieces in a scattered order: they merge back to one block. */
+	bool freed = true;
+	for (uint64_t i = 0; i < 512; i++)
+		freed &= put_block(&m.b, pfn + ((i * 37) & 511), 0) == 0;
+	ok(freed, "each piece frees as an order-0 block");
+	is_u64(m.b.allocs - m.b.frees, 0, "no block in use");
+	uint64_t w[VM_MAX_ORDER + 1] = { [10] = 1 };
+	ok(nfree_is(&m.b, w) && valid(&m.b), "the pieces merged back into one order-10 block");
+	is_i64(vm_buddy_alloc(&m.b, 0, &other), 0, "an order-0 allocation");
+	is_i64(vm_buddy_split(&m.b, other), -EINVAL, "an order-0 block cannot be split");
+	mem_fini(&m);
+}
+
 static void test_bad_free(void)
 {
 	struct mem m;
@@ -638,6 +678,7 @@ int main(void)
 	test_fragmented_2m();
 	test_frag_indexes();
 	test_take();
+	test_split();
 	test_bad_free();
 	test_check_detects();
 	test_random();

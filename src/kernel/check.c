@@ -1,0 +1,250 @@
+/*
+ * vm_kernel_check: the whole kernel cross-checked against itself (Linux
+ * has pieces of this in validate_mm, check_mm and the page-table checker).
+ *
+ *   - each address space: its VMA tree (vm_vma_tree_check), its page
+ *     tables (pt_ops check), and its accounting (total/data/exec/stack/
+ *     locked pages recomputed from the VMAs);
+ *   - page tables against VMAs: no present leaf outside a VMA, rights no
+ *     wider than the VMA's (write only with VM_WRITE, and in a private
+ *     mapping only on an anonymous page of its own; user access only for
+ *     an accessible VMA; execute only with VM_EXEC);
+ *   - frames: map and reference counts rebuilt from every page table and
+ *     the page cache must equal the descriptors' (anonymous page: refcount =
+ *     mapcount; page-cache page: 1 + mapcount), and every allocated frame
+ *     must be held by something (zero page, tables, mappings, cache);
+ *   - RSS counters against the present pages of each kind;
+ *   - file references against the descriptors and VMAs holding them;
+ *   - the buddy allocator's own invariants (free frames).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/compiler.h"
+#include "base/u64map.h"
+#include "kernel/mm_internal.h"
+#include "kernel/rmap.h"
+#include "kernel/vfs.h"
+
+struct check {
+	struct vm_kernel *k;
+	struct vm_u64map counts;       /* pfn -> mapcount (low 32 bits) | extra refs << 32 */
+	struct vm_mm *mm;
+	uint64_t rss[VM_RSS_COUNT];
+	char *msg;
+	size_t len;
+	int err;
+};
+
+static int fail(struct check *c, const char *fmt, ...) VM_PRINTF(2, 3);
+static int fail(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->msg, c->len, fmt, ap);
+	va_end(ap);
+	c->err = -EUCLEAN;
+	return c->err;
+}
+
+/* Add a mapping (refs 1, maps 1) or a cache reference (refs 1, maps 0). */
+static int count(struct check *c, uint64_t pfn, uint64_t maps, uint64_t refs)
+{
+	uint64_t v = 0;
+
+	vm_u64map_get(&c->counts, pfn, &v);
+	if (vm_u64map_put(&c->counts, pfn, v + maps + (refs << 32))) {
+		snprintf(c->msg, c->len, "out of host memory for the check");
+		return c->err = -ENOMEM;
+	}
+	return 0;
+}
+
+/* One present leaf of c->mm. */
+static int check_leaf(void *arg, const struct vm_pt_leaf *leaf)
+{
+	struct check *c = arg;
+	struct vm_kernel *k = c->k;
+	uint64_t size = UINT64_C(1) << vm_psize_shift(leaf->size);
+	uint64_t pfn = pte_leaf_base(leaf->pte, leaf->level) >> VM_PAGE_SHIFT;
+	struct vm_vma *vma = vm_vma_lookup(c->mm, leaf->va);
+	uint64_t f;
+
+	if (!vma || leaf->va + size > vma->vm_end)
+		return fail(c, "pid mm %u: page %#" PRIx64 " mapped outside any VMA", c->mm->pcid,
+			    leaf->va);
+	f = vma->vm_flags;
+	if (pfn >= k->phys->nframes)
+		return fail(c, "page %#" PRIx64 " maps frame %#" PRIx64 " beyond memory", leaf->va, pfn);
+	struct vm_page *pg = &k->pages[pfn];
+	bool zero = pfn == k->zero_pfn;
+	if (pte_write(leaf->pte) && !(f & VM_WRITE))
+		return fail(c, "page %#" PRIx64 " writable in a VMA without VM_WRITE", leaf->va);
+	if (pte_write(leaf->pte) && !(f & VM_SHARED) && (zero || pg->owner_kind != VM_OWNER_ANON))
+		return fail(c, "page %#" PRIx64 " of a private mapping writable on a %s page", leaf->va,
+			    zero ? "zero" : "shared (page-cache)");
+	if (pte_user(leaf->pte) && !(f & VM_ACCESS_FLAGS))
+		return fail(c, "page %#" PRIx64 " user-accessible in a PROT_NONE VMA", leaf->va);
+	if (vm_kernel_nxe(k) && pte_exec(leaf->pte) && pte_user(leaf->pte) && !(f & VM_EXEC))
+		return fail(c, "page %#" PRIx64 " executable in a VMA without VM_EXEC", leaf->va);
+	if (zero) {
+		if (leaf->size != VM_PSIZE_4K || pte_write(leaf->pte))
+			return fail(c, "the zero page mapped large or writable at %#" PRIx64, leaf->va);
+		return 0;
+	}
+	if (vm_page_test(pg, VM_PG_BUDDY) || vm_page_test(pg, VM_PG_TAIL) ||
+	    vm_page_test(pg, VM_PG_PGTABLE) || pg->refcount == 0)
+		return fail(c, "page %#" PRIx64 " maps frame %#" PRIx64 " that is free, a tail or a "
+			    "page table", leaf->va, pfn);
+	c->rss[vm_rss_kind(vma, pg)] += size >> VM_PAGE_SHIFT;
+	return count(c, pfn, 1, 1);
+}
+
+static const char *const rss_name[VM_RSS_COUNT] = { "file", "anon", "swap", "shmem" };
+
+static int check_mm(struct check *c, struct vm_mm *mm)
+{
+	uint64_t total = 0, data = 0, exec = 0, stack = 0, locked = 0;
+	char why[160];
+
+	if (vm_vma_tree_check(mm, why, sizeof(why)))
+		return fail(c, "VMA tree: %s", why);
+	if (mm->pt.ops->check(&mm->pt, why, sizeof(why)))
+		return fail(c, "page tables: %s", why);
+	for (struct vm_vma *v = vm_vma_first(mm); v; v = vm_vma_next(v)) {
+		uint64_t n = vma_pages(v), f = v->vm_flags;
+		if (v->vm_end > mm->task_size)
+			return fail(c, "VMA [%#" PRIx64 ", %#" PRIx64 ") beyond TASK_SIZE",
+				    v->vm_start, v->vm_end);
+		if (v->vm_file && v->shmem_ino)
+			return fail(c, "VMA %#" PRIx64 " both file and shmem", v->vm_start);
+		total += n;
+		if ((f & (VM_EXEC | VM_WRITE | VM_GROWSDOWN)) == VM_EXEC)
+			exec += n;
+		else if (f & VM_GROWSDOWN)
+			stack += n;
+		else if ((f & (VM_WRITE | VM_SHARED)) == VM_WRITE)
+			data += n;
+		if (f & VM_LOCKED)
+			locked += n;
+	}
+	if (total != mm->total_vm || data != mm->data_vm || exec != mm->exec_vm ||
+	    stack != mm->stack_vm || locked != mm->locked_vm)
+		return fail(c, "accounting: total/data/exec/stack/locked %" PRIu64 "/%" PRIu64 "/%"
+			    PRIu64 "/%" PRIu64 "/%" PRIu64 " pages, VMAs say %" PRIu64 "/%" PRIu64 "/%"
+			    PRIu64 "/%" PRIu64 "/%" PRIu64, mm->total_vm, mm->data_vm, mm->exec_vm,
+			    mm->stack_vm, mm->locked_vm, total, data, exec, stack, locked);
+	if (mm->hiwater_vm < mm->total_vm)
+		return fail(c, "hiwater_vm below total_vm");
+
+	c->mm = mm;
+	memset(c->rss, 0, sizeof(c->rss));
+	int rc = mm->pt.ops->for_each(&mm->pt, 0, mm->task_size, check_leaf, c);
+	if (rc || c->err)
+		return c->err ? c->err : fail(c, "page-table walk failed: %d", rc);
+	for (unsigned i = 0; i < VM_RSS_COUNT; i++)
+		if (i != VM_RSS_SWAP && c->rss[i] != mm->rss[i])
+			return fail(c, "RSS %s counter %" PRIu64 " but %" PRIu64 " pages present",
+				    rss_name[i], mm->rss[i], c->rss[i]);
+	return 0;
+}
+
+/* Rebuilt counts against the descriptors, and every allocated frame held. */
+static int check_frames(struct check *c, uint64_t table_frames)
+{
+	struct vm_kernel *k = c->k;
+	uint64_t pos = 0, pfn, v, held = 1 + table_frames;   /* the zero page, the tables */
+
+	for (struct vm_list *e = k->files.next; e != &k->files; e = e->next) {
+		struct vm_file *f = VM_CONTAINER_OF(e, struct vm_file, link);
+		uint64_t p2 = 0, idx, fpfn;
+		while (vm_u64map_next(&f->cache, &p2, &idx, &fpfn)) {
+			if (fpfn >= k->phys->nframes || k->pages[fpfn].owner_kind != VM_OWNER_FILE)
+				return fail(c, "%s: cached page %" PRIu64 " on frame %#" PRIx64
+					    " not owned by a file", f->path, idx, fpfn);
+			if (count(c, fpfn, 0, 1))
+				return c->err;
+		}
+	}
+	while (vm_u64map_next(&c->counts, &pos, &pfn, &v)) {
+		const struct vm_page *pg = &k->pages[pfn];
+		uint64_t maps = v & UINT32_MAX, refs = v >> 32;
+		if ((uint64_t)pg->mapcount != maps || pg->refcount != refs)
+			return fail(c, "frame %#" PRIx64 ": mapcount %d refcount %u, but %" PRIu64
+				    " mappings and %" PRIu64 " references hold it", pfn, pg->mapcount,
+				    pg->refcount, maps, refs);
+		held += vm_page_test(pg, VM_PG_HEAD) ? UINT64_C(1) << pg->order : 1;
+	}
+	uint64_t used = k->phys->nframes - k->buddy->free_frames;
+	if (used != held)
+		return fail(c, "%" PRIu64 " frames allocated but %" PRIu64 " held by the zero page, "
+			    "page tables, mappings and the page cache", used, held);
+	return 0;
+}
+
+/* procs[i] is the first process using its mm (threads share one). */
+static bool first_user(const struct vm_kernel *k, unsigned i)
+{
+	const struct vm_mm *mm = k->procs[i] ? k->procs[i]->mm : NULL;
+
+	if (!mm)
+		return false;
+	for (unsigned j = 0; j < i; j++)
+		if (k->procs[j] && k->procs[j]->mm == mm)
+			return false;
+	return true;
+}
+
+/* File references: descriptors plus VMAs. */
+static int check_files(struct check *c)
+{
+	struct vm_kernel *k = c->k;
+
+	for (struct vm_list *e = k->files.next; e != &k->files; e = e->next) {
+		struct vm_file *f = VM_CONTAINER_OF(e, struct vm_file, link);
+		uint64_t refs = 0;
+		for (unsigned i = 0; i < k->procs_cap; i++) {
+			struct vm_proc *p = k->procs[i];
+			if (!p)
+				continue;
+			for (int fd = 0; p->fds && fd < VM_NOFILE; fd++)
+				refs += p->fds[fd].file == f;
+			if (first_user(k, i))
+				for (struct vm_vma *v = vm_vma_first(p->mm); v; v = vm_vma_next(v))
+					refs += v->vm_file == f;
+		}
+		if (refs != f->refs)
+			return fail(c, "%s: %u references, %" PRIu64 " descriptors and VMAs", f->path,
+				    f->refs, refs);
+	}
+	return 0;
+}
+
+int vm_kernel_check(struct vm_kernel *k, char *msg, size_t len)
+{
+	char dummy[8];
+	struct check c = { .k = k, .msg = msg ? msg : dummy, .len = msg ? len : sizeof(dummy) };
+	uint64_t tables = 0;
+	char why[160];
+
+	c.msg[0] = '\0';
+	if (vm_buddy_check(k->buddy, why, sizeof(why)))
+		return fail(&c, "buddy: %s", why);
+	vm_u64map_init(&c.counts, k->host);
+	for (unsigned i = 0; i < k->procs_cap && !c.err; i++) {
+		if (!first_user(k, i))
+			continue;
+		tables += k->procs[i]->mm->pt.table_frames;
+		check_mm(&c, k->procs[i]->mm);
+	}
+	if (!c.err)
+		check_frames(&c, tables);
+	if (!c.err)
+		check_files(&c);
+	vm_u64map_fini(&c.counts);
+	return c.err;
+}

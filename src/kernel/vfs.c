@@ -1,0 +1,101 @@
+/*
+ * Files: host files opened read-only, one struct vm_file per host inode,
+ * reference counted by the descriptors and VMAs that use them.  The page
+ * cache over them is pagecache.c.
+ */
+#include "kernel/vfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static struct vm_file *find_inode(struct vm_kernel *k, uint32_t maj, uint32_t min, uint64_t ino)
+{
+	for (struct vm_list *e = k->files.next; e != &k->files; e = e->next) {
+		struct vm_file *f = VM_CONTAINER_OF(e, struct vm_file, link);
+		if (f->ino == ino && f->dev_major == maj && f->dev_minor == min)
+			return f;
+	}
+	return NULL;
+}
+
+/* Linux: do_filp_open() + the inode's i_size, i_sb->s_dev, i_ino. */
+int vm_file_open(struct vm_kernel *k, const char *path, struct vm_file **out)
+{
+	struct stat st;
+
+	*out = NULL;
+	if (!path || !*path)
+		return -ENOENT;
+	if (stat(path, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -ENODEV;
+	uint32_t maj = (uint32_t)major(st.st_dev), min = (uint32_t)minor(st.st_dev);
+	struct vm_file *f = find_inode(k, maj, min, (uint64_t)st.st_ino);
+	if (f) {
+		f->refs++;
+		*out = f;
+		return 0;
+	}
+	int fd = -1;
+	if (k->phys->data) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	}
+	f = vm_host_calloc(k->host, 1, sizeof(*f));
+	char *copy = f ? vm_host_strdup(k->host, path) : NULL;
+	if (!copy) {
+		vm_host_free(k->host, f);
+		if (fd >= 0)
+			close(fd);
+		return -ENOMEM;
+	}
+	f->path = copy;
+	f->size = (uint64_t)st.st_size;
+	f->dev_major = maj;
+	f->dev_minor = min;
+	f->ino = (uint64_t)st.st_ino;
+	f->host_fd = fd;
+	f->refs = 1;
+	f->warm = k->cfg.pagecache_warm;
+	vm_u64map_init(&f->cache, k->host);
+	vm_list_add_tail(&f->link, &k->files);
+	*out = f;
+	return 0;
+}
+
+void vm_file_get(struct vm_file *f)
+{
+	f->refs++;
+}
+
+static void file_free(struct vm_kernel *k, struct vm_file *f)
+{
+	vm_pagecache_release(k, f);
+	vm_list_del(&f->link);
+	if (f->host_fd >= 0)
+		close(f->host_fd);
+	vm_host_free(k->host, f->path);
+	vm_host_free(k->host, f);
+}
+
+void vm_file_put(struct vm_kernel *k, struct vm_file *f)
+{
+	if (!f || !f->refs)
+		return;
+	if (--f->refs == 0)
+		file_free(k, f);
+}
+
+void vm_files_release(struct vm_kernel *k)
+{
+	while (!vm_list_empty(&k->files))
+		file_free(k, VM_CONTAINER_OF(k->files.next, struct vm_file, link));
+}
