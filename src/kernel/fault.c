@@ -55,6 +55,18 @@ static struct vm_cpu *local_cpu(const struct vm_fault *vmf)
 
 /* ---- anonymous memory ------------------------------------------------------ */
 
+unsigned vm_fault_map_anon(struct vm_fault *vmf, uint64_t pfn, uint64_t prot)
+{
+	unsigned ret = vm_fault_map(vmf, pfn, prot);
+
+	if (ret) {
+		vm_page_put(vmf->k, pfn);
+		return ret;
+	}
+	vm_rmap_new_anon(vmf->k, vmf->vma, vmf->address, pfn, 0);
+	return 0;
+}
+
 /* Linux: do_anonymous_page(). */
 static unsigned do_anonymous_page(struct vm_fault *vmf)
 {
@@ -73,14 +85,10 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 	}
 	if (vm_page_alloc(k, 0, &pfn))
 		return VM_FAULT_OOM;
-	ret = vm_fault_map(vmf, pfn, vm_fault_prot(vmf, true, true));
-	if (ret) {
-		vm_page_put(k, pfn);
-		return ret;
-	}
-	vm_rmap_new_anon(k, vmf->vma, vmf->address, pfn, 0);
-	k->stats->flt_anon++;
-	return 0;
+	ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, true));
+	if (!ret)
+		k->stats->flt_anon++;
+	return ret;
 }
 
 /* Shared anonymous memory (Linux: shmem_fault on the shmem file behind
@@ -88,19 +96,14 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
  * has no dirty tracking, so a read maps the page writable already. */
 static unsigned do_shmem_fault(struct vm_fault *vmf)
 {
-	struct vm_kernel *k = vmf->k;
 	uint64_t pfn;
 
-	if (vm_page_alloc(k, 0, &pfn))
+	if (vm_page_alloc(vmf->k, 0, &pfn))
 		return VM_FAULT_OOM;
-	unsigned ret = vm_fault_map(vmf, pfn, vm_fault_prot(vmf, true, fault_write(vmf)));
-	if (ret) {
-		vm_page_put(k, pfn);
-		return ret;
-	}
-	vm_rmap_new_anon(k, vmf->vma, vmf->address, pfn, 0);
-	k->stats->flt_anon++;
-	return 0;
+	unsigned ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, fault_write(vmf)));
+	if (!ret)
+		vmf->k->stats->flt_anon++;
+	return ret;
 }
 
 /* ---- transparent huge pages ------------------------------------------------- */
@@ -220,14 +223,10 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old_pfn)
 		vm_phys_copy_frame(k->phys, pfn, old_pfn);
 	pt->ops->unmap(pt, vmf->address, vmf->address + VM_PAGE_SIZE, zap_one, vmf);
 	vm_flush_tlb_range(k, vmf->mm, vmf->address, vmf->address + VM_PAGE_SIZE, k->cur_cpu);
-	unsigned ret = vm_fault_map(vmf, pfn, vm_fault_prot(vmf, true, true));
-	if (ret) {
-		vm_page_put(k, pfn);
-		return ret;
-	}
-	vm_rmap_new_anon(k, vmf->vma, vmf->address, pfn, 0);
-	k->stats->flt_cow++;
-	return 0;
+	unsigned ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, true));
+	if (!ret)
+		k->stats->flt_cow++;
+	return ret;
 }
 
 /* Linux: do_wp_page() — a write to a present, write-protected 4 KiB PTE. */

@@ -147,12 +147,9 @@ static unsigned do_cow_fault(struct vm_fault *vmf)
 	if (k->phys->data)
 		vm_phys_copy_frame(k->phys, pfn, src);
 	vm_page_put(k, src);
-	unsigned ret = vm_fault_map(vmf, pfn, vm_fault_prot(vmf, true, true));
-	if (ret) {
-		vm_page_put(k, pfn);
+	unsigned ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, true));
+	if (ret)
 		return ret;
-	}
-	vm_rmap_new_anon(k, vmf->vma, vmf->address, pfn, 0);
 	k->stats->flt_cow++;
 	return major ? VM_FAULT_MAJOR : 0;
 }

@@ -35,6 +35,11 @@ uint64_t vm_fault_prot(const struct vm_fault *vmf, bool writable, bool dirty);
 /* Install a 4 KiB leaf for vmf->address.  0, or a VM_FAULT_* error. */
 unsigned vm_fault_map(struct vm_fault *vmf, uint64_t pfn, uint64_t prot);
 
+/* Install a 4 KiB leaf for vmf->address on pfn, a frame fresh from
+ * vm_page_alloc, as a new anonymous page (folio_add_new_anon_rmap).  On
+ * failure the frame is put.  0, or a VM_FAULT_* error. */
+unsigned vm_fault_map_anon(struct vm_fault *vmf, uint64_t pfn, uint64_t prot);
+
 /* do_fault() for file VMAs: do_read_fault (with do_fault_around),
  * do_cow_fault, do_shared_fault.  fault_file.c. */
 unsigned vm_do_fault(struct vm_fault *vmf);

@@ -198,41 +198,57 @@ static void flush_loaded_pcid(struct vm_cpu *c)
 	vm_cpu_write_cr3(c, c->pt, c->pcid, false);
 }
 
+/* What one CPU running the mm invalidates: n entries of 2^shift bytes from
+ * first, or (full) its whole PCID. */
+struct flush_info {
+	vm_vaddr first;
+	uint64_t n;
+	unsigned shift;
+	bool full;
+};
+
+/* Linux: flush_tlb_func() on every CPU in mm_cpumask — the CPUs running
+ * mm flush (an IPI for those other than self); a CPU not running it
+ * catches up at its next switch (tlb_gen): here it forgets that its
+ * entries of the PCID are valid. */
+static void flush_mm_cpus(struct vm_kernel *k, struct vm_mm *mm, const struct flush_info *fi,
+			  int self)
+{
+	for (unsigned c = 0; c < k->ncpus; c++) {
+		struct vm_mm **slot = pcid_slot(k, c, mm->pcid);
+		if (k->cpu_mm[c] != mm) {
+			if (*slot == mm)
+				*slot = NULL;
+			continue;
+		}
+		if ((int)c != self)
+			k->stats->tlb_shootdowns++;
+		struct vm_cpu *cpu = &k->cpus[c];
+		if (fi->full) {
+			flush_loaded_pcid(cpu);
+			continue;
+		}
+		for (uint64_t i = 0; i < fi->n; i++)
+			vm_cpu_invlpg(cpu, fi->first + (i << fi->shift));
+	}
+}
+
 void vm_flush_tlb_range_stride(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start,
 			       vm_vaddr end, unsigned shift, int self)
 {
 	if (!mm || end <= start)
 		return;
 	/* Linux: flush_tlb_mm_range() — a full flush when the range has more
-	 * entries than the ceiling (or is "everything", end = TLB_FLUSH_ALL). */
+	 * entries than the ceiling. */
 	uint64_t stride = UINT64_C(1) << shift;
-	vm_vaddr first = VM_ALIGN_DOWN(start, stride);
-	uint64_t n = ((end - first) + stride - 1) >> shift;
-	bool full = n > FLUSH_CEILING;
-
-	if (full)
+	struct flush_info fi = { .first = VM_ALIGN_DOWN(start, stride), .shift = shift };
+	fi.n = ((end - fi.first) + stride - 1) >> shift;
+	fi.full = fi.n > FLUSH_CEILING;
+	if (fi.full)
 		k->stats->tlb_flush_mm++;
 	else
 		k->stats->tlb_flush_range++;
-	for (unsigned c = 0; c < k->ncpus; c++) {
-		struct vm_mm **slot = pcid_slot(k, c, mm->pcid);
-		if (k->cpu_mm[c] != mm) {
-			/* Linux: a CPU not running mm catches up at its next
-			 * switch (tlb_gen); here it forgets the PCID is valid. */
-			if (*slot == mm)
-				*slot = NULL;
-			continue;
-		}
-		if ((int)c != self)
-			k->stats->tlb_shootdowns++;     /* flush_tlb_func via IPI */
-		struct vm_cpu *cpu = &k->cpus[c];
-		if (full) {
-			flush_loaded_pcid(cpu);
-			continue;
-		}
-		for (uint64_t i = 0; i < n; i++)
-			vm_cpu_invlpg(cpu, first + (i << shift));
-	}
+	flush_mm_cpus(k, mm, &fi, self);
 }
 
 void vm_flush_tlb_range(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr end,
@@ -243,20 +259,12 @@ void vm_flush_tlb_range(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, v
 
 void vm_flush_tlb_mm(struct vm_kernel *k, struct vm_mm *mm, int self)
 {
+	struct flush_info fi = { .full = true };
+
 	if (!mm)
 		return;
 	k->stats->tlb_flush_mm++;
-	for (unsigned c = 0; c < k->ncpus; c++) {
-		struct vm_mm **slot = pcid_slot(k, c, mm->pcid);
-		if (k->cpu_mm[c] != mm) {
-			if (*slot == mm)
-				*slot = NULL;
-			continue;
-		}
-		if ((int)c != self)
-			k->stats->tlb_shootdowns++;
-		flush_loaded_pcid(&k->cpus[c]);
-	}
+	flush_mm_cpus(k, mm, &fi, self);
 }
 
 void vm_leave_mm(struct vm_kernel *k, struct vm_mm *mm)
