@@ -108,8 +108,9 @@ $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 run: $(CLI)
 	$(CLI) pattern --pattern random --footprint 256M --accesses 2000000 --page-size 4K,2M
 
-test: $(TESTS) $(FUZZ_REPLAY) $(CLI)
-	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay prove -j2 -e '' $(TESTS) tests/cli/*.t tests/fuzz/run_corpus.t
+test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF)
+	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) prove -j2 -e '' $(TESTS) tests/cli/*.t \
+	  tests/fuzz/run_corpus.t tests/linux/kdiff.t
 
 test-long: export VMLAB_TEST_LONG=1
 test-long: test

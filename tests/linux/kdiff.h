@@ -184,9 +184,10 @@ uint64_t kd_resolve(const struct kd_env *env, struct kd_addr a);
 unsigned kd_touch_plan(const struct kd_env *env, const struct kd_op *op, uint64_t *va,
 		       bool *write);
 
-/* Normalise a call's return value: addresses into the range become
- * KD_RET_RANGE, breaks KD_RET_HEAP, other successful mmap/mremap addresses
- * KD_RET_OUTSIDE (the caller unmaps them). */
+/* Normalise a call's return value (rec->minflt/majflt already set):
+ * addresses into the range become KD_RET_RANGE, breaks KD_RET_HEAP, other
+ * successful mmap/mremap addresses KD_RET_OUTSIDE, with their faults
+ * cleared (the caller unmaps them). */
 void kd_ret_normalise(const struct kd_env *env, const struct kd_op *op, int64_t ret,
 		      struct kd_rec *rec);
 

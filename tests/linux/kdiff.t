@@ -7,4 +7,5 @@ if [ "$(uname -s)" != Linux ] || [ "$(uname -m)" != x86_64 ]; then
 	echo "1..0 # SKIP the differential test needs Linux on x86-64"
 	exit 0
 fi
-exec "$K" --host-check 50 --cases "$(dirname "$0")/cases"
+D=$(dirname "$0")
+exec "$K" --host-check 50 --cases "$D/cases" --known "$D/known-differences"

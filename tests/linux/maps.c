@@ -279,8 +279,12 @@ void kd_ret_normalise(const struct kd_env *env, const struct kd_op *op, int64_t 
 			rec->ret_kind = KD_RET_RANGE;
 			rec->ret = (int64_t)(a - KD_BASE);
 		} else {
+			/* Placed top-down from mmap_base, which is random on the host:
+			 * neither the address nor the faults of MAP_POPULATE compare
+			 * (fault-around windows are aligned in the address space). */
 			rec->ret_kind = KD_RET_OUTSIDE;
 			rec->ret = 0;
+			rec->minflt = rec->majflt = 0;
 		}
 	}
 }

@@ -52,10 +52,7 @@ void kd_host_read(struct kd_host *h)
 /* The model's world for one run. */
 struct model {
 	struct vm_machine *m;
-	struct vm_kernel kernel;  /* on the machine's parts */
-	struct vm_stats stats;    /* the kernel's counters */
-	bool kernel_up;
-	struct vm_kernel *k;      /* &kernel */
+	struct vm_kernel *k;      /* the machine's kernel */
 	struct vm_proc *p;
 	int fd;
 	struct kd_env env;
@@ -129,29 +126,6 @@ static int check(struct model *md, struct kd_run *run)
 	return 0;
 }
 
-/* The kernel on the machine's parts (as tests/unit/kfixture.h builds it). */
-static int kernel_init(struct model *md, const struct vm_settings *s)
-{
-	struct vm_machine *m = md->m;
-	struct vm_kernel *k = &md->kernel;
-	int rc;
-
-	k->host = &m->host;
-	k->rng = &m->rng;
-	k->phys = &m->phys;
-	k->pages = m->pages;
-	k->buddy = &m->buddy;
-	k->cpus = m->cpus;
-	k->ncpus = m->ncpus;
-	k->pt_type = m->pt_type;
-	k->table_src = m->table_src;
-	k->stats = &md->stats;
-	rc = vm_kernel_init(k, s);
-	md->kernel_up = rc == 0;
-	md->k = k;
-	return rc;
-}
-
 static int setup(struct model *md, const char *path, const struct kd_host *h, uint64_t seed,
 		 struct kd_run *run)
 {
@@ -162,14 +136,10 @@ static int setup(struct model *md, const char *path, const struct kd_host *h, ui
 	if (!s)
 		return fail(run, "settings", -ENOMEM);
 	rc = vmlab_machine_create(s, NULL, &md->m, &err);
-	if (rc) {
-		vmlab_settings_destroy(s);
-		return fail(run, err.msg[0] ? err.msg : "vmlab_machine_create", rc);
-	}
-	rc = kernel_init(md, s);
 	vmlab_settings_destroy(s);
 	if (rc)
-		return fail(run, "vm_kernel_init", rc);
+		return fail(run, err.msg[0] ? err.msg : "vmlab_machine_create", rc);
+	md->k = vm_machine_kernel(md->m);
 	rc = vm_proc_create(md->k, "kdiff", &md->p);
 	if (rc)
 		return fail(run, "vm_proc_create", rc);
@@ -291,8 +261,6 @@ int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_hos
 	rc = setup(md, path, h, seq->seed ? seq->seed : 1, run);
 	if (rc == 0)
 		rc = steps(md, seq, check_every, run);
-	if (md->kernel_up)
-		vm_kernel_fini(md->k);
 	vmlab_machine_destroy(md->m);
 	free(md);
 	return rc;
