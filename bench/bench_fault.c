@@ -26,6 +26,7 @@
 #include "kernel/fault.h"
 #include "kernel/kernel.h"
 #include "kernel/proc.h"
+#include "kernel/syscalls.h"
 
 #define BASE  UINT64_C(0x100000000000)
 #define PAGES (UINT64_C(1) << 16)          /* 256 MiB */
@@ -33,34 +34,18 @@
 
 struct bench {
 	struct vm_machine *m;
-	struct vm_kernel k;
-	struct vm_stats st;
-	struct vm_mm mm;
-	struct vm_vma vma;
-	struct vm_proc p;
+	struct vm_kernel *k;
+	struct vm_proc *p;
 };
 
-/* kmm's vm_proc_kill: a fault in this benchmark never kills. */
-__attribute__((weak)) void vm_proc_kill(struct vm_kernel *k, struct vm_proc *p,
-					const struct vm_siginfo *sig)
+static void map_region(struct bench *b)
 {
-	(void)k;
-	p->sig = *sig;
-	p->state = VM_PROC_KILLED;
-}
-
-__attribute__((weak)) void vm_proc_reap(struct vm_kernel *k, struct vm_proc *p)
-{
-	(void)k;
-	(void)p;
-}
-
-__attribute__((weak)) int vm_expand_stack(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr addr)
-{
-	(void)k;
-	(void)vma;
-	(void)addr;
-	return -ENOMEM;
+	long r = vm_sys_mmap(b->k, b->p, BASE, PAGES << 12, VM_PROT_READ | VM_PROT_WRITE,
+			     VM_MAP_PRIVATE | VM_MAP_ANONYMOUS | VM_MAP_FIXED, -1, 0);
+	if (r != (long)BASE) {
+		fprintf(stderr, "bench: mmap: %ld\n", r);
+		exit(1);
+	}
 }
 
 static int setup(struct bench *b, const char *mode)
@@ -72,67 +57,41 @@ static int setup(struct bench *b, const char *mode)
 	for (unsigned i = 0; i < 3; i++)
 		vmlab_settings_parse(s, words[i], &err);
 	int rc = vmlab_machine_create(s, NULL, &b->m, &err);
+	vmlab_settings_destroy(s);
 	if (rc) {
 		fprintf(stderr, "bench: %s\n", err.msg);
-		vmlab_settings_destroy(s);
 		return rc;
 	}
-	struct vm_kernel *k = &b->k;
-	k->host = &b->m->host;
-	k->rng = &b->m->rng;
-	k->phys = &b->m->phys;
-	k->pages = b->m->pages;
-	k->buddy = &b->m->buddy;
-	k->cpus = b->m->cpus;
-	k->ncpus = b->m->ncpus;
-	k->pt_type = b->m->pt_type;
-	k->table_src = b->m->table_src;
-	k->stats = &b->st;
-	rc = vm_kernel_init(k, s);
-	vmlab_settings_destroy(s);
-	if (rc || vm_machine_pt_create(b->m, &b->mm.pt))
-		return -ENOMEM;
-	b->mm.k = k;
-	b->mm.pcid = 1;
-	b->mm.users = 1;
-	b->mm.task_size = k->cfg.task_size_max;
-	b->vma = (struct vm_vma){ .vm_start = BASE, .vm_end = BASE + (PAGES << 12),
-				  .vm_flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE,
-				  .vm_pgoff = BASE >> 12, .mm = &b->mm };
-	vm_vma_link(&b->mm, &b->vma);
-	b->p = (struct vm_proc){ .pid = 1, .mm = &b->mm, .state = VM_PROC_RUNNING };
+	b->k = vm_machine_kernel(b->m);
+	rc = vm_proc_create(b->k, "bench", &b->p);
+	if (rc)
+		return rc;
+	map_region(b);
 	return 0;
 }
 
-static void teardown(struct bench *b)
-{
-	vm_zap_range(&b->k, &b->vma, b->vma.vm_start, b->vma.vm_end);
-	vm_vma_unlink(&b->mm, &b->vma);
-	vm_leave_mm(&b->k, &b->mm);
-	vm_pt_destroy(&b->mm.pt);
-	vm_kernel_fini(&b->k);
-	vmlab_machine_destroy(b->m);
-}
-
 /* One pass of write faults over the region; seconds. */
-static double fault_pass(struct bench *b)
+static double fault_pass(struct bench *b, uint64_t *allocs)
 {
+	uint64_t a0 = vmlab_machine_host_allocs(b->m);
 	double t0 = bench_now();
 	for (uint64_t i = 0; i < PAGES; i++) {
 		uint64_t v = i;
-		if (vm_user_access(&b->k, &b->p, BASE + (i << 12), 8, VM_ACC_WRITE, &v)) {
+		if (vm_user_access(b->k, b->p, BASE + (i << 12), 8, VM_ACC_WRITE, &v)) {
 			fprintf(stderr, "bench: fault at page %" PRIu64 " failed\n", i);
 			exit(1);
 		}
 	}
 	double t = bench_now() - t0;
-	vm_zap_range(&b->k, &b->vma, b->vma.vm_start, b->vma.vm_end);
+	*allocs += vmlab_machine_host_allocs(b->m) - a0;
+	vm_sys_munmap(b->k, b->p, BASE, PAGES << 12);      /* not timed */
+	map_region(b);
 	return t;
 }
 
 static double hit_pass(struct bench *b)
 {
-	struct vm_cpu *cpu = &b->k.cpus[0];
+	struct vm_cpu *cpu = &b->k->cpus[b->p->cpu];
 	uint64_t sum = 0;
 	double t0 = bench_now();
 	for (uint64_t i = 0; i < HITS; i++) {
@@ -151,14 +110,13 @@ static int run(const char *mode)
 	if (setup(&b, mode))
 		return 1;
 	double t_fault = 1e30, t_hit = 1e30;
-	uint64_t faults0 = b.p.min_flt, allocs = vmlab_machine_host_allocs(b.m);
+	uint64_t faults0 = b.p->min_flt, grown = 0;
 	for (int r = 0; r < BENCH_REPS; r++) {
-		double t = fault_pass(&b);
+		double t = fault_pass(&b, &grown);
 		t_fault = t < t_fault ? t : t_fault;
 	}
-	uint64_t faults = b.p.min_flt - faults0;
-	uint64_t grown = vmlab_machine_host_allocs(b.m) - allocs;
-	vm_user_access(&b.k, &b.p, BASE, 8, VM_ACC_WRITE, NULL);     /* map the hit page */
+	uint64_t faults = b.p->min_flt - faults0;
+	vm_user_access(b.k, b.p, BASE, 8, VM_ACC_WRITE, NULL);     /* map the hit page */
 	for (int r = 0; r < BENCH_REPS; r++) {
 		double t = hit_pass(&b);
 		t_hit = t < t_hit ? t : t_hit;
@@ -169,7 +127,7 @@ static int run(const char *mode)
 	printf("%-10s     %" PRIu64 " faults in %d passes (%s), host allocations while faulting: %"
 	       PRIu64 "\n", "", faults, BENCH_REPS, faults == (uint64_t)BENCH_REPS * PAGES ? "one per page" : "WRONG",
 	       grown);
-	teardown(&b);
+	vmlab_machine_destroy(b.m);
 	return faults != (uint64_t)BENCH_REPS * PAGES;
 }
 

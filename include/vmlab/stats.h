@@ -73,7 +73,7 @@
 	X(majflt,            "faults",   "major faults: needed I/O, e.g. a file page not in the page cache (Linux maj_flt)") \
 	X(flt_zero_page,     "faults",   "anonymous read faults answered with the shared zero page") \
 	X(flt_anon,          "faults",   "anonymous pages allocated and zeroed by write faults (do_anonymous_page)") \
-	X(flt_file,          "faults",   "file pages mapped by read faults (do_read_fault)") \
+	X(flt_file,          "faults",   "page-cache pages mapped by faults (do_read_fault, do_shared_fault)") \
 	X(flt_cow,           "faults",   "private copies made by write faults (do_cow_fault, wp_page_copy)") \
 	X(flt_wp_reuse,      "faults",   "write faults that made a page writable without a copy (wp_page_reuse)") \
 	X(flt_spurious,      "faults",   "faults already resolved when handled (a stale TLB entry)") \

@@ -112,8 +112,15 @@ struct vm_vma *vm_vma_modify(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr s
  * (a split at max_map_count; nothing unmapped). */
 int vm_do_munmap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr end);
 
+/* Linux IS_ERR_VALUE(): -4095..-1 are errors; any other value is an
+ * address, even one above 2^63 (a MAP_FIXED address the checks refuse). */
+static inline bool vm_is_err(long v)
+{
+	return (unsigned long)v >= (unsigned long)-4095;
+}
+
 /* get_unmapped_area() for mmap and mremap (mmap.c): an address for len
- * bytes, or -ENOMEM / -EINVAL as a negative long. */
+ * bytes, or -ENOMEM / -EINVAL / -EPERM (vm_is_err). */
 long vm_get_unmapped_area(struct vm_kernel *k, struct vm_mm *mm, struct vm_file *file,
 			  vm_vaddr addr, uint64_t len, uint64_t pgoff, int flags);
 

@@ -175,7 +175,7 @@ static long get_area_topdown(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr add
 	if (addr > k->cfg.map_window)
 		info.high_limit += k->cfg.task_size_max - k->cfg.map_window;
 	ret = vm_unmapped_area(mm, &info);
-	if (ret >= 0)
+	if (!vm_is_err(ret))
 		return ret;
 	return get_area_bottomup(k, mm, addr0, len, flags);
 }
@@ -196,7 +196,7 @@ static vm_vaddr thp_get_area(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr add
 	if (len_pad < len || off + len_pad < off)
 		return 0;
 	ret = get_area_topdown(k, mm, addr, len_pad, flags);
-	if (ret < 0)
+	if (vm_is_err(ret))
 		return 0;
 	if ((vm_vaddr)ret == addr)
 		return addr;
@@ -228,11 +228,15 @@ long vm_get_unmapped_area(struct vm_kernel *k, struct vm_mm *mm, struct vm_file 
 		ret = (long)thp_get_area(k, mm, addr, len, pgoff << VM_PAGE_SHIFT, flags);
 	if (!ret)
 		ret = get_area_topdown(k, mm, addr, len, flags);
-	if (ret < 0)
+	if (vm_is_err(ret))
 		return ret;
 	if ((vm_vaddr)ret > mm->task_size - len)
 		return -ENOMEM;
 	if (ret & (long)(VM_PAGE_SIZE - 1))
 		return -EINVAL;
+	/* security_mmap_addr() -> cap_mmap_addr(): below vm.mmap_min_addr
+	 * only with CAP_SYS_RAWIO, which the model's processes lack. */
+	if ((vm_vaddr)ret < k->cfg.mmap_min_addr)
+		return -EPERM;
 	return ret;
 }

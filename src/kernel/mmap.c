@@ -208,7 +208,7 @@ static long do_mmap(struct vm_kernel *k, struct vm_proc *p, const struct vm_fd *
 	vm_flags = mmap_vm_flags(prot, flags);
 
 	ret = vm_get_unmapped_area(k, mm, file, addr, len, pgoff, flags);
-	if (ret < 0)
+	if (vm_is_err(ret))
 		return ret;
 	addr = (vm_vaddr)ret;
 	if (flags & VM_MAP_FIXED_NOREPLACE) {

@@ -295,9 +295,10 @@ static long set_new_addr(struct remap *r)
 		map_flags |= VM_MAP_SHARED;
 	res = vm_get_unmapped_area(r->k, r->mm, vma->vm_file,
 				   implies_new_addr(r) ? r->new_addr : 0, r->new_len, pgoff, map_flags);
-	if (res >= 0)
-		r->new_addr = (vm_vaddr)res;
-	return res < 0 ? res : 0;
+	if (vm_is_err(res))
+		return res;
+	r->new_addr = (vm_vaddr)res;
+	return 0;
 }
 
 /* Linux: shrink_vma(): unmap the tail beyond new_len. */

@@ -25,8 +25,9 @@ void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint
 {
 	struct vm_page *pg = &k->pages[pfn];
 
+	vm_anon_vma_prepare(vma);          /* Linux: anon_vma_prepare() before the first page */
 	pg->owner_kind = VM_OWNER_ANON;
-	pg->owner = vma->mm;
+	pg->owner = vma->anon;
 	pg->index = va >> VM_PAGE_SHIFT;
 	pg->mapcount = 1;
 	vm_page_set(pg, VM_PG_SWAPBACKED);

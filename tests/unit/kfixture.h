@@ -1,9 +1,10 @@
 /*
  * Fixture for the kernel tests (fault, zap, uaccess, pagecache, kernel): a
- * machine built from settings words, a kernel on its parts, address spaces
- * and VMAs made by hand (exact addresses and flags, no mmap policy in the
- * way), host files with known bytes, and an invariant checker that counts
- * every present leaf against RSS and frame counts.
+ * machine built from settings words and its kernel, processes from
+ * vm_proc_create with VMAs placed by hand (exact addresses and flags, no
+ * mmap policy in the way), host files with known bytes, and an invariant
+ * check: vm_kernel_check, then a second count of every present leaf
+ * against RSS and frame counts that also knows THP blocks.
  */
 #ifndef VMLAB_KFIXTURE_H
 #define VMLAB_KFIXTURE_H
@@ -22,8 +23,10 @@
 #include "core/machine.h"
 #include "kernel/fault.h"
 #include "kernel/kernel.h"
+#include "kernel/mm_internal.h"
 #include "kernel/proc.h"
 #include "kernel/rmap.h"
+#include "kernel/syscalls.h"
 #include "kernel/uapi.h"
 #include "kernel/vfs.h"
 #include "tap.h"
@@ -32,16 +35,18 @@
 
 struct kfix {
 	struct vm_machine *m;
-	struct vm_kernel k;
-	struct vm_stats st;                 /* the kernel's counters */
+	struct vm_kernel *k;                /* the machine's kernel */
+	struct vm_stats *st;                /* its counters */
 	struct vm_proc *procs[KF_MAX_PROCS];
 	unsigned nprocs;
+	struct vm_proc *holder;             /* holds the files kfix_open opens */
 	char files[4][64];                  /* host files made by kfix_file */
 	unsigned nfiles;
 };
 
-/* Build a machine from settings words ("phys=64M", ...) and a kernel on
- * it.  Returns 0 or the error (the test fails). */
+/* Build a machine (aslr=0 unless the words say otherwise) from settings
+ * words ("phys=64M", ...); its kernel is the one under test.  Returns 0 or
+ * the error (the test fails). */
 static VM_UNUSED int kfix_init(struct kfix *f, const char *const *words)
 {
 	struct vm_settings *s = vmlab_settings_create();
@@ -49,137 +54,61 @@ static VM_UNUSED int kfix_init(struct kfix *f, const char *const *words)
 	int rc;
 
 	memset(f, 0, sizeof(*f));
+	vmlab_settings_parse(s, "aslr=0", &err);
 	for (; words && *words; words++)
 		if (vmlab_settings_parse(s, *words, &err))
 			diag("bad setting %s: %s", *words, err.msg);
 	rc = vmlab_machine_create(s, NULL, &f->m, &err);
+	vmlab_settings_destroy(s);
 	if (rc) {
 		diag("machine: %s", err.msg);
-		vmlab_settings_destroy(s);
 		return rc;
 	}
-	struct vm_kernel *k = &f->k;
-	k->host = &f->m->host;
-	k->rng = &f->m->rng;
-	k->phys = &f->m->phys;
-	k->pages = f->m->pages;
-	k->buddy = &f->m->buddy;
-	k->cpus = f->m->cpus;
-	k->ncpus = f->m->ncpus;
-	k->pt_type = f->m->pt_type;
-	k->table_src = f->m->table_src;
-	k->stats = &f->st;
-	rc = vm_kernel_init(k, s);
-	vmlab_settings_destroy(s);
-	return rc;
+	f->k = vm_machine_kernel(f->m);
+	f->st = &f->m->kstats;
+	return 0;
 }
 
-/* An empty address space: page tables from the machine, the next PCID. */
-static VM_UNUSED struct vm_mm *kfix_mm(struct kfix *f)
-{
-	struct vm_mm *mm = calloc(1, sizeof(*mm));
-
-	if (!mm || vm_machine_pt_create(f->m, &mm->pt)) {
-		free(mm);
-		return NULL;
-	}
-	mm->k = &f->k;
-	mm->pcid = f->k.next_pcid++;
-	mm->users = 1;
-	mm->task_size = f->k.cfg.task_size_max;
-	return mm;
-}
-
-/* A running process on CPU cpu with an empty address space. */
+/* A running process on CPU cpu (vm_proc_create: the standard stack VMA
+ * near the top, nothing else mapped). */
 static VM_UNUSED struct vm_proc *kfix_proc(struct kfix *f, unsigned cpu)
 {
-	struct vm_proc *p = calloc(1, sizeof(*p));
+	struct vm_proc *p;
 
-	if (!p || f->nprocs == KF_MAX_PROCS)
-		return free(p), NULL;
-	p->mm = kfix_mm(f);
-	if (!p->mm)
-		return free(p), NULL;
-	p->pid = (int)f->nprocs + 100;
+	if (f->nprocs == KF_MAX_PROCS || vm_proc_create(f->k, "kfix", &p))
+		return NULL;
 	p->cpu = cpu;
-	p->state = VM_PROC_RUNNING;
 	f->procs[f->nprocs++] = p;
 	return p;
 }
 
-/* A VMA [start, end) with vm_flags (VM_MAY* added), linked into p's tree.
- * file may be NULL; pgoff in pages (anonymous: start >> 12). */
-static VM_UNUSED struct vm_vma *kfix_vma(struct vm_proc *p, vm_vaddr start, vm_vaddr end, uint64_t flags,
-			       struct vm_file *file, uint64_t pgoff)
+/* A VMA [start, end) with vm_flags (VM_MAY* added), linked into p's tree
+ * and accounted.  file may be NULL; pgoff in pages (anonymous: start >> 12). */
+static VM_UNUSED struct vm_vma *kfix_vma(struct vm_proc *p, vm_vaddr start, vm_vaddr end,
+					 uint64_t flags, struct vm_file *file, uint64_t pgoff)
 {
-	struct vm_vma *vma = calloc(1, sizeof(*vma));
+	struct vm_vma *vma = vm_vma_new(p->mm->k);
 
 	if (!vma)
 		return NULL;
 	vma->vm_start = start;
 	vma->vm_end = end;
-	vma->vm_flags = flags | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | (flags & VM_SHARED ? VM_MAYSHARE : 0);
+	vma->vm_flags = flags | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC |
+			(flags & VM_SHARED ? VM_MAYSHARE : 0);
 	vma->vm_file = file;
 	vma->vm_pgoff = file ? pgoff : start >> VM_PAGE_SHIFT;
 	vma->mm = p->mm;
 	if (file)
 		vm_file_get(file);
 	vm_vma_link(p->mm, vma);
-	p->mm->total_vm += (end - start) >> VM_PAGE_SHIFT;
+	vm_stat_account(p->mm, vma->vm_flags, (int64_t)((end - start) >> VM_PAGE_SHIFT));
 	return vma;
 }
 
-/* Unmap everything and free the address space (what exit does). */
-static VM_UNUSED void kfix_mm_free(struct kfix *f, struct vm_mm *mm)
+/* The process exits: its address space is unmapped and freed. */
+static VM_UNUSED void kfix_exit(struct kfix *f, struct vm_proc *p)
 {
-	struct vm_vma *vma;
-
-	while ((vma = vm_vma_first(mm)) != NULL) {
-		vm_zap_range(&f->k, vma, vma->vm_start, vma->vm_end);
-		vm_vma_unlink(mm, vma);
-		if (vma->vm_file)
-			vm_file_put(&f->k, vma->vm_file);
-		free(vma);
-	}
-	vm_leave_mm(&f->k, mm);
-	vm_pt_destroy(&mm->pt);
-	free(mm);
-}
-
-/* Stand-ins for kmm's process functions until they are merged: weak, so
- * the real ones win when proc.c and mmap.c are in the library. */
-__attribute__((weak)) void vm_proc_kill(struct vm_kernel *k, struct vm_proc *p,
-					const struct vm_siginfo *sig)
-{
-	struct kfix *f = VM_CONTAINER_OF(k, struct kfix, k);
-
-	p->sig = *sig;
-	p->state = VM_PROC_KILLED;
-	kfix_mm_free(f, p->mm);
-	p->mm = NULL;
-}
-
-__attribute__((weak)) void vm_proc_reap(struct vm_kernel *k, struct vm_proc *p)
-{
-	(void)k;
-	(void)p;
-}
-
-/* Linux expand_downwards(): the size limit and the guard gap below. */
-__attribute__((weak)) int vm_expand_stack(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr addr)
-{
-	vm_vaddr start = addr & ~(VM_PAGE_SIZE - 1);
-	struct vm_vma *prev = vm_vma_prev(vma);
-
-	if (vma->vm_end - start > k->cfg.stack_rlimit)
-		return -ENOMEM;
-	if (prev && (prev->vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) &&
-	    start - prev->vm_end < k->cfg.stack_guard_gap)
-		return -ENOMEM;
-	vma->vm_pgoff -= (vma->vm_start - start) >> VM_PAGE_SHIFT;
-	vma->vm_start = start;
-	vm_vma_update_gaps(vma->mm, vma);
-	return 0;
+	vm_sys_exit(f->k, p, 0);
 }
 
 /* A host file of size bytes whose byte i is (i * 7 + i / 4096) & 0xff. */
@@ -201,6 +130,17 @@ static VM_UNUSED const char *kfix_file(struct kfix *f, uint64_t size)
 	return path;
 }
 
+/* Open path with a descriptor of a holder process (so that every file
+ * reference is a descriptor's or a VMA's, as vm_kernel_check expects); the
+ * file stays open until the machine goes.  NULL on failure. */
+static VM_UNUSED struct vm_file *kfix_open(struct kfix *f, const char *path)
+{
+	if (!f->holder && vm_proc_create(f->k, "holder", &f->holder))
+		return NULL;
+	long fd = vm_sys_openat(f->k, f->holder, path, VM_O_RDONLY);
+	return fd < 0 ? NULL : f->holder->fds[fd].file;
+}
+
 static VM_UNUSED unsigned char kfix_file_byte(uint64_t i)
 {
 	return (unsigned char)((i * 7 + i / 4096) & 0xff);
@@ -208,14 +148,7 @@ static VM_UNUSED unsigned char kfix_file_byte(uint64_t i)
 
 static VM_UNUSED void kfix_fini(struct kfix *f)
 {
-	for (unsigned i = 0; i < f->nprocs; i++) {
-		struct vm_proc *p = f->procs[i];
-		if (p->mm)
-			kfix_mm_free(f, p->mm);
-		free(p);
-	}
-	vm_kernel_fini(&f->k);
-	vmlab_machine_destroy(f->m);
+	vmlab_machine_destroy(f->m);      /* kills and reaps every process */
 	for (unsigned i = 0; i < f->nfiles; i++)
 		unlink(f->files[i]);
 }
@@ -250,7 +183,7 @@ struct kfix_count {
 static VM_UNUSED int kfix_count_leaf(void *ctx, const struct vm_pt_leaf *leaf)
 {
 	struct kfix_count *c = ctx;
-	struct vm_kernel *k = &c->f->k;
+	struct vm_kernel *k = c->f->k;
 	uint64_t pfn = pte_leaf_base(leaf->pte, leaf->level) >> VM_PAGE_SHIFT;
 	uint64_t nr = UINT64_C(1) << (9 * (unsigned)leaf->size);
 	struct vm_vma *vma = vm_vma_lookup(c->mm, leaf->va);
@@ -285,15 +218,17 @@ static VM_UNUSED int kfix_count_leaf(void *ctx, const struct vm_pt_leaf *leaf)
  * allocator and the page tables valid.  Returns NULL or what is wrong. */
 static VM_UNUSED const char *kfix_check(struct kfix *f)
 {
-	static char why[200];
-	struct vm_kernel *k = &f->k;
+	static char why[256];
+	struct vm_kernel *k = f->k;
 	uint64_t n = k->phys->nframes;
 	uint32_t *maps = calloc(n, sizeof(*maps));
 	const char *bad = NULL;
 
+	if (vm_kernel_check(k, why, sizeof(why)))
+		bad = why;
 	for (unsigned i = 0; i < f->nprocs && !bad; i++) {
 		struct vm_proc *p = f->procs[i];
-		if (!p->mm)
+		if (p->state != VM_PROC_RUNNING || !p->mm)
 			continue;
 		struct kfix_count c = { .f = f, .mm = p->mm, .maps = maps };
 		vm_vaddr top = (UINT64_C(1) << (k->cfg.va_bits - 1));
@@ -337,7 +272,7 @@ static VM_UNUSED const char *kfix_check(struct kfix *f)
 static VM_UNUSED int kfix_access(struct kfix *f, struct vm_proc *p, vm_vaddr va, uint64_t size, unsigned kind,
 		       void *buf)
 {
-	return vm_user_access(&f->k, p, va, size, kind, buf);
+	return vm_user_access(f->k, p, va, size, kind, buf);
 }
 
 static VM_UNUSED int kfix_read8(struct kfix *f, struct vm_proc *p, vm_vaddr va, unsigned char *b)

@@ -33,8 +33,8 @@ static void test_anon_zero_page_then_write(void)
 	is_i64(kfix_read8(&f, p, A_BASE + 5, &b), 0, "read of fresh anonymous memory");
 	is_u64(b, 0, "reads zero");
 	is_u64(p->min_flt, 1, "one minor fault");
-	is_u64(f.st.flt_zero_page, 1, "answered by the zero page");
-	is_u64(kfix_pfn(p, A_BASE), f.k.zero_pfn, "the PTE maps the shared zero page");
+	is_u64(f.st->flt_zero_page, 1, "answered by the zero page");
+	is_u64(kfix_pfn(p, A_BASE), f.k->zero_pfn, "the PTE maps the shared zero page");
 	struct vm_pt_leaf l;
 	kfix_leaf(p, A_BASE, &l);
 	ok(!(l.pte.v & VM_PTE_RW), "zero page mapped read-only");
@@ -42,12 +42,12 @@ static void test_anon_zero_page_then_write(void)
 	ok(l.pte.v & VM_PTE_A, "accessed set when mapped (PAGE_* include _PAGE_ACCESSED)");
 	ok(l.pte.v & VM_PTE_NX, "NX: the VMA is not executable");
 	is_u64(p->mm->rss[VM_RSS_ANON], 0, "the zero page is not RSS");
-	is_u64(f.k.pages[f.k.zero_pfn].refcount, 1, "the zero page's count does not move");
+	is_u64(f.k->pages[f.k->zero_pfn].refcount, 1, "the zero page's count does not move");
 
 	is_i64(kfix_write8(&f, p, A_BASE + 5, 0x5a), 0, "write to the zero-page mapping");
 	is_u64(p->min_flt, 2, "one more minor fault (wp_page_copy from the zero page)");
-	is_u64(f.st.flt_cow, 1, "counted as a copy");
-	ok(kfix_pfn(p, A_BASE) != f.k.zero_pfn, "now a private frame");
+	is_u64(f.st->flt_cow, 1, "counted as a copy");
+	ok(kfix_pfn(p, A_BASE) != f.k->zero_pfn, "now a private frame");
 	kfix_leaf(p, A_BASE, &l);
 	ok((l.pte.v & VM_PTE_RW) && (l.pte.v & VM_PTE_D), "writable and dirty");
 	ok(!(l.pte.v & VM_PTE_SOFTW1), "no longer special");
@@ -61,14 +61,14 @@ static void test_anon_zero_page_then_write(void)
 	for (unsigned i = 1; i < 16; i++)
 		kfix_write8(&f, p, A_BASE + i * PG + i, (unsigned char)i);
 	is_u64(p->min_flt, 17, "15 writes to fresh pages: 15 faults");
-	is_u64(f.st.flt_anon, 15, "15 pages from do_anonymous_page");
+	is_u64(f.st->flt_anon, 15, "15 pages from do_anonymous_page");
 	for (unsigned i = 1; i < 16; i++)
 		kfix_write8(&f, p, A_BASE + i * PG, 1);
 	is_u64(p->min_flt, 17, "writing them again: no fault");
 	is_u64(p->mm->rss[VM_RSS_ANON], 16, "RSS anon 16");
-	is_u64(f.st.minflt, 17, "machine minflt follows");
-	is_u64(f.st.pgfault, 17, "pgfault too");
-	is_u64(p->maj_flt + f.st.majflt, 0, "no major faults");
+	is_u64(f.st->minflt, 17, "machine minflt follows");
+	is_u64(f.st->pgfault, 17, "pgfault too");
+	is_u64(p->maj_flt + f.st->majflt, 0, "no major faults");
 
 	/* Reads of the zero page never raise RSS (Linux: 8 reads, 8 faults,
 	 * one pfn). */
@@ -77,7 +77,7 @@ static void test_anon_zero_page_then_write(void)
 	is_u64(p->min_flt, 25, "8 reads of fresh pages: 8 faults");
 	bool all_zero = true;
 	for (unsigned i = 32; i < 40; i++)
-		all_zero &= kfix_pfn(p, A_BASE + i * PG) == f.k.zero_pfn;
+		all_zero &= kfix_pfn(p, A_BASE + i * PG) == f.k->zero_pfn;
 	ok(all_zero, "all 8 map the one zero page");
 	is_u64(p->mm->rss[VM_RSS_ANON], 16, "RSS unchanged");
 	kfix_ok(&f, "anon");
@@ -110,10 +110,10 @@ static void test_signals(void)
 	/* Write to a read-only VMA, page not present: W|U. */
 	struct vm_proc *p1 = kfix_proc(&f, 0);
 	kfix_vma(p1, A_BASE, A_BASE + 4 * PG, VM_READ, NULL, 0);
-	uint64_t pgfault = f.st.pgfault;
+	uint64_t pgfault = f.st->pgfault;
 	expect_kill(&f, p1, A_BASE + 8, VM_ACC_WRITE, VM_SIGSEGV, VM_SEGV_ACCERR, VM_PF_W | VM_PF_U,
 		    "write to a read-only VMA");
-	is_u64(f.st.pgfault, pgfault, "refused before handle_mm_fault: no pgfault");
+	is_u64(f.st->pgfault, pgfault, "refused before handle_mm_fault: no pgfault");
 	is_u64(p1->min_flt, 0, "nor min_flt");
 
 	/* Read first, then write: P|W|U. */
@@ -150,7 +150,7 @@ static void test_signals(void)
 	is_i64(kfix_access(&f, p6, A_BASE, 16, VM_ACC_EXEC, NULL), 0, "exec of an exec VMA");
 	struct vm_pt_leaf l;
 	ok(kfix_leaf(p6, A_BASE, &l) && !(l.pte.v & VM_PTE_NX), "its PTE has no NX");
-	is_u64(f.st.sig_segv, 5, "five SIGSEGVs counted");
+	is_u64(f.st->sig_segv, 5, "five SIGSEGVs counted");
 
 	/* Other processes continue after one is killed. */
 	is_i64(kfix_write8(&f, p3, A_BASE, 1), -ESRCH, "a dead process makes no access");
@@ -178,13 +178,13 @@ static void test_stack_growth(void)
 	vm_vaddr at = STACK_TOP - (200 << 10) - 40;
 	is_i64(kfix_read8(&f, p, at, &b), 0, "access 200 KiB below the stack top");
 	is_u64(st->vm_start, at & ~(PG - 1), "the stack grew to the page of the access");
-	is_u64(f.st.flt_stack_grow, 1, "counted");
+	is_u64(f.st->flt_stack_grow, 1, "counted");
 	is_u64(p->min_flt, 1, "one minor fault (Linux: 1)");
 	kfix_ok(&f, "stack grown");
 
 	expect_kill(&f, p, STACK_TOP - (9 << 20), VM_ACC_READ, VM_SIGSEGV, VM_SEGV_MAPERR, VM_PF_U,
 		    "9 MiB below the top, RLIMIT_STACK 8 MiB");
-	is_u64(f.st.flt_stack_grow, 1, "no growth counted");
+	is_u64(f.st->flt_stack_grow, 1, "no growth counted");
 
 	/* The guard gap: growth must stay stack_guard_gap (1 MiB) above the
 	 * mapping below. */
@@ -212,7 +212,7 @@ static void test_stack_growth(void)
 /* One write at a 2 MiB-aligned VMA of flags under setting thp: whether it
  * got a 2 MiB page. */
 static bool thp_write(const char *thp, uint64_t flags, vm_vaddr start, vm_vaddr end,
-		      vm_vaddr at, struct kfix *out_stats)
+		      vm_vaddr at, struct vm_stats *out_stats)
 {
 	const char *const w[] = { "phys=64M", thp, NULL };
 	struct kfix f;
@@ -225,7 +225,7 @@ static bool thp_write(const char *thp, uint64_t flags, vm_vaddr start, vm_vaddr 
 	kfix_write8(&f, p, at, 1);
 	bool huge = kfix_leaf(p, at, &l) && l.size == VM_PSIZE_2M;
 	if (out_stats)
-		out_stats->st = f.st;
+		*out_stats = *f.st;
 	kfix_ok(&f, thp);
 	kfix_fini(&f);
 	return huge;
@@ -233,15 +233,15 @@ static bool thp_write(const char *thp, uint64_t flags, vm_vaddr start, vm_vaddr 
 
 static void test_thp_policies(void)
 {
-	struct kfix s;
+	struct vm_stats s;
 	vm_vaddr lo = THP_BASE, hi = THP_BASE + 2 * PMD;
 
 	ok(thp_write("thp=always", RW, lo, hi, lo + 5 * PG, &s), "thp=always: a 2 MiB page");
-	is_u64(s.st.flt_thp, 1, "flt_thp counted");
+	is_u64(s.flt_thp, 1, "flt_thp counted");
 	ok(!thp_write("thp=always", RW | VM_NOHUGEPAGE, lo, hi, lo, NULL),
 	   "thp=always but MADV_NOHUGEPAGE: 4 KiB");
 	ok(!thp_write("thp=madvise", RW, lo, hi, lo, &s), "thp=madvise without MADV_HUGEPAGE: 4 KiB");
-	is_u64(s.st.flt_thp + s.st.flt_thp_fallback, 0, "not even attempted");
+	is_u64(s.flt_thp + s.flt_thp_fallback, 0, "not even attempted");
 	ok(thp_write("thp=madvise", RW | VM_HUGEPAGE, lo, hi, lo, NULL),
 	   "thp=madvise with MADV_HUGEPAGE: 2 MiB");
 	ok(!thp_write("thp=madvise", RW | VM_HUGEPAGE | VM_NOHUGEPAGE, lo, hi, lo, NULL),
@@ -267,7 +267,7 @@ static void test_thp_fault(void)
 		return;
 	struct vm_proc *p = kfix_proc(&f, 0);
 	kfix_vma(p, THP_BASE, THP_BASE + 2 * PMD, RW | VM_HUGEPAGE, NULL, 0);
-	uint64_t free_before = f.k.buddy->free_frames, pt_before = f.m->frames_pt;
+	uint64_t free_before = f.k->buddy->free_frames, pt_before = f.m->frames_pt;
 	is_i64(kfix_write8(&f, p, THP_BASE + 3 * PG + 9, 0x33), 0, "write into a MADV_HUGEPAGE VMA");
 	ok(kfix_leaf(p, THP_BASE, &l) && l.size == VM_PSIZE_2M && l.va == THP_BASE,
 	   "a 2 MiB leaf at the aligned base");
@@ -275,7 +275,7 @@ static void test_thp_fault(void)
 	   (VM_PTE_RW | VM_PTE_D | VM_PTE_A | VM_PTE_US), "writable, dirty, accessed, user");
 	is_u64(p->min_flt, 1, "one fault");
 	is_u64(p->mm->rss[VM_RSS_ANON], 512, "RSS anon 512");
-	is_u64(free_before - f.k.buddy->free_frames - (f.m->frames_pt - pt_before), 512,
+	is_u64(free_before - f.k->buddy->free_frames - (f.m->frames_pt - pt_before), 512,
 	       "512 data frames taken");
 	is_u64(f.m->frames_pt - pt_before, 2, "and two tables (PDPT, PD): the PMD leaf needs no PT");
 	for (unsigned i = 0; i < 512; i++)
@@ -289,11 +289,11 @@ static void test_thp_fault(void)
 	/* A read fault in the second 2 MiB: Linux maps the huge zero page; the
 	 * model maps the 4 KiB zero page (docs/faults.md). */
 	is_i64(kfix_read8(&f, p, THP_BASE + PMD, &b), 0, "read in the second 2 MiB");
-	is_u64(kfix_pfn(p, THP_BASE + PMD), f.k.zero_pfn, "zero page");
+	is_u64(kfix_pfn(p, THP_BASE + PMD), f.k->zero_pfn, "zero page");
 	is_i64(kfix_write8(&f, p, THP_BASE + PMD, 1), 0, "then a write there");
 	ok(kfix_leaf(p, THP_BASE + PMD, &l) && l.size == VM_PSIZE_4K,
 	   "a 4 KiB copy (Linux: huge zero PMD split, then wp_page_copy)");
-	is_u64(f.st.flt_thp, 1, "one THP in all");
+	is_u64(f.st->flt_thp, 1, "one THP in all");
 	kfix_ok(&f, "thp");
 	kfix_fini(&f);
 }
@@ -312,26 +312,26 @@ static void test_thp_fallback(void)
 	struct vm_proc *p = kfix_proc(&f, 0);
 	kfix_vma(p, THP_BASE, THP_BASE + 2 * PMD, RW, NULL, 0);
 	/* Fragment memory: take every frame, give back every other one. */
-	while (n < 4096 && vm_page_alloc(&f.k, 0, &held[n]) == 0)
+	while (n < 4096 && vm_page_alloc(f.k, 0, &held[n]) == 0)
 		n++;
 	for (unsigned i = 0; i < n; i += 2)
-		vm_page_put(&f.k, held[i]);
-	ok(vm_buddy_frag_index(f.k.buddy, 9) > 0, "no order-9 block free (extfrag index %d)",
-	   vm_buddy_frag_index(f.k.buddy, 9));
-	ok(f.k.buddy->free_frames > 1000, "yet %" PRIu64 " frames free", f.k.buddy->free_frames);
+		vm_page_put(f.k, held[i]);
+	ok(vm_buddy_frag_index(f.k->buddy, 9) > 0, "no order-9 block free (extfrag index %d)",
+	   vm_buddy_frag_index(f.k->buddy, 9));
+	ok(f.k->buddy->free_frames > 1000, "yet %" PRIu64 " frames free", f.k->buddy->free_frames);
 
 	is_i64(kfix_write8(&f, p, THP_BASE, 1), 0, "write into a THP-eligible VMA");
 	ok(kfix_leaf(p, THP_BASE, &l) && l.size == VM_PSIZE_4K, "falls back to a 4 KiB page");
-	is_u64(f.st.flt_thp_fallback, 1, "flt_thp_fallback counted");
-	is_u64(f.st.flt_thp, 0, "no THP");
+	is_u64(f.st->flt_thp_fallback, 1, "flt_thp_fallback counted");
+	is_u64(f.st->flt_thp, 0, "no THP");
 	is_u64(p->min_flt, 1, "still one fault");
 	is_u64(p->mm->rss[VM_RSS_ANON], 1, "RSS 1");
 	/* The page table now present: the next write does not try again. */
 	kfix_write8(&f, p, THP_BASE + PG, 1);
-	is_u64(f.st.flt_thp_fallback, 1, "no second attempt under a page table (pmd not none)");
+	is_u64(f.st->flt_thp_fallback, 1, "no second attempt under a page table (pmd not none)");
 
 	for (unsigned i = 1; i < n; i += 2)
-		vm_page_put(&f.k, held[i]);
+		vm_page_put(f.k, held[i]);
 	is_i64(kfix_write8(&f, p, THP_BASE + PMD, 1), 0, "memory free again: write to the next 2 MiB");
 	ok(kfix_leaf(p, THP_BASE + PMD, &l) && l.size == VM_PSIZE_2M, "a THP this time");
 	kfix_ok(&f, "thp fallback");

@@ -25,7 +25,7 @@ static void test_straddle_and_round_trip(void)
 	is_i64(kfix_access(&f, p, BASE + PG - 4, 8, VM_ACC_WRITE, &word), 0,
 	       "an 8-byte write straddling two fresh pages");
 	is_u64(p->min_flt, 2, "faults twice, once per page");
-	is_u64(f.k.cpus[0].acc[VM_ACC_WRITE], 4, "two pieces, each translated twice (fault, retry)");
+	is_u64(f.k->cpus[0].acc[VM_ACC_WRITE], 4, "two pieces, each translated twice (fault, retry)");
 	is_i64(kfix_access(&f, p, BASE + PG - 4, 8, VM_ACC_READ, &back), 0, "read it back");
 	is_u64(back, word, "the same 8 bytes");
 	is_u64(p->min_flt, 2, "no fault for the read");
@@ -94,16 +94,16 @@ static void test_switch_on_shared_cpu(void)
 	kfix_access(&f, p, BASE, 8, VM_ACC_WRITE, &v);
 	v = 2;
 	kfix_access(&f, q, BASE, 8, VM_ACC_WRITE, &v);
-	uint64_t noflush = f.k.cpus[0].stats.cr3_noflush;
+	uint64_t noflush = f.k->cpus[0].stats.cr3_noflush;
 	kfix_access(&f, p, BASE, 8, VM_ACC_READ, &v);
 	is_u64(v, 1, "p reads its own data at the shared address");
-	is_u64(f.k.cpus[0].stats.cr3_noflush, noflush + 1,
+	is_u64(f.k->cpus[0].stats.cr3_noflush, noflush + 1,
 	       "switching back to p keeps its PCID's entries (no-flush CR3 write)");
-	uint64_t walks = f.k.cpus[0].stats.walks;
+	uint64_t walks = f.k->cpus[0].stats.walks;
 	kfix_access(&f, q, BASE, 8, VM_ACC_READ, &v);
 	is_u64(v, 2, "q reads its own");
-	is_u64(f.k.cpus[0].stats.walks, walks, "from the TLB: no walk after the switch");
-	is_u64(f.k.cpu_mm[0] == q->mm, 1, "CPU 0 runs q's address space");
+	is_u64(f.k->cpus[0].stats.walks, walks, "from the TLB: no walk after the switch");
+	is_u64(f.k->cpu_mm[0] == q->mm, 1, "CPU 0 runs q's address space");
 
 	/* Meta mode: no bytes, the same faults. */
 	kfix_fini(&f);
