@@ -12,6 +12,8 @@
  *   --cases DIR    also replay every DIR/<name>.case
  *   --self-check   run each sequence natively twice instead (no model):
  *                  the native side must be deterministic
+ *   --no-exclusions  generate the steps exclusions[] leaves out (to see
+ *                  whether the differences they stand for are still there)
  *   --known FILE   seeds known to differ (open model bugs): "SEED CASE" lines;
  *                  they are reported without failing their batch
  *   --max-fail N   stop after N sequences that differ (default 3)
@@ -46,7 +48,7 @@
 struct options {
 	uint64_t count, seed, calls, host_check, max_fail;
 	const char *cases;
-	bool self_check, print, trace, minimize, check_every;
+	bool self_check, print, trace, minimize, check_every, no_exclusions;
 };
 
 struct totals {
@@ -99,6 +101,8 @@ static const struct kd_exclusion exclusions[] = {
 
 static bool excluded(const struct kd_op *op)
 {
+	if (opt.no_exclusions)
+		return false;
 	for (const struct kd_exclusion *e = exclusions; e->what; e++)
 		if (e->match(op))
 			return true;
@@ -653,7 +657,7 @@ static int usage(const char *prog)
 	fprintf(stderr,
 		"usage: %s [--count N] [--seed S] [--calls N] [--cases DIR] [--self-check]\n"
 		"          [--host-check N] [--max-fail N] [--print] [--trace] [--minimize]\n"
-		"          [--check-every] [--known FILE] [CASE...]\n", prog);
+		"          [--check-every] [--no-exclusions] [--known FILE] [CASE...]\n", prog);
 	return 2;
 }
 
@@ -685,6 +689,8 @@ static int parse_args(int argc, char **argv, int *ncases)
 			opt.minimize = true;
 		else if (strcmp(a, "--check-every") == 0)
 			opt.check_every = true;
+		else if (strcmp(a, "--no-exclusions") == 0)
+			opt.no_exclusions = true;
 		else if (strcmp(a, "--known") == 0 && has) {
 			if (read_known(argv[++i]) != 0)
 				return -1;
