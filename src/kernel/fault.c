@@ -409,8 +409,9 @@ static int user_fault(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uin
 		k->stats->flt_stack_grow++;
 	}
 	const char *why = access_error(error, vma);
-	if (why)
-		return fault_signal(k, sig, VM_SIGSEGV, VM_SEGV_ACCERR, addr, error, why);
+	if (why)    /* bad_area_access_error: SEGV_PKUERR for a protection key */
+		return fault_signal(k, sig, VM_SIGSEGV,
+				    (error & VM_PF_PK) ? VM_SEGV_PKUERR : VM_SEGV_ACCERR, addr, error, why);
 
 	unsigned flags = VM_FAULT_FLAG_USER;
 	if (error & VM_PF_W)

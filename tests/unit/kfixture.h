@@ -40,6 +40,7 @@ struct kfix {
 	struct vm_proc *procs[KF_MAX_PROCS];
 	unsigned nprocs;
 	struct vm_proc *holder;             /* holds the files kfix_open opens */
+	unsigned accesses, bad_checks;      /* user accesses; vm_kernel_check failures after them */
 	char files[4][64];                  /* host files made by kfix_file */
 	unsigned nfiles;
 };
@@ -148,6 +149,7 @@ static VM_UNUSED unsigned char kfix_file_byte(uint64_t i)
 
 static VM_UNUSED void kfix_fini(struct kfix *f)
 {
+	is_u64(f->bad_checks, 0, "vm_kernel_check held after each of %u user accesses", f->accesses);
 	vmlab_machine_destroy(f->m);      /* kills and reaps every process */
 	for (unsigned i = 0; i < f->nfiles; i++)
 		unlink(f->files[i]);
@@ -272,7 +274,13 @@ static VM_UNUSED const char *kfix_check(struct kfix *f)
 static VM_UNUSED int kfix_access(struct kfix *f, struct vm_proc *p, vm_vaddr va, uint64_t size, unsigned kind,
 		       void *buf)
 {
-	return vm_user_access(f->k, p, va, size, kind, buf);
+	char msg[256];
+	int rc = vm_user_access(f->k, p, va, size, kind, buf);
+
+	f->accesses++;
+	if (vm_kernel_check(f->k, msg, sizeof(msg)) && f->bad_checks++ < 5)
+		diag("vm_kernel_check after the access at %#" PRIx64 ": %s", va, msg);
+	return rc;
 }
 
 static VM_UNUSED int kfix_read8(struct kfix *f, struct vm_proc *p, vm_vaddr va, unsigned char *b)

@@ -177,6 +177,20 @@ static void test_populate_and_kill(void)
 	is_i64(kfix_read8(&f, q, AT, &b), 0, "q still runs");
 	is_u64(b, 5, "with its data");
 	kfix_ok(&f, "after the kill");
+
+	/* Shared anonymous memory (Linux: a read and a write of two pages, 2
+	 * faults; a write after the read, none: shmem maps writable). */
+	long sh = vm_sys_mmap(f.k, q, 0, 4 * PG, RWP, VM_MAP_SHARED | VM_MAP_ANONYMOUS, -1, 0);
+	ok(sh > 0, "mmap MAP_SHARED|MAP_ANONYMOUS");
+	uint64_t flt = q->min_flt;
+	kfix_read8(&f, q, (vm_vaddr)sh, &b);
+	kfix_write8(&f, q, (vm_vaddr)sh + PG, 1);
+	is_u64(q->min_flt - flt, 2, "a read and a write: 2 faults");
+	kfix_write8(&f, q, (vm_vaddr)sh, 1);
+	is_u64(q->min_flt - flt, 2, "the write after the read: no fault");
+	is_u64(q->mm->rss[VM_RSS_SHMEM], 2, "RSS shmem 2");
+	ok(kfix_pfn(q, (vm_vaddr)sh) != f.k->zero_pfn, "no zero page for shared memory");
+	kfix_ok(&f, "shared anonymous");
 	kfix_fini(&f);
 }
 

@@ -120,10 +120,63 @@ static void test_switch_on_shared_cpu(void)
 	kfix_fini(&f);
 }
 
+/* A fault that makes no progress: the CPU walks tables other than the
+ * mm's (a corrupt CR3), so every retry faults again although the handler
+ * mapped the page.  The access gives up with -EFAULT after a few faults
+ * instead of looping, and the process lives on. */
+static void test_no_progress(void)
+{
+	struct kfix f;
+	struct vm_pt stray;
+	unsigned char b;
+
+	if (kfix_init(&f, small))
+		return;
+	struct vm_proc *p = kfix_proc(&f, 0);
+	kfix_vma(p, BASE, BASE + PG, RW, NULL, 0);
+	vm_switch_mm(f.k, 0, p->mm);
+	vm_machine_pt_create(f.m, &stray);
+	vm_cpu_write_cr3(&f.k->cpus[0], &stray, p->mm->pcid, false);
+	/* (vm_user_access itself: the stray table is held by nothing the
+	 * kernel check knows.) */
+	is_i64(vm_user_access(f.k, p, BASE, 1, VM_ACC_READ, &b), -EFAULT,
+	       "a fault that never resolves: -EFAULT");
+	is_u64(p->min_flt, 5, "after five faults: the first mapped the page, four found it mapped");
+	is_u64(f.st->flt_spurious, 4, "(counted spurious)");
+	is_i64(p->state, VM_PROC_RUNNING, "the process is not killed");
+	vm_cpu_write_cr3(&f.k->cpus[0], &p->mm->pt, p->mm->pcid, false);
+	vm_pt_destroy(&stray);
+	is_i64(kfix_read8(&f, p, BASE, &b), 0, "with the right tables loaded it works");
+	kfix_fini(&f);
+}
+
+/* A protection-key fault: SIGSEGV with SEGV_PKUERR (Linux
+ * bad_area_access_error with bad_area_access_from_pkeys). */
+static void test_pkey(void)
+{
+	const char *const w[] = { "phys=64M", "pke=on", NULL };
+	struct kfix f;
+	unsigned char b;
+
+	if (kfix_init(&f, w))
+		return;
+	struct vm_proc *p = kfix_proc(&f, 0);
+	kfix_vma(p, BASE, BASE + PG, RW, NULL, 0);
+	is_i64(kfix_read8(&f, p, BASE, &b), 0, "key 0 allows access");
+	vm_cpu_write_pkru(&f.k->cpus[0], 1);       /* AD for key 0 */
+	is_i64(kfix_read8(&f, p, BASE, &b), VM_SIGSEGV, "PKRU denies key 0: SIGSEGV");
+	is_i64(p->sig.code, VM_SEGV_PKUERR, "SEGV_PKUERR");
+	ok(p->sig.pf_error & VM_PF_PK, "the error code has PK");
+	vm_cpu_write_pkru(&f.k->cpus[0], 0);
+	kfix_fini(&f);
+}
+
 int main(void)
 {
 	test_straddle_and_round_trip();
 	test_bad_calls_and_kills();
 	test_switch_on_shared_cpu();
+	test_no_progress();
+	test_pkey();
 	return done_testing();
 }
