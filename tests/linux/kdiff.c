@@ -661,6 +661,41 @@ static int usage(const char *prog)
 	return 2;
 }
 
+/* The options: flags, numbers, and the two that take a path. */
+static const struct { const char *name; bool *flag; } flag_opts[] = {
+	{ "--self-check", &opt.self_check }, { "--print", &opt.print }, { "--trace", &opt.trace },
+	{ "--minimize", &opt.minimize }, { "--check-every", &opt.check_every },
+	{ "--no-exclusions", &opt.no_exclusions },
+};
+static const struct { const char *name; uint64_t *value; } number_opts[] = {
+	{ "--count", &opt.count }, { "--seed", &opt.seed }, { "--calls", &opt.calls },
+	{ "--max-fail", &opt.max_fail }, { "--host-check", &opt.host_check },
+};
+
+/* One option at argv[*i] (advancing *i past its value): 0, or -1 if it is
+ * not one or lacks its value. */
+static int parse_option(int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+	for (size_t k = 0; k < sizeof flag_opts / sizeof flag_opts[0]; k++)
+		if (strcmp(a, flag_opts[k].name) == 0)
+			return *flag_opts[k].flag = true, 0;
+	if (*i + 1 >= argc)
+		return -1;
+	for (size_t k = 0; k < sizeof number_opts / sizeof number_opts[0]; k++)
+		if (strcmp(a, number_opts[k].name) == 0) {
+			*number_opts[k].value = strtoull(argv[++*i], NULL, 0);
+			return 0;
+		}
+	if (strcmp(a, "--cases") == 0) {
+		opt.cases = argv[++*i];
+		return 0;
+	}
+	if (strcmp(a, "--known") == 0)
+		return read_known(argv[++*i]);
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, int *ncases)
 {
 	*ncases = 0;
@@ -669,40 +704,12 @@ static int parse_args(int argc, char **argv, int *ncases)
 	opt.calls = 50;
 	opt.max_fail = 3;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		bool has = i + 1 < argc;
-		if (strcmp(a, "--count") == 0 && has)
-			opt.count = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(a, "--seed") == 0 && has)
-			opt.seed = tap_seed_value = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(a, "--calls") == 0 && has)
-			opt.calls = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(a, "--cases") == 0 && has)
-			opt.cases = argv[++i];
-		else if (strcmp(a, "--self-check") == 0)
-			opt.self_check = true;
-		else if (strcmp(a, "--print") == 0)
-			opt.print = true;
-		else if (strcmp(a, "--trace") == 0)
-			opt.trace = true;
-		else if (strcmp(a, "--minimize") == 0)
-			opt.minimize = true;
-		else if (strcmp(a, "--check-every") == 0)
-			opt.check_every = true;
-		else if (strcmp(a, "--no-exclusions") == 0)
-			opt.no_exclusions = true;
-		else if (strcmp(a, "--known") == 0 && has) {
-			if (read_known(argv[++i]) != 0)
-				return -1;
-		} else if (strcmp(a, "--max-fail") == 0 && has)
-			opt.max_fail = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(a, "--host-check") == 0 && has)
-			opt.host_check = strtoull(argv[++i], NULL, 0);
-		else if (a[0] == '-')
-			return -1;
-		else
+		if (argv[i][0] != '-')
 			argv[(*ncases)++] = argv[i];       /* case files, kept in order */
+		else if (parse_option(argc, argv, &i) != 0)
+			return -1;
 	}
+	tap_seed_value = opt.seed;                  /* printed if anything fails */
 	if (opt.calls == 0 || opt.calls > KD_MAX_STEPS / 2)
 		return -1;
 	return 0;
