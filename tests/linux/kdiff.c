@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -358,6 +359,49 @@ static void trace(const struct kd_seq *seq, const struct kd_run *a, const struct
 
 /* ------------------------------------------------------------ running */
 
+/* The model runs in a child process of its own, so that a crash of the
+ * model (a signal, a sanitizer report) is a difference reported with its
+ * seed, and minimised like any other, instead of the end of kdiff.  Its
+ * results come back through a shared mapping. */
+static struct kd_run *model_run;
+
+static void run_model(const struct kd_seq *seq, struct kd_run *out)
+{
+	int status = 0;
+	pid_t pid, w;
+
+	if (!model_run) {
+		model_run = mmap(NULL, sizeof *model_run, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				 -1, 0);
+		if (model_run == MAP_FAILED) {
+			model_run = NULL;
+			kd_model_run(seq, file_path, &host, opt.check_every, out);   /* in-process */
+			return;
+		}
+	}
+	model_run->n = 0;
+	model_run->error[0] = 0;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		kd_model_run(seq, file_path, &host, opt.check_every, model_run);
+		_exit(0);
+	}
+	do
+		w = pid < 0 ? -1 : waitpid(pid, &status, 0);
+	while (w < 0 && errno == EINTR);
+	out->n = model_run->n;
+	memcpy(out->error, model_run->error, sizeof out->error);
+	memcpy(out->rec, model_run->rec, sizeof out->rec[0] * out->n);
+	if (w < 0)
+		snprintf(out->error, sizeof out->error, "vmlab: cannot run the model: %s", strerror(errno));
+	else if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+		snprintf(out->error, sizeof out->error,
+			 "vmlab crashed (%s %d) after %u steps: the model, not the comparison",
+			 WIFSIGNALED(status) ? "signal" : "exit status",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), out->n ? out->n - 1 : 0);
+}
+
 /* Run seq on both sides into run_a (Linux) and run_b (vmlab, or Linux again
  * with --self-check); the first difference as first_difference. */
 static int run_both(const struct kd_seq *seq)
@@ -373,7 +417,7 @@ static int run_both(const struct kd_seq *seq)
 		if (kd_native_start(seq, file_path, &run_b) == 0)
 			kd_native_finish(&run_b);
 	} else {
-		kd_model_run(seq, file_path, &host, opt.check_every, &run_b);   /* while the child runs */
+		run_model(seq, &run_b);          /* while the native child runs */
 		kd_native_finish(&run_a);
 	}
 	return first_difference(seq, &run_a, &run_b);
@@ -464,7 +508,7 @@ static bool check(const char *name, struct kd_seq *seq, bool quiet)
 	if (quiet)
 		return false;
 	report(name, seq, &run_a, &run_b, d, "linux", label_b());
-	if (opt.minimize && d != -2) {
+	if (opt.minimize && !(d == -2 && run_a.error[0])) {     /* a model crash minimises too */
 		uint64_t seed = seq->seed;
 		minimize(seq, d);
 		seq->seed = 0;        /* no longer the sequence of that seed */
@@ -599,7 +643,8 @@ static void run_random(uint64_t count)
 			failed++;
 			batch_failed++;
 		}
-		if ((i + 1) % batch == 0 || i + 1 == count) {
+		bool stop = failed >= opt.max_fail && !opt.trace;
+		if ((i + 1) % batch == 0 || i + 1 == count || stop) {
 			uint64_t first = i - i % batch;
 			ok(batch_failed == 0, "%s: seeds %" PRIu64 "..%" PRIu64 " (%" PRIu64 " differ)",
 			   opt.self_check ? "linux twice" : "linux vs vmlab", opt.seed + first, seed,
@@ -607,7 +652,7 @@ static void run_random(uint64_t count)
 			batch_failed = 0;
 			fflush(stdout);
 		}
-		if (failed >= opt.max_fail && !opt.trace) {
+		if (stop) {
 			diag("stopping after %" PRIu64 " mismatching sequences", failed);
 			break;
 		}
@@ -784,6 +829,8 @@ int main(int argc, char **argv)
 		diag("calls:%s", line);
 	}
 	kd_native_fini();
+	if (model_run)
+		munmap(model_run, sizeof *model_run);
 	unpin_file();
 	unlink(file_path);
 	return done_testing();
