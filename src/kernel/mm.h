@@ -60,16 +60,22 @@ struct vm_anon;
  * address order (Linux's old vm_prev/vm_next) so that neighbours and the gap
  * below a VMA cost O(1). */
 struct vm_vma_node {
-	struct vm_vma *left, *right, *parent;
-	struct vm_vma *prev, *next;   /* in-order neighbours; NULL at the ends */
+	struct vm_vma *left, *right;
 	uint64_t subtree_gap;     /* largest free gap ending at vm_start_gap() of a VMA in this subtree */
+	struct vm_vma *prev;      /* in-order neighbours; NULL at the ends */
+	struct vm_vma *parent, *next;
 	uint8_t red;
 };
 
+/* The fields a lookup and the free-area search read (vm_start, vm_end,
+ * vm_flags, left, right, subtree_gap, prev) come first, in one cache line
+ * when the VMA is 64-byte aligned: with 100,000 VMAs a search is a chain of
+ * cache misses, one per level. */
 struct vm_vma {
 	vm_vaddr vm_start;        /* first byte; page aligned */
 	vm_vaddr vm_end;          /* first byte after; page aligned; vm_start < vm_end */
 	uint64_t vm_flags;        /* VM_* */
+	struct vm_vma_node node;
 	uint64_t vm_pgoff;        /* file offset in pages; private anon: vm_start >> 12 when created */
 	struct vm_file *vm_file;  /* holds one file reference; NULL = anonymous */
 	uint64_t shmem_ino;       /* shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, no
@@ -77,7 +83,6 @@ struct vm_vma {
 				   * maps shows as /dev/zero (deleted); 0 otherwise */
 	struct vm_anon *anon;     /* Linux anon_vma: NULL until the first anonymous page */
 	struct vm_mm *mm;
-	struct vm_vma_node node;
 };
 
 /* RSS counters, Linux's order (include/linux/mm_types_task.h). */
@@ -169,6 +174,9 @@ struct vm_vma *vm_vma_last(const struct vm_mm *mm);
 /* Link a VMA (its range free in the tree) / unlink it.  Keeps map_count and
  * the gaps; not the accounting (total_vm etc. are the syscalls' business). */
 void vm_vma_link(struct vm_mm *mm, struct vm_vma *vma);
+/* The same when the VMA that will precede vma is known (NULL: vma comes
+ * first): no descent, O(1) before the rebalancing. */
+void vm_vma_link_after(struct vm_mm *mm, struct vm_vma *vma, struct vm_vma *prev);
 void vm_vma_unlink(struct vm_mm *mm, struct vm_vma *vma);
 /* A VMA's vm_start or vm_end changed in place (expand, shrink): fix gaps. */
 void vm_vma_update_gaps(struct vm_mm *mm, struct vm_vma *vma);

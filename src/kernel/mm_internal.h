@@ -13,6 +13,7 @@
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
 #include "kernel/proc.h"
+#include "kernel/uapi.h"
 
 /* arch/x86/include/asm/elf.h, processor.h, page_64_types.h. */
 #define VM_STACK_RND_MASK     UINT64_C(0x3fffff)       /* pages: 16 GiB of stack-top entropy */
@@ -53,6 +54,13 @@ static inline uint64_t vm_mmap_min_addr(const struct vm_kernel *k)
 static inline bool vm_proc_alive(const struct vm_proc *p)
 {
 	return p && p->state == VM_PROC_RUNNING && p->mm;
+}
+
+/* Linux calc_vm_prot_bits(): PROT_* to VM_READ / VM_WRITE / VM_EXEC. */
+static inline uint64_t vm_calc_prot_bits(int prot)
+{
+	return ((prot & VM_PROT_READ) ? VM_READ : 0) | ((prot & VM_PROT_WRITE) ? VM_WRITE : 0) |
+	       ((prot & VM_PROT_EXEC) ? VM_EXEC : 0);
 }
 
 /* CPUs run with EFER.NXE, so PTEs may carry NX. */

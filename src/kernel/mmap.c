@@ -60,14 +60,8 @@ static bool mlock_future_ok(const struct vm_mm *mm, uint64_t flags, uint64_t byt
 /* Linux: calc_vm_prot_bits() | calc_vm_flag_bits() | VM_MAY*. */
 static uint64_t mmap_vm_flags(int prot, int flags)
 {
-	uint64_t vf = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	uint64_t vf = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | vm_calc_prot_bits(prot);
 
-	if (prot & VM_PROT_READ)
-		vf |= VM_READ;
-	if (prot & VM_PROT_WRITE)
-		vf |= VM_WRITE;
-	if (prot & VM_PROT_EXEC)
-		vf |= VM_EXEC;
 	if (flags & VM_MAP_GROWSDOWN)
 		vf |= VM_GROWSDOWN;
 	if (flags & VM_MAP_LOCKED)
@@ -100,11 +94,13 @@ static long mmap_region(struct vm_kernel *k, struct vm_mm *mm, struct vm_file *f
 		   vm_enough_memory(k, len >> VM_PAGE_SHIFT)) {
 		return -ENOMEM;   /* shmem_acct_size() of the shmem object */
 	}
-	err = vm_do_munmap(k, mm, addr, end);
-	if (err)
-		return err;
-
 	vma = vm_find_vma_prev(mm, addr, &prev);
+	if (vma && vma->vm_start < end) {
+		err = vm_do_munmap(k, mm, addr, end);   /* MAP_FIXED over mappings */
+		if (err)
+			return err;
+		vma = vm_find_vma_prev(mm, addr, &prev);
+	}
 	struct vm_merge m = {
 		.mm = mm, .prev = prev, .next = vma, .start = addr, .end = end,
 		.flags = vm_flags, .pgoff = pgoff, .file = file,
@@ -128,7 +124,7 @@ static long mmap_region(struct vm_kernel *k, struct vm_mm *mm, struct vm_file *f
 		} else if (vm_flags & VM_SHARED) {
 			vma->shmem_ino = ++mm->shmem_seq;
 		}
-		vm_vma_link(mm, vma);
+		vm_vma_link_after(mm, vma, prev);
 	}
 	vm_stat_account(mm, vm_flags, (int64_t)(len >> VM_PAGE_SHIFT));
 	return (long)addr;

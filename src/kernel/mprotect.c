@@ -181,13 +181,7 @@ static long do_mprotect(struct vm_kernel *k, struct vm_proc *p, vm_vaddr start, 
 			err = -ENOMEM;
 			break;
 		}
-		newflags = (vma->vm_flags & ~VM_ACCESS_FLAGS);
-		if (prot & VM_PROT_READ)
-			newflags |= VM_READ;
-		if (prot & VM_PROT_WRITE)
-			newflags |= VM_WRITE;
-		if (prot & VM_PROT_EXEC)
-			newflags |= VM_EXEC;
+		newflags = (vma->vm_flags & ~VM_ACCESS_FLAGS) | vm_calc_prot_bits(prot);
 		/* newflags >> 4 puts VM_MAY* in place of VM_* */
 		if ((newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS) {
 			err = -EACCES;

@@ -65,30 +65,44 @@ static uint64_t compute_gap(const struct vm_mm *mm, const struct vm_vma *vma)
 	return g;
 }
 
-/* Recompute subtree_gap from vma up to the root (Linux:
- * vma_gap_callbacks_propagate).  It never stops early: after a splice a
- * node above an unchanged one may still hold a value for its old place. */
+/* Recompute subtree_gap from vma upwards (Linux:
+ * vma_gap_callbacks_propagate): stop at the first node whose value holds,
+ * but not before `upto` (after a splice, the nodes up to the spliced one
+ * may hold values for their old places whatever their children say). */
+static void propagate_upto(const struct vm_mm *mm, struct vm_vma *vma, const struct vm_vma *upto)
+{
+	bool full = upto != NULL;
+
+	for (; vma; vma = N(vma).parent) {
+		uint64_t g = compute_gap(mm, vma);
+		if (g == N(vma).subtree_gap && !full)
+			break;
+		N(vma).subtree_gap = g;
+		if (vma == upto)
+			full = false;
+	}
+}
+
 static void propagate(const struct vm_mm *mm, struct vm_vma *vma)
 {
-	for (; vma; vma = N(vma).parent)
-		N(vma).subtree_gap = compute_gap(mm, vma);
+	propagate_upto(mm, vma, NULL);
 }
 
 /* Lookups. */
 
+/* The descent is written so that the compiler can pick the child with a
+ * conditional move: which way a random address goes is unpredictable, and
+ * a mispredicted branch per level would cost more than the loads. */
 struct vm_vma *vm_find_vma(const struct vm_mm *mm, vm_vaddr addr)
 {
 	struct vm_vma *n = mm->root, *found = NULL;
 
 	while (n) {
-		if (n->vm_end > addr) {
-			found = n;
-			if (n->vm_start <= addr)
-				break;
-			n = N(n).left;
-		} else {
-			n = N(n).right;
-		}
+		bool above = n->vm_end > addr;
+		if (above && n->vm_start <= addr)
+			return n;
+		found = above ? n : found;
+		n = above ? N(n).left : N(n).right;
 	}
 	return found;
 }
@@ -156,35 +170,37 @@ static void replace_child(struct vm_mm *mm, struct vm_vma *parent, struct vm_vma
 		N(parent).right = new;
 }
 
-/* Rotate x down to the left: its right child y takes its place. */
-static void rotate_left(struct vm_mm *mm, struct vm_vma *x)
+/* The child of n on one side. */
+static struct vm_vma **child(struct vm_vma *n, bool left)
 {
-	struct vm_vma *y = N(x).right;
+	return left ? &N(n).left : &N(n).right;
+}
 
-	N(x).right = N(y).left;
-	if (N(y).left)
-		N(N(y).left).parent = x;
+/* Rotate x down to one side: its child on the other side, y, takes its
+ * place; y's value is x's (same subtree), x's is recomputed. */
+static void rotate(struct vm_mm *mm, struct vm_vma *x, bool left)
+{
+	struct vm_vma *y = *child(x, !left), *inner = *child(y, left);
+
+	*child(x, !left) = inner;
+	if (inner)
+		N(inner).parent = x;
 	N(y).parent = N(x).parent;
 	replace_child(mm, N(x).parent, x, y);
-	N(y).left = x;
+	*child(y, left) = x;
 	N(x).parent = y;
 	N(y).subtree_gap = N(x).subtree_gap;
 	N(x).subtree_gap = compute_gap(mm, x);
 }
 
+static void rotate_left(struct vm_mm *mm, struct vm_vma *x)
+{
+	rotate(mm, x, true);
+}
+
 static void rotate_right(struct vm_mm *mm, struct vm_vma *x)
 {
-	struct vm_vma *y = N(x).left;
-
-	N(x).left = N(y).right;
-	if (N(y).right)
-		N(N(y).right).parent = x;
-	N(y).parent = N(x).parent;
-	replace_child(mm, N(x).parent, x, y);
-	N(y).right = x;
-	N(x).parent = y;
-	N(y).subtree_gap = N(x).subtree_gap;
-	N(x).subtree_gap = compute_gap(mm, x);
+	rotate(mm, x, false);
 }
 
 static bool is_red(const struct vm_vma *n)
@@ -223,23 +239,11 @@ static void insert_fixup(struct vm_mm *mm, struct vm_vma *z)
 	N(mm->root).red = 0;
 }
 
-/* Linux: vma_link() / __vma_link_rb(). */
-void vm_vma_link(struct vm_mm *mm, struct vm_vma *vma)
+/* Put vma into the tree as the child `left` or right of parent (NULL:
+ * the root), between prev and next in address order, and rebalance. */
+static void link_at(struct vm_mm *mm, struct vm_vma *vma, struct vm_vma *parent, bool left,
+		    struct vm_vma *prev, struct vm_vma *next)
 {
-	struct vm_vma *parent = NULL, *n = mm->root, *prev = NULL, *next = NULL;
-	bool left = false;
-
-	while (n) {
-		parent = n;
-		left = vma->vm_start < n->vm_start;
-		if (left) {
-			next = n;
-			n = N(n).left;
-		} else {
-			prev = n;
-			n = N(n).right;
-		}
-	}
 	N(vma).left = N(vma).right = NULL;
 	N(vma).parent = parent;
 	N(vma).red = 1;
@@ -258,12 +262,49 @@ void vm_vma_link(struct vm_mm *mm, struct vm_vma *vma)
 	vma->mm = mm;
 	mm->map_count++;
 
-	/* The new leaf's gap first, then the rotations keep the values. */
+	/* Every value right before the rotations, which then keep them right
+	 * (a rotation can refresh a node whose ancestors are stale, which would
+	 * stop a later early-stopping propagation too soon). */
 	N(vma).subtree_gap = own_gap(mm, vma);
 	propagate(mm, parent);
-	insert_fixup(mm, vma);
 	if (next)
-		propagate(mm, next);
+		propagate(mm, next);     /* its gap below shrank */
+	insert_fixup(mm, vma);
+}
+
+/* Linux: vma_link() / __vma_link_rb(). */
+void vm_vma_link(struct vm_mm *mm, struct vm_vma *vma)
+{
+	struct vm_vma *parent = NULL, *n = mm->root, *prev = NULL, *next = NULL;
+	bool left = false;
+
+	while (n) {
+		parent = n;
+		left = vma->vm_start < n->vm_start;
+		if (left) {
+			next = n;
+			n = N(n).left;
+		} else {
+			prev = n;
+			n = N(n).right;
+		}
+	}
+	link_at(mm, vma, parent, left, prev, next);
+}
+
+/* The in-order neighbour decides the place without a descent: vma goes
+ * right under prev if prev has no right child, else left under prev's
+ * successor (the leftmost of that right subtree has no left child). */
+void vm_vma_link_after(struct vm_mm *mm, struct vm_vma *vma, struct vm_vma *prev)
+{
+	struct vm_vma *next = prev ? N(prev).next : leftmost(mm->root);
+
+	if (prev && !N(prev).right)
+		link_at(mm, vma, prev, false, prev, next);
+	else if (next)
+		link_at(mm, vma, next, true, prev, next);
+	else
+		link_at(mm, vma, NULL, false, prev, next);
 }
 
 static void transplant(struct vm_mm *mm, struct vm_vma *u, struct vm_vma *v)
@@ -327,7 +368,7 @@ static void erase_fixup(struct vm_mm *mm, struct vm_vma *x, struct vm_vma *paren
 void vm_vma_unlink(struct vm_mm *mm, struct vm_vma *vma)
 {
 	struct vm_vma *prev = N(vma).prev, *next = N(vma).next;
-	struct vm_vma *x, *xparent, *fix;
+	struct vm_vma *x, *xparent, *fix, *spliced = NULL;
 	bool black_removed;
 
 	if (prev)
@@ -358,16 +399,15 @@ void vm_vma_unlink(struct vm_mm *mm, struct vm_vma *vma)
 		N(N(y).left).parent = y;
 		N(y).red = N(vma).red;
 		fix = xparent;
+		spliced = y;
 	}
 	/* next's gap grew to cover vma's place; recompute everything above the
 	 * spliced node before the rotations rely on it. */
-	propagate(mm, fix);
+	propagate_upto(mm, fix, spliced);
 	if (next)
 		propagate(mm, next);
 	if (black_removed)
 		erase_fixup(mm, x, xparent);
-	if (next)
-		propagate(mm, next);
 	mm->map_count--;
 	N(vma).left = N(vma).right = N(vma).parent = N(vma).prev = N(vma).next = NULL;
 }
@@ -387,6 +427,18 @@ static vm_vaddr highest_end(const struct vm_mm *mm)
 {
 	struct vm_vma *last = rightmost(mm->root);
 	return last ? vm_vma_end_gap(last) : 0;
+}
+
+/* The first ancestor of vma reached from its left (from_left) or right
+ * subtree, or NULL: where an in-order search resumes. */
+static struct vm_vma *climb(struct vm_vma *vma, bool from_left)
+{
+	for (;;) {
+		struct vm_vma *c = vma;
+		vma = N(vma).parent;
+		if (!vma || c == (from_left ? N(vma).left : N(vma).right))
+			return vma;
+	}
 }
 
 static long unmapped_area(const struct vm_mm *mm, const struct vm_unmapped_area_info *info)
@@ -424,18 +476,12 @@ check_current:
 			vma = N(vma).right;
 			continue;
 		}
-		/* Climb to the first ancestor we reached from its left. */
-		for (;;) {
-			struct vm_vma *child = vma;
-			vma = N(vma).parent;
-			if (!vma)
-				goto check_highest;
-			if (child == N(vma).left) {
-				gap_start = vm_vma_end_gap(N(vma).prev);
-				gap_end = vm_vma_start_gap(vma, guard);
-				goto check_current;
-			}
-		}
+		vma = climb(vma, true);
+		if (!vma)
+			goto check_highest;
+		gap_start = vm_vma_end_gap(N(vma).prev);
+		gap_end = vm_vma_start_gap(vma, guard);
+		goto check_current;
 	}
 check_highest:
 	gap_start = highest_end(mm);
@@ -491,17 +537,11 @@ check_current:
 			vma = N(vma).left;
 			continue;
 		}
-		/* Climb to the first ancestor we reached from its right. */
-		for (;;) {
-			struct vm_vma *child = vma;
-			vma = N(vma).parent;
-			if (!vma)
-				return -ENOMEM;
-			if (child == N(vma).right) {
-				gap_start = N(vma).prev ? vm_vma_end_gap(N(vma).prev) : 0;
-				goto check_current;
-			}
-		}
+		vma = climb(vma, false);
+		if (!vma)
+			return -ENOMEM;
+		gap_start = N(vma).prev ? vm_vma_end_gap(N(vma).prev) : 0;
+		goto check_current;
 	}
 found:
 	if (gap_end > info->high_limit)

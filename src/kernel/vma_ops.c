@@ -125,7 +125,7 @@ int __vm_split_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr addr, bool 
 		vma->vm_end = addr;
 	}
 	vm_vma_update_gaps(mm, vma);
-	vm_vma_link(mm, new);
+	vm_vma_link_after(mm, new, new_below ? vm_vma_prev(vma) : vma);
 	return 0;
 }
 

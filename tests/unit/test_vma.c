@@ -252,7 +252,10 @@ static void random_run(uint64_t seed, unsigned nmax, unsigned steps, unsigned ev
 			v->vm_start = start;
 			v->vm_end = start + len;
 			v->vm_flags = vm_rng_below(&rng, 8) == 0 ? VM_GROWSDOWN : 0;
-			vm_vma_link(&mm, v);
+			if (vm_rng_below(&rng, 2))
+				vm_vma_link(&mm, v);
+			else
+				vm_vma_link_after(&mm, v, i ? ref.v[i - 1] : NULL);
 			ref_insert(v);
 		} else if (r < 90) {
 			unsigned i = (unsigned)vm_rng_below(&rng, ref.n);
