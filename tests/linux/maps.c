@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernel/uapi.h"
 #include "kdiff.h"
 
 static int hexval(int c)
