@@ -2,7 +2,9 @@
 #
 #   make            library (static + shared) and the vmlab CLI
 #   make run        the main job on the bundled input
-#   make test       every unit test under prove (TAP)
+#   make test       every unit test under prove (TAP), and the differential
+#                   test against the host kernel (tests/linux, docs/differential.md)
+#   make test-long  the same with the long versions of random tests
 #   make bench      benchmarks, each against a floor measured in the same run
 #   make fuzz       each fuzz target for FUZZ_SECONDS (needs clang + libFuzzer)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -48,12 +50,15 @@ CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRCS:= $(sort $(wildcard bench/bench_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+KDIFF_SRCS:= $(sort $(wildcard tests/linux/*.c))
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(B)/%.o)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
 BENCHES   := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz-replay/%)
+KDIFF_OBJS:= $(KDIFF_SRCS:%.c=$(B)/%.o)
+KDIFF     := $(B)/tests/linux/kdiff
 
 STATIC := $(B)/libvmlab.a
 SHARED := $(B)/libvmlab.so
@@ -90,6 +95,12 @@ $(B)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(STATIC) $(LDLIBS)
 
+# The differential test against the host kernel: one program from
+# tests/linux/*.c, run by tests/linux/kdiff.t.
+$(KDIFF_OBJS): CPPFLAGS += -Itests/unit -Itests/linux
+$(KDIFF): $(KDIFF_OBJS) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(KDIFF_OBJS) $(STATIC) $(LDLIBS)
+
 $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
@@ -97,8 +108,9 @@ $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 run: $(CLI)
 	$(CLI) pattern --pattern random --footprint 256M --accesses 2000000 --page-size 4K,2M
 
-test: $(TESTS) $(FUZZ_REPLAY) $(CLI)
-	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay prove -j2 -e '' $(TESTS) tests/cli/*.t tests/fuzz/run_corpus.t
+test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF)
+	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) prove -j2 -e '' $(TESTS) tests/cli/*.t \
+	  tests/fuzz/run_corpus.t tests/linux/kdiff.t
 
 test-long: export VMLAB_TEST_LONG=1
 test-long: test
@@ -140,4 +152,5 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TESTS:%=%.d) $(BENCHES:%=%.d) $(FUZZ_REPLAY:%=%.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TESTS:%=%.d) $(BENCHES:%=%.d) $(FUZZ_REPLAY:%=%.d) \
+	 $(KDIFF_OBJS:.o=.d)
