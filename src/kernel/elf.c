@@ -185,7 +185,7 @@ static void scan_stack(struct vm_elf_image *img)
 	img->stack = VM_ELF_STACK_DEFAULT;
 	for (unsigned i = 0; i < img->phnum; i++)
 		if (img->ph[i].type == VM_PT_GNU_STACK)
-			img->stack = (img->ph[i].flags & VM_PF_X) ? VM_ELF_STACK_EXEC : VM_ELF_STACK_NOEXEC;
+			img->stack = (img->ph[i].flags & VM_ELF_PF_X) ? VM_ELF_STACK_EXEC : VM_ELF_STACK_NOEXEC;
 }
 
 /* The header the way exec reads it: BINPRM_BUF_SIZE bytes, zero padded
@@ -307,8 +307,8 @@ int vm_elf_parse_interp(const struct vm_elf_reader *r, struct vm_elf_image *img,
 
 int vm_elf_prot(uint32_t p_flags)
 {
-	return ((p_flags & VM_PF_R) ? VM_PROT_READ : 0) | ((p_flags & VM_PF_W) ? VM_PROT_WRITE : 0) |
-	       ((p_flags & VM_PF_X) ? VM_PROT_EXEC : 0);
+	return ((p_flags & VM_ELF_PF_R) ? VM_PROT_READ : 0) | ((p_flags & VM_ELF_PF_W) ? VM_PROT_WRITE : 0) |
+	       ((p_flags & VM_ELF_PF_X) ? VM_PROT_EXEC : 0);
 }
 
 /* Linux: elf_load() with elf_map() and padzero(), as arithmetic. */

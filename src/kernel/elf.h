@@ -55,9 +55,9 @@
 #define VM_PT_GNU_STACK    0x6474e551u
 #define VM_PT_GNU_RELRO    0x6474e552u
 #define VM_PT_GNU_PROPERTY 0x6474e553u
-#define VM_PF_X            1u
-#define VM_PF_W            2u
-#define VM_PF_R            4u
+#define VM_ELF_PF_X            1u
+#define VM_ELF_PF_W            2u
+#define VM_ELF_PF_R            4u
 
 /* Sizes of the 64-bit structures (Elf64_Ehdr, Elf64_Phdr). */
 #define VM_ELF_EHDR_SIZE  64
