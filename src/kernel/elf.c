@@ -101,9 +101,9 @@ static const char *class_name(unsigned c)
 static int load_phdrs(const struct vm_elf_reader *r, struct vm_elf_image *img, uint16_t phentsize,
 		      int errnum, struct vm_error *err)
 {
-	unsigned char buf[VM_ELF_PHDR_MAX * VM_ELF_PHDR_SIZE];
+	unsigned char buf[64 * VM_ELF_PHDR_SIZE];
 	const char *what = errnum == ELIBBAD ? "interpreter " : "";
-	size_t size = (size_t)VM_ELF_PHDR_SIZE * img->phnum;
+	uint64_t size = (uint64_t)VM_ELF_PHDR_SIZE * img->phnum;
 
 	if (phentsize != VM_ELF_PHDR_SIZE)
 		return fail(err, r->name, errnum,
@@ -111,20 +111,29 @@ static int load_phdrs(const struct vm_elf_reader *r, struct vm_elf_image *img, u
 			    VM_ELF_PHDR_SIZE);
 	if (size == 0)
 		return fail(err, r->name, errnum, "%sno program headers (e_phnum 0)", what);
-	if (size > sizeof(buf))
+	if (img->phnum > VM_ELF_PHDR_MAX)
 		return fail(err, r->name, errnum,
-			    "%s%u program headers: Linux reads at most %u (one page of them)", what,
+			    "%s%u program headers: Linux reads at most %u (64 KiB of them)", what,
 			    img->phnum, VM_ELF_PHDR_MAX);
-	long rc = elf_read(r, buf, size, img->phoff);
-	if (rc)
-		return fail(err, r->name, errnum,
-			    "%sprogram headers at 0x%" PRIx64 " (%zu bytes) %s", what, img->phoff, size,
-			    rc == -EIO ? "run past the end of the file" : "cannot be read");
 	img->nload = 0;
-	for (unsigned i = 0; i < img->phnum; i++) {
-		decode_phdr(buf + (size_t)i * VM_ELF_PHDR_SIZE, &img->ph[i]);
-		if (img->ph[i].type == VM_PT_LOAD)
-			img->nload++;
+	/* One elf_read of the whole table, in pieces: short anywhere fails. */
+	if (img->phoff > (uint64_t)INT64_MAX - size)
+		return fail(err, r->name, errnum, "%sprogram headers at 0x%" PRIx64 " cannot be read",
+			    what, img->phoff);
+	for (unsigned i = 0; i < img->phnum; i += 64) {
+		unsigned n = VM_MIN(64u, img->phnum - i);
+		long rc = elf_read(r, buf, (size_t)n * VM_ELF_PHDR_SIZE,
+				   img->phoff + (uint64_t)i * VM_ELF_PHDR_SIZE);
+		if (rc)
+			return fail(err, r->name, errnum,
+				    "%sprogram headers at 0x%" PRIx64 " (%" PRIu64 " bytes) %s", what,
+				    img->phoff, size,
+				    rc == -EIO ? "run past the end of the file" : "cannot be read");
+		for (unsigned j = 0; j < n; j++) {
+			decode_phdr(buf + (size_t)j * VM_ELF_PHDR_SIZE, &img->ph[i + j]);
+			if (img->ph[i + j].type == VM_PT_LOAD)
+				img->nload++;
+		}
 	}
 	return 0;
 }

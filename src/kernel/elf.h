@@ -63,9 +63,10 @@
 #define VM_ELF_EHDR_SIZE  64
 #define VM_ELF_PHDR_SIZE  56
 
-/* load_elf_phdrs(): the program headers must fit in ELF_MIN_ALIGN (one
- * page), so at most 4096 / 56 = 73 of them. */
-#define VM_ELF_PHDR_MAX   (4096 / VM_ELF_PHDR_SIZE)
+/* load_elf_phdrs(): the program headers take at most 64 KiB, so at most
+ * 65536 / 56 = 1170 of them (measured on 6.18: 74 headers pass, the
+ * one-page limit of older kernels is gone). */
+#define VM_ELF_PHDR_MAX   (65536 / VM_ELF_PHDR_SIZE)
 /* PATH_MAX: the longest PT_INTERP, its NUL included. */
 #define VM_ELF_PATH_MAX   4096
 /* BINPRM_BUF_SIZE: the bytes of the file exec reads first (zero padded). */
@@ -117,7 +118,7 @@ struct vm_elf_reader {
  * 0) saying what is wrong:
  *   -ENOEXEC  not ELF (magic), not ET_EXEC/ET_DYN, not x86-64, not
  *             ELFCLASS64 little endian (a kernel without ia32 emulation),
- *             e_phentsize not 56, no or too many program headers, headers
+ *             e_phentsize not 56, no or more than 1170 program headers, headers
  *             beyond the end of the file, PT_INTERP shorter than 2 or
  *             longer than PATH_MAX bytes or not NUL terminated;
  *   -EIO      PT_INTERP's bytes beyond the end of the file (elf_read);
