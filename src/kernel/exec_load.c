@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/compiler.h"
 #include "base/error.h"
@@ -97,11 +98,9 @@ static long elf_load(struct vm_bprm *b, struct vm_file *file, vm_vaddr addr,
 static int fail_segment(struct vm_bprm *b, const struct vm_exec_file *f, unsigned i, long v)
 {
 	int rc = load_error(v);
-	vm_error_at(b->err, b->filename, 0, "%sprogram header %u cannot be mapped (%s)",
+	vm_error_at(b->err, b->filename, 0, "%sprogram header %u cannot be mapped: %s",
 		    f == &b->interp ? "interpreter " : "", i,
-		    rc == -ENOMEM ? "no room: ENOMEM" : rc == -EEXIST ? "it overlaps a mapping: EEXIST"
-		    : rc == -EPERM ? "below mmap_min_addr: EPERM" : rc == -EFAULT
-		    ? "its bss cannot be zeroed: EFAULT" : "mmap refuses it: EINVAL");
+		    rc == -EFAULT ? "its bss cannot be zeroed" : strerror(-rc));
 	return rc;
 }
 
