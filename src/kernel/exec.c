@@ -52,11 +52,23 @@
 #define RSEQ_ALIGN       32
 #define CLOCKS_PER_SEC   100                        /* USER_HZ */
 
+/* The reader of the headers: the first page is read once and serves the
+ * ELF header, the program headers and PT_INTERP when they lie in it. */
 static long fd_read(void *ctx, void *buf, size_t len, uint64_t off)
 {
-	const struct vm_exec_file *f = ctx;
+	struct vm_exec_file *f = ctx;
 	size_t done = 0;
 
+	if (f->head_len < 0) {
+		ssize_t n = pread(f->fd, f->head, sizeof(f->head), 0);
+		f->head_len = n < 0 ? 0 : n;
+	}
+	if (off + len <= (uint64_t)f->head_len ||
+	    (off <= (uint64_t)f->head_len && f->head_len < (long)sizeof(f->head))) {
+		done = VM_MIN(len, (size_t)((uint64_t)f->head_len - off));
+		memcpy(buf, f->head + off, done);
+		return (long)done;
+	}
 	while (done < len) {
 		ssize_t n = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
 		if (n < 0)
@@ -68,10 +80,25 @@ static long fd_read(void *ctx, void *buf, size_t len, uint64_t off)
 	return (long)done;
 }
 
+/* The file's name as maps shows it: d_path of the opened file (symlinks
+ * followed), from /proc/self/fd when the host has it. */
+static int resolve(int fd, const char *path, char *out)
+{
+	char link[32];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, out, PATH_MAX - 1);
+	if (n > 0 && out[0] == '/') {
+		out[n] = '\0';
+		return 0;
+	}
+	return realpath(path, out) ? 0 : -1;
+}
+
 /* Linux: do_open_execat() — a regular file the process may execute
  * (may_open with MAY_EXEC: a directory is EACCES, so is a file without
- * an execute bit, even for root).  The resolved path is what maps shows
- * (d_path of the dentry, symlinks followed). */
+ * an execute bit, even for root).  The host must let vmlab read it (a
+ * file with execute but no read permission is EACCES here, unlike Linux
+ * for a non-root user). */
 static int open_exec(struct vm_bprm *b, const char *path, struct vm_exec_file *f)
 {
 	const char *pre = f == &b->interp ? "the interpreter " : "";
@@ -79,7 +106,8 @@ static int open_exec(struct vm_bprm *b, const char *path, struct vm_exec_file *f
 	struct stat st;
 	int e;
 
-	if (stat(path, &st)) {
+	f->head_len = -1;
+	if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(f->fd, &st)) {
 		e = errno;
 		vm_error_at(b->err, b->filename, 0, "%s%.100s%s%s", pre, show, *pre ? ": " : "",
 			    strerror(e));
@@ -91,7 +119,7 @@ static int open_exec(struct vm_bprm *b, const char *path, struct vm_exec_file *f
 			    ? "not a regular file" : "not executable");
 		return -EACCES;
 	}
-	if (!realpath(path, f->path) || (f->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if (resolve(f->fd, path, f->path)) {
 		e = errno;
 		vm_error_at(b->err, b->filename, 0, "%s%.100s%s%s", pre, show, *pre ? ": " : "",
 			    strerror(e));

@@ -23,6 +23,8 @@
 struct vm_exec_file {
 	char path[PATH_MAX];          /* resolved (realpath): the name maps shows */
 	int fd;                       /* host descriptor for the headers; -1 = none */
+	unsigned char head[4096];     /* the file's first page, read once: the headers */
+	long head_len;                /* bytes in head; -1 = not read yet */
 	struct vm_elf_reader reader;
 	struct vm_elf_image *img;     /* host memory */
 	struct vm_file *file;         /* one reference, for the mappings */
