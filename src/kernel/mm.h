@@ -82,6 +82,8 @@ struct vm_vma {
 				   * vm_file): the inode number of its shmem object, which
 				   * maps shows as /dev/zero (deleted); 0 otherwise */
 	struct vm_anon *anon;     /* Linux anon_vma: NULL until the first anonymous page */
+	const char *vm_name;      /* a special mapping's name in maps ([vdso], [vvar]; Linux's
+				   * vm_special_mapping.name): a constant string, or NULL */
 	struct vm_mm *mm;
 };
 
