@@ -195,13 +195,24 @@ static inline void ix_set(struct vm_tlb_array *a, uint32_t i, uint32_t v)
 }
 
 /* Record the valid entry x in the index: the first empty slot from its home.
- * The index has 4 slots per entry, so one is always empty. */
+ * The index has 4 slots per entry, so one is always empty.  Entries of one
+ * tag (one page under several PCIDs, or global and not) keep their slots in
+ * the chain in the order of their ways: x takes the place of the first of
+ * them in a higher way, which moves on in turn (they share a home, so any
+ * place in the chain is right for each).  Then the first of them, the only
+ * one the fast path reads (from the home slot), is the one vm_tlb_lookup
+ * picks among those that match, the lowest way.  Deletion keeps the order:
+ * it moves entries back in chain order. */
 static void ix_insert(struct vm_tlb_array *a, const struct vm_tlbe *x)
 {
-	uint32_t i = vm_tlb_home(a, x->tag);
-	while (a->ix[i])
-		i = ix_next(a, i);
-	ix_set(a, i, (uint32_t)(x - a->ent));
+	uint32_t i = vm_tlb_home(a, x->tag), v = (uint32_t)(x - a->ent), w;
+	for (; (w = a->ix[i]) != 0; i = ix_next(a, i)) {
+		if (w > v && a->ent[w].tag == x->tag) {
+			ix_set(a, i, v);
+			v = w;
+		}
+	}
+	ix_set(a, i, v);
 }
 
 /* Forget the valid entry x, whose tag is still the one it was recorded under.
@@ -675,6 +686,17 @@ static int check_entry(const struct vm_tlb_array *a, const char *name, uint32_t 
 			     "%" PRIu32, name, slot, x->tag, home);
 }
 
+/* Entries of one tag in way order along their chain (ix_insert): no entry of
+ * x's tag in a lower way sits after x's slot i. */
+static bool ix_ordered(const struct vm_tlb_array *a, uint32_t i)
+{
+	uint32_t v = a->ix[i], w;
+	for (uint32_t j = ix_next(a, i); (w = a->ix[j]) != 0; j = ix_next(a, j))
+		if (w < v && a->ent[w].tag == a->ent[v].tag)
+			return false;
+	return true;
+}
+
 /* Every used index slot names a valid entry on its home's chain.  With every
  * valid entry reachable (check_entry) and as many used slots as valid
  * entries, the index is then a bijection. */
@@ -695,6 +717,10 @@ static int check_index(const struct vm_tlb_array *a, const char *name, uint32_t 
 			return vm_check_fail(msg, len, SLOT ": entry %" PRIu32 " (" TAG
 					     ") is not on its home's chain", name, i, v - 1,
 					     a->ent[v].tag);
+		if (!ix_ordered(a, i))
+			return vm_check_fail(msg, len, SLOT ": entry %" PRIu32 " (" TAG
+					     ") before one of its tag in a lower way", name, i,
+					     v - 1, a->ent[v].tag);
 	}
 	if (used != valid)
 		return vm_check_fail(msg, len, "%s: %" PRIu32 " index slots for %" PRIu32
