@@ -197,11 +197,12 @@ int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_padd
 }
 
 /* Whether e answers the fast path for an access to v allowed by the rights
- * in ok (cpu->hit_ok[acc]): as vm_mmu_translate's test. */
+ * in ok (cpu->hit_ok[acc]): as vm_mmu_translate's test.  Each half is
+ * expected true, so that the hits run straight through. */
 static inline __attribute__((always_inline)) bool run_hit(const struct vm_tlbe *e, vm_vaddr v,
 							  uint32_t ok)
 {
-	return e->key == v >> 12 && (e->pbit & ok);
+	return VM_LIKELY(e->key == v >> 12) && VM_LIKELY(e->pbit & ok);
 }
 
 /* Translate va[i..n) on the fast path until an access it cannot take;
@@ -216,14 +217,16 @@ static inline __attribute__((always_inline)) size_t
 run_hits(const struct vm_tlb_array *a, const vm_vaddr *va, size_t i, size_t n, uint32_t ok,
 	 uint64_t *clock, vm_paddr *pa, const bool with_pa, const bool plru)
 {
-	uint64_t c = *clock;
+	const size_t first = i;
+	const uint64_t c0 = *clock;
+	uint64_t c = c0;
 	vm_vaddr x0 = va[i];
 	struct vm_tlbe *e0 = vm_tlb_fast_entry(a, x0 >> 12);
 
 	for (; i + 2 < n; i += 2) {
 		vm_vaddr x1 = va[i + 1];
 		struct vm_tlbe *e1 = vm_tlb_fast_entry(a, x1 >> 12);
-		if (VM_UNLIKELY(!run_hit(e0, x0, ok)))
+		if (!run_hit(e0, x0, ok))
 			break;
 		e0->stamp = ++c;        /* above every stamp: see vm_tlb_touch */
 		if (plru)
@@ -232,19 +235,18 @@ run_hits(const struct vm_tlb_array *a, const vm_vaddr *va, size_t i, size_t n, u
 			pa[i].v = x0 + e0->delta;
 		x0 = va[i + 2];
 		e0 = vm_tlb_fast_entry(a, x0 >> 12);
-		if (VM_UNLIKELY(!run_hit(e1, x1, ok))) {
-			i++;
+		if (!run_hit(e1, x1, ok))
 			break;
-		}
 		e1->stamp = ++c;
 		if (plru)
 			vm_tlb_touch_plru(a, e1);
 		if (with_pa)
 			pa[i + 1].v = x1 + e1->delta;
 	}
-	/* The last one or two, or the access that stopped the pairs (found
-	 * again: simpler than knowing which of x0 and x1 it was). */
-	for (; i < n; i++) {
+	/* Every hit advanced the clock by one, so this is the access that
+	 * stopped the pairs, or the first of the last one or two, which go one
+	 * at a time. */
+	for (i = first + (size_t)(c - c0); i < n; i++) {
 		vm_vaddr x = va[i];
 		struct vm_tlbe *e = vm_tlb_fast_entry(a, x >> 12);
 		if (!run_hit(e, x, ok))
