@@ -44,7 +44,7 @@ static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc
 	struct vm_tlb_array *a = cpu->fast[acc & VM_ACC_KIND];
 	uint64_t vpn = va >> 12;
 	struct vm_tlbe *e = vm_tlb_fast_entry(a, vpn);
-	if (VM_LIKELY(e->key == vpn && (e->pbit & cpu->hit_ok[acc & 15]))) {
+	if (VM_LIKELY(e->key == vpn) && VM_LIKELY(e->pbit & cpu->hit_ok[acc & 15])) {
 		cpu->acc[acc & VM_ACC_KIND]++;
 		e->stamp = ++cpu->clock;         /* above every stamp: see vm_tlb_touch */
 		if (VM_UNLIKELY(a->plru != NULL))
