@@ -25,6 +25,7 @@
 #ifndef VM_HW_TLB_H
 #define VM_HW_TLB_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,7 +104,7 @@ struct vm_tlbe {
 	uint8_t pad[12];
 };
 
-_Static_assert(sizeof(struct vm_tlbe) == 64, "a TLB entry is one cache line");
+static_assert(sizeof(struct vm_tlbe) == 64, "a TLB entry is one cache line");
 
 struct vm_tlb_lru;      /* private to tlb.c */
 
@@ -127,8 +128,8 @@ struct vm_tlb_array {
 	uint32_t ix_mask;
 	uint32_t ix_shift;      /* 64 - log2(ix_mask + 1), for vm_tlb_home() */
 	uint64_t *plru;         /* one tree of ways - 1 bits per set (PLRU only) */
-	uint64_t *plru_path;    /* PLRU: [2w] the tree bits a use of way w sets to
-				   [2w + 1] (vm_tlb_touch_plru) */
+	uint64_t *plru_path;    /* PLRU, for each way w: [2w] the tree bits a use of w
+				   changes, [2w + 1] their new values */
 	uint32_t ways_shift;    /* log2(ways) when ways is a power of two */
 	struct vm_tlbe *e;      /* sets * ways entries, set-major: e[set * ways + way] */
 	struct vm_tlbe *ent;    /* e - 1: ent[0] the sentinel, ent[1 + slot] == e[slot] */
