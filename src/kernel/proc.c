@@ -16,6 +16,7 @@
 
 #include "base/compiler.h"
 #include "base/host.h"
+#include "kernel/anon_vma.h"
 #include "kernel/mm_internal.h"
 #include "kernel/syscalls.h"
 #include "kernel/vfs.h"
@@ -61,7 +62,11 @@ static int setup_stack(struct vm_kernel *k, struct vm_mm *mm)
 	vma->vm_flags = VM_STACK_FLAGS;
 	vma->vm_pgoff = (k->cfg.task_size_max >> VM_PAGE_SHIFT) - (size >> VM_PAGE_SHIFT);
 	vm_vma_link(mm, vma);
-	vm_anon_vma_prepare(vma);                      /* exec wrote argv and envp there */
+	if (vm_anon_vma_prepare(k, vma)) {             /* exec wrote argv and envp there */
+		vm_vma_unlink(mm, vma);
+		vm_vma_free(k, vma);
+		return -ENOMEM;
+	}
 	vm_stat_account(mm, vma->vm_flags, (int64_t)vma_pages(vma));
 	mm->start_stack = sp - 8;                      /* where argc sits */
 	return 0;

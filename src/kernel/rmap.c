@@ -25,9 +25,12 @@ void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint
 {
 	struct vm_page *pg = &k->pages[pfn];
 
-	vm_anon_vma_prepare(vma);          /* Linux: anon_vma_prepare() before the first page */
+	/* Linux: folio->mapping is the VMA's anon_vma (the fault path ran
+	 * anon_vma_prepare); shmem pages belong to the shmem object instead,
+	 * which the model does not keep (NULL). */
+	VM_ASSERT(vma->anon || vm_vma_is_shmem(vma));
 	pg->owner_kind = VM_OWNER_ANON;
-	pg->owner = vma->anon;
+	pg->owner = vm_vma_is_shmem(vma) ? NULL : vma->anon;
 	pg->index = va >> VM_PAGE_SHIFT;
 	pg->mapcount = 1;
 	vm_page_set(pg, VM_PG_SWAPBACKED);
