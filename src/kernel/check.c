@@ -108,6 +108,14 @@ static int check_leaf(void *arg, const struct vm_pt_leaf *leaf)
 	    vm_page_test(pg, VM_PG_PGTABLE) || pg->refcount == 0)
 		return fail(c, "page %#" PRIx64 " maps frame %#" PRIx64 " that is free, a tail or a "
 			    "page table", leaf->va, pfn);
+	/* Copy-on-write: a private page may be written through a PTE only
+	 * while that PTE is its sole user (PageAnonExclusive). */
+	if (pte_write(leaf->pte) && !(f & VM_SHARED) && pg->refcount != 1)
+		return fail(c, "page %#" PRIx64 " writable in a private mapping but frame %#" PRIx64
+			    " has refcount %u: copy-on-write broken", leaf->va, pfn, pg->refcount);
+	if (vm_page_test(pg, VM_PG_ANON_EXCLUSIVE) && (pg->refcount != 1 || (f & VM_SHARED)))
+		return fail(c, "page %#" PRIx64 ": frame %#" PRIx64 " marked exclusive but has "
+			    "refcount %u", leaf->va, pfn, pg->refcount);
 	c->rss[vm_rss_kind(vma, pg)] += size >> VM_PAGE_SHIFT;
 	if (pg->owner_kind == VM_OWNER_ANON && !vm_vma_is_shmem(vma) &&
 	    !vm_anon_vma_in_chain(vma, pg->owner))
@@ -285,6 +293,24 @@ static bool first_user(const struct vm_kernel *k, unsigned i)
 	return true;
 }
 
+/* A vfork parent waits for a running child that borrows its mm. */
+static int check_vfork(struct check *c)
+{
+	struct vm_kernel *k = c->k;
+
+	for (unsigned i = 0; i < k->procs_cap; i++) {
+		const struct vm_proc *p = k->procs[i], *child;
+		if (!p || !p->vfork_child)
+			continue;
+		child = vm_proc_find(k, p->vfork_child);
+		if (p->state != VM_PROC_RUNNING || !child || child->state != VM_PROC_RUNNING ||
+		    child->mm != p->mm || child->ppid != p->pid)
+			return fail(c, "pid %d waits for vfork child %d, which does not run on its mm",
+				    p->pid, p->vfork_child);
+	}
+	return 0;
+}
+
 /* File references: descriptors plus VMAs. */
 static int check_files(struct check *c)
 {
@@ -333,6 +359,8 @@ int vm_kernel_check(struct vm_kernel *k, char *msg, size_t len)
 		check_frames(&c, tables);
 	if (!c.err)
 		check_anon_vmas(&c);
+	if (!c.err)
+		check_vfork(&c);
 	if (!c.err)
 		check_files(&c);
 	vm_u64map_fini(&c.counts);

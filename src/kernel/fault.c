@@ -270,10 +270,14 @@ static unsigned do_wp_page(struct vm_fault *vmf, const struct vm_pt_leaf *leaf)
 			vm_page_set(pg, VM_PG_DIRTY);
 		return wp_page_reuse(vmf, leaf);
 	}
-	/* Linux: wp_can_reuse_anon_folio() — an anonymous page nobody else
-	 * holds is reused; a page-cache page in a private mapping is copied. */
-	if (pg->owner_kind == VM_OWNER_ANON && pg->refcount == 1)
+	/* Linux: PageAnonExclusive, or wp_can_reuse_anon_folio() — an
+	 * anonymous page nobody else holds is reused (and exclusive again); a
+	 * page-cache page in a private mapping is copied. */
+	if (pg->owner_kind == VM_OWNER_ANON &&
+	    (vm_page_test(pg, VM_PG_ANON_EXCLUSIVE) || pg->refcount == 1)) {
+		vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);
 		return wp_page_reuse(vmf, leaf);
+	}
 	return wp_page_copy(vmf, pfn);
 }
 
@@ -288,8 +292,11 @@ static unsigned huge_pmd_fault(struct vm_fault *vmf, const struct vm_pt_leaf *le
 	if (!fault_write(vmf) || pte_write(leaf->pte))
 		return spurious_fault(vmf, leaf);
 	struct vm_page *head = &k->pages[pte_leaf_base(leaf->pte, leaf->level) >> VM_PAGE_SHIFT];
-	if (head->owner_kind == VM_OWNER_ANON && head->refcount == 1 && !(vmf->vma->vm_flags & VM_SHARED))
+	if (head->owner_kind == VM_OWNER_ANON && head->refcount == 1 &&
+	    !(vmf->vma->vm_flags & VM_SHARED)) {
+		vm_page_set(head, VM_PG_ANON_EXCLUSIVE);
 		return wp_page_reuse(vmf, leaf);
+	}
 	/* Not exclusive: split and copy 4 KiB (Linux: __split_huge_pmd and
 	 * VM_FAULT_FALLBACK to the PTE path). */
 	if (vm_split_huge_pmd(k, vmf->vma, vmf->address))

@@ -187,6 +187,7 @@ void vm_switch_mm(struct vm_kernel *k, unsigned cpu, struct vm_mm *mm)
 		return;
 	}
 	struct vm_mm **slot = pcid_slot(k, cpu, mm->pcid);
+	k->stats->ctx_switches++;
 	vm_cpu_write_cr3(c, &mm->pt, mm->pcid, *slot == mm);
 	*slot = mm;
 	k->cpu_mm[cpu] = mm;

@@ -133,6 +133,8 @@ void vm_leave_mm(struct vm_kernel *k, struct vm_mm *mm);
  * arch_pick_mmap_layout (randomised per cfg.aslr from the machine's RNG),
  * its page tables, and a PCID.  0, -ENOMEM. */
 int vm_mm_create(struct vm_kernel *k, struct vm_mm **out);
+/* The same without a layout (no random draw): fork copies the parent's. */
+int vm_mm_alloc(struct vm_kernel *k, struct vm_mm **out);
 /* Drop a user; at 0 unmap everything, free the tables and the mm. */
 void vm_mm_put(struct vm_kernel *k, struct vm_mm *mm);
 

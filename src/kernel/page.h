@@ -23,6 +23,9 @@ enum vm_page_flag {
 	VM_PG_HEAD,         /* head of an allocated block of order > 0 */
 	VM_PG_TAIL,         /* inside an allocated block of order > 0, not the head */
 	VM_PG_ACTIVE,       /* on an active LRU list */
+	VM_PG_ANON_EXCLUSIVE, /* anonymous page only this mapping may write without a fault
+			       * (Linux PageAnonExclusive): set for a new page and on a
+			       * reuse, cleared when fork shares it */
 	VM_PG_COUNT
 };
 
