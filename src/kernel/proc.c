@@ -191,6 +191,7 @@ static void release(struct vm_kernel *k, struct vm_proc *p)
 			vm_file_put(k, p->fds[fd].file);
 			p->fds[fd] = (struct vm_fd){ 0 };
 		}
+	p->vfork_child = 0;      /* a vfork parent killed while it waits */
 	if (p->mm) {
 		int saved = k->cur_cpu;
 		vm_proc_vfork_done(k, p);
