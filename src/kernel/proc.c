@@ -195,6 +195,12 @@ static void release(struct vm_kernel *k, struct vm_proc *p)
 	if (p->mm) {
 		int saved = k->cur_cpu;
 		vm_proc_vfork_done(k, p);
+		/* Linux: exit_mm() -> enter_lazy_tlb(): the CPU keeps the tables
+		 * loaded but no longer runs the mm, so flushes of the mm (by the
+		 * threads that live on) do not interrupt it; it catches up when
+		 * it runs the mm again (the PCID slot, kernel.c). */
+		if (p->cpu < k->ncpus && k->cpu_mm[p->cpu] == p->mm)
+			k->cpu_mm[p->cpu] = NULL;
 		k->cur_cpu = (int)p->cpu;
 		vm_mm_put(k, p->mm);
 		k->cur_cpu = saved;
