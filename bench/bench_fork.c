@@ -94,11 +94,18 @@ static void reap(struct bench *b, struct vm_proc *c)
 static int run(struct bench *b, uint64_t bytes, const char *label)
 {
 	uint64_t pages = bytes >> 12;
-	long r = vm_sys_mmap(b->k, b->p, BASE, bytes, VM_PROT_READ | VM_PROT_WRITE,
-			     VM_MAP_PRIVATE | VM_MAP_ANONYMOUS | VM_MAP_FIXED, -1, 0);
-	if (r != (long)BASE)
-		die("mmap", r);
-	double t_first = touch(b, b->p, pages);              /* (f3): first-touch faults */
+	double t_first = 1e30;
+	long r;
+
+	for (int rep = 0; rep < BENCH_REPS; rep++) {        /* (f3): first-touch faults */
+		vm_sys_munmap(b->k, b->p, BASE, bytes);
+		r = vm_sys_mmap(b->k, b->p, BASE, bytes, VM_PROT_READ | VM_PROT_WRITE,
+				VM_MAP_PRIVATE | VM_MAP_ANONYMOUS | VM_MAP_FIXED, -1, 0);
+		if (r != (long)BASE)
+			die("mmap", r);
+		double t = touch(b, b->p, pages);
+		t_first = t < t_first ? t : t_first;
+	}
 	struct vm_pt *pt = &b->p->mm->pt;
 
 	double t_fork = 1e30, t_walk = 1e30, t_copy = 1e30, t_cow = 1e30;
