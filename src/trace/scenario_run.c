@@ -200,7 +200,10 @@ static void killed(struct scn_run *r, const struct scn_stmt *st, const struct vm
 		       : p->sig.code == VM_SEGV_ACCERR ? "SEGV_ACCERR" : "SEGV_PKUERR";
 	else if (p->sig.signo == VM_SIGBUS)
 		code = p->sig.code == VM_BUS_ADRERR ? "BUS_ADRERR" : NULL;
-	r->killed_line[st->proc] = st->line;
+	/* The other threads of the group died with it (do_group_exit). */
+	for (size_t i = 0; i < r->prog->nprocs; i++)
+		if (r->procs[i] && r->procs[i]->state == VM_PROC_KILLED && !r->killed_line[i])
+			r->killed_line[i] = st->line;
 	out_begin(r, st->line, "%s killed by %s%s%s%s at 0x%" PRIx64 "%s%s", proc_name(r, st->proc),
 		  sig ? sig : "a signal", code ? " (" : "", code ? code : "", code ? ")" : "",
 		  p->sig.addr, p->sig.reason ? ": " : "", p->sig.reason ? p->sig.reason : "");
