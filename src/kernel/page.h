@@ -32,7 +32,7 @@ enum vm_page_flag {
 /* Who owns the frame's contents (the reverse map starts from here). */
 enum vm_page_owner {
 	VM_OWNER_NONE,      /* free, kernel-internal or a page table */
-	VM_OWNER_ANON,      /* anonymous memory: owner = anon root, index = vpn */
+	VM_OWNER_ANON,      /* anonymous memory: owner = its anon_vma (NULL: shmem), index = vpn */
 	VM_OWNER_FILE,      /* page cache: owner = file, index = page offset */
 };
 
@@ -44,7 +44,7 @@ struct vm_page {
 	uint8_t order;           /* block order when VM_PG_BUDDY or VM_PG_HEAD */
 	uint8_t owner_kind;      /* enum vm_page_owner */
 	uint16_t unused;
-	void *owner;             /* file or anon root; meaning by owner_kind */
+	void *owner;             /* file or anon_vma; meaning by owner_kind */
 	uint64_t index;          /* file page offset or anon vpn */
 };
 
