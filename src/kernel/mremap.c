@@ -200,7 +200,7 @@ static struct vm_vma *copy_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr
 	struct vm_merge m = {
 		.mm = mm, .prev = prev, .next = next, .start = addr, .end = addr + len,
 		.flags = vma->vm_flags, .pgoff = pgoff, .file = vma->vm_file,
-		.shmem_ino = vma->shmem_ino, .anon = vma->anon,
+		.shmem_ino = vma->shmem_ino, .anon = vma->anon, .copied_from = vma,
 	};
 	new = vm_merge_new_range(k, &m);
 	if (new)

@@ -41,7 +41,7 @@
 
 enum kd_kind {
 	KD_MMAP, KD_MUNMAP, KD_MPROTECT, KD_MREMAP, KD_MADVISE, KD_MSYNC, KD_BRK, KD_TOUCH,
-	KD_KIND_COUNT
+	KD_FORK, KD_KIND_COUNT
 };
 
 /* Where an address argument is anchored: the range base, the initial break
@@ -56,20 +56,25 @@ struct kd_addr {
 /* The fd argument of mmap, symbolic: each side passes its own number. */
 enum kd_fd { KD_FD_NONE, KD_FD_FILE, KD_FD_BAD };
 
-/* Touch modes and directions (op.flags of KD_TOUCH). */
-enum { KD_T_R = 1, KD_T_W = 2, KD_T_RW = 3, KD_T_MODE = 3, KD_T_DOWN = 4 };
+/* Touch modes and directions (op.flags of KD_TOUCH and KD_FORK); KD_F_EXIT:
+ * the parent of a fork exits after its touch phase instead of waiting. */
+enum { KD_T_R = 1, KD_T_W = 2, KD_T_RW = 3, KD_T_MODE = 3, KD_T_DOWN = 4, KD_F_EXIT = 8 };
 
-/* One step of a sequence: a system call or a touch phase. */
+/* One step of a sequence: a system call, a touch phase, or a fork.  A fork
+ * (docs/differential.md, "Fork") forks the process running the sequence;
+ * the parent makes the fork's touch phase, then exits (KD_F_EXIT) or waits
+ * for the child until the end; the child then makes the same touch phase
+ * and runs the rest of the sequence. */
 struct kd_op {
 	uint8_t kind;            /* enum kd_kind */
 	uint8_t fd;              /* KD_MMAP: enum kd_fd */
 	struct kd_addr addr;     /* mmap, munmap, mprotect, madvise, msync: addr;
-				  * mremap: old_addr; brk: the break; touch: first page */
+				  * mremap: old_addr; brk: the break; touch, fork: first page */
 	struct kd_addr addr2;    /* mremap: new_addr */
-	uint64_t len;            /* len; mremap: old_len; touch: pages */
+	uint64_t len;            /* len; mremap: old_len; touch, fork: pages */
 	uint64_t len2;           /* mremap: new_len */
 	int64_t prot;            /* mmap, mprotect */
-	int64_t flags;           /* mmap, mremap, msync flags; madvise advice; touch mode */
+	int64_t flags;           /* mmap, mremap, msync flags; madvise advice; touch, fork mode */
 	uint64_t off;            /* mmap: file offset in bytes */
 };
 
@@ -90,7 +95,9 @@ enum kd_ret_kind {
 };
 
 #define KD_MAX_ACCESS 128    /* accesses per touch phase (pages x 2) */
-#define KD_MAPS_TEXT 8192    /* normalised maps lines of one step */
+#define KD_MAPS_TEXT 16384   /* normalised maps lines of one step (a fork: both processes') */
+/* A fork's record holds the parent's maps, this line, then the child's. */
+#define KD_CHILD_MAPS "--- the child:\n"
 
 struct kd_rec {
 	uint8_t ret_kind;        /* enum kd_ret_kind */
@@ -99,6 +106,10 @@ struct kd_rec {
 	/* Touch phases: one char per access, '-' skipped (not accessible), or
 	 * '0' + the minor faults that access took. */
 	char access[KD_MAX_ACCESS + 1];
+	/* A fork: the child's touch phase (access, minflt, majflt are the
+	 * parent's). */
+	char access2[KD_MAX_ACCESS + 1];
+	uint64_t minflt2, majflt2;
 	char maps[KD_MAPS_TEXT]; /* normalised lines after the step, '\n' each */
 };
 
@@ -112,8 +123,9 @@ struct kd_run {
 
 /* ------------------------------------------------------------------ gen.c */
 
-/* The sequence for a seed: calls system calls plus touch phases between. */
-void kd_generate(uint64_t seed, unsigned calls, struct kd_seq *seq);
+/* The sequence for a seed: calls system calls plus touch phases between;
+ * with fork, fork steps too (the same seed then gives another sequence). */
+void kd_generate(uint64_t seed, unsigned calls, bool fork, struct kd_seq *seq);
 /* One step as a line of text (no newline), the form case files use. */
 void kd_op_format(const struct kd_op *op, char *buf, size_t len);
 /* Parse a line back; 0 or -1 with msg. */
@@ -179,10 +191,15 @@ bool kd_accessible(const struct kd_env *env, const struct kd_vma *vmas, int n, u
 /* The address an anchored argument stands for on a side. */
 uint64_t kd_resolve(const struct kd_env *env, struct kd_addr a);
 
-/* The list of accesses of a touch phase: addresses and kinds (true =
- * write), in order; returns the count (<= KD_MAX_ACCESS). */
+/* The list of accesses of a touch phase (or of the touch phases of a
+ * fork): addresses and kinds (true = write), in order; returns the count
+ * (<= KD_MAX_ACCESS). */
 unsigned kd_touch_plan(const struct kd_env *env, const struct kd_op *op, uint64_t *va,
 		       bool *write);
+
+/* Append the child's normalised maps to a fork's record (after
+ * KD_CHILD_MAPS), cut at KD_MAPS_TEXT. */
+void kd_maps_append_child(char *maps, const char *child);
 
 /* Normalise a call's return value (rec->minflt/majflt already set):
  * addresses into the range become KD_RET_RANGE, breaks KD_RET_HEAP, other

@@ -20,6 +20,7 @@
 
 #include "core/machine.h"
 #include "kernel/fault.h"
+#include "kernel/fork.h"
 #include "kernel/kernel.h"
 #include "kernel/proc.h"
 #include "kernel/procfs.h"
@@ -53,12 +54,13 @@ void kd_host_read(struct kd_host *h)
 struct model {
 	struct vm_machine *m;
 	struct vm_kernel *k;      /* the machine's kernel */
-	struct vm_proc *p;
+	struct vm_proc *p;        /* the process running the sequence (after a fork: the child) */
 	int fd;
 	struct kd_env env;
 	struct kd_vma vmas[1024];
 	int nvmas;
 	char text[1 << 20];       /* maps text */
+	char child_maps[KD_MAPS_TEXT];
 };
 
 static int fail(struct kd_run *run, const char *what, long rc)
@@ -183,7 +185,8 @@ static long call(struct model *md, const struct kd_op *op)
 	return -ENOSYS;
 }
 
-static int touch(struct model *md, const struct kd_op *op, struct kd_rec *rec, struct kd_run *run)
+static int touch(struct model *md, const struct kd_op *op, char *access, uint64_t *minflt,
+		 uint64_t *majflt, struct kd_run *run)
 {
 	uint64_t va[KD_MAX_ACCESS];
 	bool write[KD_MAX_ACCESS];
@@ -194,7 +197,7 @@ static int touch(struct model *md, const struct kd_op *op, struct kd_rec *rec, s
 		unsigned char byte = 0x5a;
 		int rc;
 		if (!kd_accessible(&md->env, md->vmas, md->nvmas, va[i], write[i])) {
-			rec->access[i] = '-';
+			access[i] = '-';
 			continue;
 		}
 		rc = vm_user_access(md->k, md->p, va[i], 1, write[i] ? VM_ACC_WRITE : VM_ACC_READ, &byte);
@@ -207,12 +210,34 @@ static int touch(struct model *md, const struct kd_op *op, struct kd_rec *rec, s
 		}
 		mf = md->p->min_flt - mf;
 		Mf = md->p->maj_flt - Mf;
-		rec->access[i] = (char)('0' + (mf > 9 ? 9 : mf));
-		rec->minflt += mf;
-		rec->majflt += Mf;
+		access[i] = (char)('0' + (mf > 9 ? 9 : mf));
+		*minflt += mf;
+		*majflt += Mf;
 	}
-	rec->access[n] = 0;
+	access[n] = 0;
 	return 0;
+}
+
+/* A fork step as the native side makes it: the parent's touch phase and
+ * maps, the parent exits (or stays, waiting), the child's touch phase;
+ * the child runs the rest.  The child's maps are appended by the caller. */
+static int fork_step(struct model *md, const struct kd_op *op, struct kd_rec *rec,
+		     struct kd_run *run)
+{
+	struct vm_proc *child;
+	long rc = vm_sys_clone(md->k, md->p, 0, "kdiff", &child);
+
+	if (rc < 0)
+		return fail(run, "fork", rc);
+	if (touch(md, op, rec->access, &rec->minflt, &rec->majflt, run) || collect(md, run))
+		return -1;
+	kd_maps_normalise(&md->env, md->vmas, md->nvmas, rec->maps);
+	if (op->flags & KD_F_EXIT)
+		vm_sys_exit(md->k, md->p, 0);
+	md->p = child;
+	if (collect(md, run))      /* its own maps decide what it may touch */
+		return -1;
+	return touch(md, op, rec->access2, &rec->minflt2, &rec->majflt2, run);
 }
 
 static int steps(struct model *md, const struct kd_seq *seq, bool check_every, struct kd_run *run)
@@ -226,7 +251,10 @@ static int steps(struct model *md, const struct kd_seq *seq, bool check_every, s
 		struct kd_rec *rec = &run->rec[i + 1];
 		memset(rec, 0, sizeof *rec - sizeof rec->maps);
 		if (op->kind == KD_TOUCH) {
-			if (touch(md, op, rec, run))
+			if (touch(md, op, rec->access, &rec->minflt, &rec->majflt, run))
+				return -1;
+		} else if (op->kind == KD_FORK) {
+			if (fork_step(md, op, rec, run))
 				return -1;
 		} else {
 			uint64_t mf = md->p->min_flt, Mf = md->p->maj_flt;
@@ -242,7 +270,12 @@ static int steps(struct model *md, const struct kd_seq *seq, bool check_every, s
 		if (op->kind == KD_MMAP && rec->ret_kind == KD_RET_RANGE &&
 		    (op->flags & (VM_MAP_SHARED | VM_MAP_ANONYMOUS)) == (VM_MAP_SHARED | VM_MAP_ANONYMOUS))
 			kd_note_shm(&md->env, md->vmas, md->nvmas, KD_BASE + (uint64_t)rec->ret, op->len);
-		kd_maps_normalise(&md->env, md->vmas, md->nvmas, rec->maps);
+		if (op->kind == KD_FORK) {
+			kd_maps_normalise(&md->env, md->vmas, md->nvmas, md->child_maps);
+			kd_maps_append_child(rec->maps, md->child_maps);
+		} else {
+			kd_maps_normalise(&md->env, md->vmas, md->nvmas, rec->maps);
+		}
 		run->n = i + 2;
 	}
 	return check(md, run);
