@@ -113,7 +113,7 @@ static int segment_line(struct lk_map *m, const struct names *nm, const char *s,
 	if (!take_num(s, n, &i, 16, &start) || i >= n || s[i] != '-')
 		return -EINVAL;
 	i++;
-	if (!take_num(s, n, &i, 16, &end) || end < start || end == UINT64_MAX)
+	if (!take_num(s, n, &i, 16, &end) || end < start)
 		return -EINVAL;
 	bool rsvn = strcmp(kind, "RSVN") == 0;
 	bool upper = rsvn && find_from(s, n, i, "SmUpper") < n;
@@ -125,6 +125,8 @@ static int segment_line(struct lk_map *m, const struct names *nm, const char *s,
 	*prev_upper = upper;
 	if (!client)
 		return 0;
+	if (end == UINT64_MAX)
+		return -EINVAL;     /* no client segment reaches the top of the address space */
 	/* SIZE then PERMS (r, w, x, T, H). */
 	i = skip_sp(s, n, i);
 	while (i < n && s[i] != ' ')
@@ -239,10 +241,12 @@ static int load_lines(struct lk_maps *m, struct vm_tin *in, struct names *nm, co
 			in_table = 0;
 			continue;
 		}
-		size_t k = skip_sp(s, n, 0);
+		size_t k = skip_sp(s, n, 0), d = k;
+		while (d < n && s[d] >= '0' && s[d] <= '9')
+			d++;
 		if (k < n && s[k] == '(')
 			rc = name_line(nm, s + k, n - k);
-		else if (k < n && s[k] >= '0' && s[k] <= '9')
+		else if (d > k && d < n && s[d] == ':')
 			rc = segment_line(&m->map[m->nmap - 1], nm, s, n, &prev_upper);
 		else
 			rc = 0;   /* "3 segment names in 3 slots", "freelist is empty" */
