@@ -399,8 +399,8 @@ static int other_line(struct vm_trace *t, struct lackey *lk, const char *s, size
 		return banner_line(t, lk, s, n);
 	if ((n >= 2 && s[0] == '-' && s[1] == '-') || n == 0)
 		return 0;
-	return vm_trace_fail(t, lk->line, "'%.40s': not a lackey line (I, L, S, M, SYSCALL, ==PID==)",
-			     s);
+	return vm_trace_fail(t, lk->line, "'%.*s': not a lackey line (I, L, S, M, SYSCALL, ==PID==)",
+			     (int)VM_MIN(n, 40), s);
 }
 
 static int lackey_next(struct vm_trace *t, struct vm_trace_event *ev)
@@ -439,8 +439,8 @@ static int lackey_next(struct vm_trace *t, struct vm_trace_event *ev)
 				return vm_trace_fail(t, lk->line, "the SYSCALL line at line %ld has no status "
 						     "(' --> [...' line missing)", lk->split_line);
 			if (VM_UNLIKELY(!parse_mem(s + 3, n - 3, &ev->acc.addr, &ev->acc.size)))
-				return vm_trace_fail(t, lk->line, "'%.40s': expected ADDR,SIZE (hex "
-						     "address, size 1..4096)", s);
+				return vm_trace_fail(t, lk->line, "'%.*s': expected ADDR,SIZE (hex "
+						     "address, size 1..4096)", (int)VM_MIN(n, 40), s);
 			ev->kind = VM_TEV_ACCESS;
 			ev->flags = 0;
 			if (VM_UNLIKELY(!lk->pid)) {
