@@ -239,9 +239,10 @@ static bool parse_dec(const char *w, uint64_t *v)
 	uint64_t x = 0;
 	size_t n = 0;
 	for (; w[n]; n++) {
-		if (w[n] < '0' || w[n] > '9' || x > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(w[n] - '0');
+		if (w[n] < '0' || w[n] > '9' || x > (UINT64_MAX - d) / 10)
 			return false;
-		x = x * 10 + (uint64_t)(w[n] - '0');
+		x = x * 10 + d;
 	}
 	*v = x;
 	return n > 0;

@@ -111,7 +111,10 @@ static int detect(struct vm_trace *t)
 	return 0;
 }
 
-static int finish_open(struct vm_trace *t, int rc, struct vm_trace **out, struct vm_error *err)
+/* display: the caller's name for the source, which outlives t (the
+ * error of a failed open must not point into t->name). */
+static int finish_open(struct vm_trace *t, int rc, const char *display, struct vm_trace **out,
+		       struct vm_error *err)
 {
 	if (rc == 0 && t->in.error)
 		rc = io_error(t, t->in.error);
@@ -120,10 +123,13 @@ static int finish_open(struct vm_trace *t, int rc, struct vm_trace **out, struct
 	if (rc == 0)
 		rc = t->ops->open(t);
 	if (rc) {
-		if (err)
+		if (err) {
 			*err = t->err;
+			if (!err->file || err->file == t->name)
+				err->file = display;
+		}
 		if (rc == -ENOMEM && err)
-			vm_error_at(err, t->name, 0, "out of memory");
+			vm_error_at(err, display, 0, "out of memory");
 		vm_trace_close(t);
 		return rc;
 	}
@@ -167,7 +173,7 @@ int vm_trace_open(const char *path, const struct vm_trace_opts *opts, struct vm_
 		vm_error_at(err, path, 0, "out of memory");
 		return -ENOMEM;
 	}
-	return finish_open(t, vm_tin_open_fd(&t->in, fd, !std), out, err);
+	return finish_open(t, vm_tin_open_fd(&t->in, fd, !std), std ? "<stdin>" : path, out, err);
 }
 
 int vm_trace_open_mem(const char *name, const void *data, size_t len,
@@ -180,7 +186,7 @@ int vm_trace_open_mem(const char *name, const void *data, size_t len,
 		vm_error_at(err, name, 0, "out of memory");
 		return -ENOMEM;
 	}
-	return finish_open(t, vm_tin_open_mem(&t->in, data ? data : "", len), out, err);
+	return finish_open(t, vm_tin_open_mem(&t->in, data ? data : "", len), name, out, err);
 }
 
 void vm_trace_close(struct vm_trace *t)
