@@ -370,7 +370,7 @@ static int at_eof(struct vm_trace *t, struct lackey *lk, struct vm_trace_event *
 		return 0;
 	lk->has_split = false;
 	struct lk_call *c = &lk->split;
-	if ((c->nr != 59 && c->nr != 322) || !c->args_ok || c->path_arg < 0)
+	if ((c->nr != 59 && c->nr != 322) || !c->args_ok || c->path_arg < 0 || !c->path[0])
 		return vm_trace_fail(t, lk->split_line, "the log ends inside this SYSCALL line "
 				     "(truncated?)");
 	t->stat[VM_TSTAT_SYSCALLS]++;

@@ -107,6 +107,8 @@ struct lk_maps {
 /* Read every startup table of the -d stderr at path (plain or gzip).
  * 0, or -EINVAL with err (FILE:LINE), -ENOENT..., -ENOMEM. */
 int lk_maps_load(struct lk_maps *m, const char *path, struct vm_error *err);
+/* The same from an open byte source; name is for messages. */
+int lk_maps_read(struct lk_maps *m, struct vm_tin *in, const char *name, struct vm_error *err);
 void lk_maps_free(struct lk_maps *m);
 /* The table for the log of process pid running command (the banner's
  * Command line, or NULL): the table of that pid; else the first unused

@@ -267,6 +267,26 @@ static int load_lines(struct lk_maps *m, struct vm_tin *in, struct names *nm, co
 	return 0;
 }
 
+int lk_maps_read(struct lk_maps *m, struct vm_tin *in, const char *name, struct vm_error *err)
+{
+	memset(m, 0, sizeof(*m));
+	struct names *nm = calloc(1, sizeof(*nm));
+	int rc = nm ? load_lines(m, in, nm, name, err) : -ENOMEM;
+	if (nm) {
+		names_clear(nm);
+		free(nm);
+	}
+	if (rc && rc != -EINVAL)
+		vm_error_at(err, name, 0, "%s", rc == -ENOMEM ? "out of memory" : rc == -EBADMSG ?
+			    "corrupt gzip data" : "read error");
+	if (rc) {
+		lk_maps_free(m);
+		if (rc == -EBADMSG)
+			rc = -EINVAL;
+	}
+	return rc;
+}
+
 int lk_maps_load(struct lk_maps *m, const char *path, struct vm_error *err)
 {
 	memset(m, 0, sizeof(*m));
@@ -277,21 +297,12 @@ int lk_maps_load(struct lk_maps *m, const char *path, struct vm_error *err)
 		return -e;
 	}
 	struct vm_tin in;
-	struct names *nm = calloc(1, sizeof(*nm));
-	int rc = nm ? vm_tin_open_fd(&in, fd, true) : -ENOMEM;
-	if (!nm)
-		close(fd);
+	int rc = vm_tin_open_fd(&in, fd, true);
 	if (rc == 0)
-		rc = load_lines(m, &in, nm, path, err);
-	if (nm) {
-		vm_tin_close(&in);
-		names_clear(nm);
-		free(nm);
-	}
-	if (rc && rc != -EINVAL)
+		rc = lk_maps_read(m, &in, path, err);
+	else
 		vm_error_at(err, path, 0, "%s", rc == -ENOMEM ? "out of memory" : "read error");
-	if (rc)
-		lk_maps_free(m);
+	vm_tin_close(&in);
 	return rc;
 }
 

@@ -389,7 +389,7 @@ static int fd_name(struct lk_fdtab *t, uint64_t fd, const char *path, const char
 		t->cap = cap;
 	}
 	char *copy = NULL;
-	if (path) {
+	if (path && *path) {
 		size_t a = strlen(prefix), b = strlen(path);
 		copy = malloc(a + b + 1);
 		if (!copy)

@@ -122,6 +122,8 @@ static int finish_open(struct vm_trace *t, int rc, const char *display, struct v
 		rc = detect(t);
 	if (rc == 0)
 		rc = t->ops->open(t);
+	if (rc && rc != -EINVAL && rc != -ENOMEM)
+		rc = io_error(t, rc);
 	if (rc) {
 		if (err) {
 			*err = t->err;
@@ -312,6 +314,8 @@ const char *vm_trace_event_invalid(const struct vm_trace_event *ev)
 		return "process id must be positive";
 	if (ev->path && strlen(ev->path) > VM_TRACE_PATH_MAX)
 		return "path longer than 4095 bytes";
+	if (ev->path && !ev->path[0])
+		return "empty path";
 	switch (ev->kind) {
 	case VM_TEV_ACCESS:
 		if (ev->access > VM_TACC_MODIFY)
@@ -321,8 +325,9 @@ const char *vm_trace_event_invalid(const struct vm_trace_event *ev)
 			return "access not inside one page";
 		if (ev->acc.count == 0)
 			return "access count 0";
-		if (ev->flags & ~VM_TEV_F_KERNEL)
-			return "bad access flags";
+		if ((ev->flags & ~VM_TEV_F_KERNEL) ||
+		    ((ev->flags & VM_TEV_F_KERNEL) && ev->access != VM_ACC_WRITE))
+			return "bad access flags (the kernel only writes)";
 		break;
 	case VM_TEV_SYSCALL:
 		if (ev->sys.nargs > VM_TEV_ARGS)
