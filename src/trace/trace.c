@@ -122,8 +122,8 @@ static int finish_open(struct vm_trace *t, int rc, const char *display, struct v
 		rc = detect(t);
 	if (rc == 0)
 		rc = t->ops->open(t);
-	if (rc && rc != -EINVAL && rc != -ENOMEM)
-		rc = io_error(t, rc);
+	if (rc && rc != -EINVAL && rc != -ENOMEM && !t->err.msg[0])
+		rc = io_error(t, rc);     /* the input's own read error (a reader said nothing) */
 	if (rc) {
 		if (err) {
 			*err = t->err;
