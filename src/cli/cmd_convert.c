@@ -121,13 +121,15 @@ static int convert(const char *in, const char *out, const struct vm_trace_opts *
 int cmd_convert(int argc, char **argv)
 {
 	const char *format = NULL, *maps = NULL, *to = NULL;
-	bool stats = false, raw = false;
+	bool stats = false, raw = false, one_log = false;
 	uint64_t level = 6;
 	const struct cli_opt opts[] = {
 		{ "format", CLI_STR, &format, "FMT", "input format: lackey, text, pages or vmt "
 						      "(default: from the content)" },
 		{ "maps", CLI_STR, &maps, "FILE", "lackey: the stderr of `valgrind -d` with the "
 						  "initial address map" },
+		{ "one-log", CLI_FLAG, &one_log, NULL, "lackey: read IN alone, not the logs of the "
+							"processes it forks and execs" },
 		{ "to", CLI_STR, &to, "FMT", "output format: vmt or text (default: from OUT's name)" },
 		{ "no-compress", CLI_FLAG, &raw, NULL, "vmt: leave the body uncompressed" },
 		{ "level", CLI_U64, &level, "N", "zlib level 1 (fast) to 9 (small); default 6" },
@@ -135,7 +137,9 @@ int cmd_convert(int argc, char **argv)
 		{ 0 },
 	};
 	int first, rc = cli_parse("convert", argc, argv, opts, &first, "IN OUT [OPTIONS]",
-				  "Convert a trace.  IN: a Valgrind lackey log, a text trace, a page list\n"
+				  "Convert a trace.  IN: a Valgrind lackey log (NAME.PID.N.log: the logs of\n"
+				  "the processes it forks and execs, beside it, are read as its process\n"
+				  "tree), a text trace, a page list\n"
 				  "or a .vmt file; a file, - (standard input) or gzip-compressed; the\n"
 				  "format is detected from the content unless --format names it.  OUT: a\n"
 				  ".vmt file (vmlab's binary format, zlib-compressed unless --no-compress),\n"
@@ -169,7 +173,7 @@ int cmd_convert(int argc, char **argv)
 				 argv[first + 1]);
 		return CLI_USAGE;
 	}
-	const struct vm_trace_opts o = { .format = format, .maps = maps };
+	const struct vm_trace_opts o = { .format = format, .maps = maps, .one_log = one_log };
 	bool compress = strcmp(outfmt, "vmt") == 0 ? !raw : gz;
 	return convert(argv[first], argv[first + 1], &o, outfmt, compress, (int)level, stats);
 }

@@ -22,6 +22,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +34,11 @@
 #define LK_TIDS 512           /* Valgrind's VG_N_THREADS default is 500 */
 #define ENOSYS_VAL 0x26
 
-struct lackey {
+struct lk_log {
+	char *name;               /* the file, for messages */
+	struct vm_tin *in;        /* its bytes */
+	bool own_in;
+	int seq;                  /* N of NAME.PID.N.log (0: the name does not say) */
 	int32_t pid;              /* the log's process: from the banner or the first SYSCALL */
 	bool pid_guessed;         /* memory lines came first: pid 1 until told */
 	char command[256];        /* the banner's program (first word of Command:) */
@@ -45,7 +51,7 @@ struct lackey {
 	long split_line;
 	unsigned threads;         /* live threads besides the first */
 	/* The initial map, handed out before the first other event. */
-	struct lk_maps maps;
+	struct lk_maps *maps;     /* the -d tables (the trace's), NULL: none */
 	struct lk_map *map;
 	size_t next_seg;
 	bool map_done;
@@ -60,7 +66,7 @@ static const signed char hexdig[256] = {
 	['f'] = 16,
 };
 
-static bool lackey_detect(const unsigned char *head, size_t len)
+bool lk_detect(const unsigned char *head, size_t len)
 {
 	const char *s = (const char *)head;
 	if (len >= 3 && (memcmp(s, "I  ", 3) == 0 ||
@@ -78,31 +84,69 @@ static bool lackey_detect(const unsigned char *head, size_t len)
 	return false;
 }
 
-static int lackey_open(struct vm_trace *t)
+int lk_log_open(struct lk_log **out, const char *name, struct vm_tin *in, bool own_in, int seq,
+		int32_t pid, struct lk_maps *maps)
 {
-	struct lackey *lk = calloc(1, sizeof(*lk));
-	if (!lk)
+	struct lk_log *lk = calloc(1, sizeof(*lk));
+	if (!lk || !(lk->name = strdup(name))) {
+		free(lk);
+		if (own_in)
+			vm_tin_close(in);
 		return -ENOMEM;
-	t->priv = lk;
-	if (t->opts.maps) {
-		int rc = lk_maps_load(&lk->maps, t->opts.maps, &t->err);
-		if (rc)
-			return rc;
-	} else {
-		lk->map_done = true;
 	}
+	lk->in = in;
+	lk->own_in = own_in;
+	lk->seq = seq;
+	lk->pid = pid;
+	lk->maps = maps;
+	/* A fork child's address space is its parent's at the fork: no table. */
+	lk->map_done = !maps || seq > 1;
+	*out = lk;
 	return 0;
 }
 
-static void lackey_close(struct vm_trace *t)
+void lk_log_free(struct lk_log *lk)
 {
-	struct lackey *lk = t->priv;
+	if (!lk)
+		return;
 	lk_fd_free(&lk->fds);
 	for (unsigned i = 0; i < LK_TIDS; i++)
 		free(lk->pending[i]);
-	lk_maps_free(&lk->maps);
+	if (lk->own_in) {
+		vm_tin_close(lk->in);
+		free(lk->in);
+	}
+	free(lk->name);
 	free(lk);
-	t->priv = NULL;
+}
+
+struct lk_fdtab *lk_log_fds(struct lk_log *lk)
+{
+	return &lk->fds;
+}
+
+int32_t lk_log_pid(const struct lk_log *lk)
+{
+	return lk->pid;
+}
+
+int lk_log_seq(const struct lk_log *lk)
+{
+	return lk->seq;
+}
+
+/* t->err = this log's FILE:LINE: fmt; -EINVAL. */
+static int lk_fail(struct vm_trace *t, const struct lk_log *lk, long line, const char *fmt, ...)
+	VM_PRINTF(4, 5);
+static int lk_fail(struct vm_trace *t, const struct lk_log *lk, long line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->err.msg, sizeof(t->err.msg), fmt, ap);
+	va_end(ap);
+	t->err.file = lk->name;
+	t->err.line = line;
+	return -EINVAL;
 }
 
 /* "ADDR,SIZE" at s[0..n): false if malformed. */
@@ -128,22 +172,22 @@ static inline bool parse_mem(const char *s, size_t n, uint64_t *addr, uint32_t *
 	return true;
 }
 
-static int set_pid(struct vm_trace *t, struct lackey *lk, int32_t pid)
+static int set_pid(struct vm_trace *t, struct lk_log *lk, int32_t pid)
 {
 	if (lk->pid == 0)
 		lk->pid = pid;
 	else if (pid != lk->pid && lk->pid_guessed)
-		return vm_trace_fail(t, lk->line, "memory lines before the first line that names the "
+		return lk_fail(t, lk, lk->line, "memory lines before the first line that names the "
 				     "process (the ==PID== banner or a SYSCALL line)");
 	else if (pid != lk->pid)
-		return vm_trace_fail(t, lk->line, "a line of process %d in the log of process %d "
+		return lk_fail(t, lk, lk->line, "a line of process %d in the log of process %d "
 				     "(one log per process: --log-file=NAME.%%p.%%n.log)", pid, lk->pid);
 	return 0;
 }
 
 /* "==PID== Command: PROGRAM ARGS": the pid, and the program for picking
  * the initial map. */
-static int banner_line(struct vm_trace *t, struct lackey *lk, const char *s, size_t n)
+static int banner_line(struct vm_trace *t, struct lk_log *lk, const char *s, size_t n)
 {
 	size_t i = 2;
 	int64_t pid = 0;
@@ -170,22 +214,22 @@ static int banner_line(struct vm_trace *t, struct lackey *lk, const char *s, siz
 }
 
 /* Pick the initial map once the process is known. */
-static int load_map(struct vm_trace *t, struct lackey *lk)
+static int load_map(struct vm_trace *t, struct lk_log *lk)
 {
 	lk->map_done = true;
 	if (!lk->banner)
-		return vm_trace_fail(t, lk->line, "no '==PID== Command:' banner before the first "
+		return lk_fail(t, lk, lk->line, "no '==PID== Command:' banner before the first "
 				     "event: cannot pick the initial map from %s", t->opts.maps);
-	lk->map = lk_maps_pick(&lk->maps, lk->pid, lk->command);
+	lk->map = lk_maps_pick(lk->maps, lk->pid, lk->command);
 	if (!lk->map)
-		return vm_trace_fail(t, lk->line, "%s holds %zu startup maps, none of process %d or "
-				     "of program '%s'", t->opts.maps, lk->maps.nmap, lk->pid,
-				     lk->command);
+		return lk_fail(t, lk, lk->line, "%s holds %zu startup maps, none of process %d or "
+			       "of program '%s'", t->opts.maps, lk->maps->nmap, lk->pid,
+			       lk->command);
 	lk->map->used = true;
 	return 0;
 }
 
-static void map_event(struct lackey *lk, struct vm_trace_event *ev)
+static void map_event(struct lk_log *lk, struct vm_trace_event *ev)
 {
 	const struct lk_segment *sg = &lk->map->seg[lk->next_seg++];
 	*ev = (struct vm_trace_event){ .kind = VM_TEV_MAP, .flags = sg->flags, .pid = lk->pid,
@@ -198,7 +242,7 @@ static void map_event(struct lackey *lk, struct vm_trace_event *ev)
 }
 
 /* A SYSCALL event of a kept call. */
-static void syscall_event(struct lackey *lk, const struct lk_call *c, struct vm_trace_event *ev)
+static void syscall_event(struct lk_log *lk, const struct lk_call *c, struct vm_trace_event *ev)
 {
 	*ev = (struct vm_trace_event){ .kind = VM_TEV_SYSCALL, .pid = c->pid };
 	ev->sys.nr = c->nr;
@@ -211,7 +255,7 @@ static void syscall_event(struct lackey *lk, const struct lk_call *c, struct vm_
 
 /* A call with its status: the events it makes.  1 (ev filled, maybe more
  * pushed), 0 (none), or an error. */
-static int finish_call(struct vm_trace *t, struct lackey *lk, struct lk_call *c,
+static int finish_call(struct vm_trace *t, struct lk_log *lk, struct lk_call *c,
 		       struct vm_trace_event *ev)
 {
 	unsigned min, max;
@@ -221,7 +265,7 @@ static int finish_call(struct vm_trace *t, struct lackey *lk, struct lk_call *c,
 		t->stat[VM_TSTAT_SYS_REFUSED]++;
 	if (lk_sys_kept(c->nr, &min, &max)) {
 		if (!c->args_ok || c->nargs < min || c->nargs > max)
-			return vm_trace_fail(t, lk->line, "cannot read the arguments of %s (%u..%u "
+			return lk_fail(t, lk, lk->line, "cannot read the arguments of %s (%u..%u "
 					     "expected)", lk_sys_name(c->nr), min, max);
 		syscall_event(lk, c, ev);
 		if (c->nr == VM_NR_MMAP && !(c->arg[3] & VM_MAP_ANONYMOUS) && !ev->path)
@@ -235,7 +279,7 @@ static int finish_call(struct vm_trace *t, struct lackey *lk, struct lk_call *c,
 		bool fork = c->child || c->nr == 57 || c->nr == 58;
 		if (fork && (c->result == 0 || c->result > INT32_MAX ||
 			     (c->child && c->result != (uint64_t)c->child)))
-			return vm_trace_fail(t, lk->line, "fork returned %#" PRIx64 " but the message "
+			return lk_fail(t, lk, lk->line, "fork returned %#" PRIx64 " but the message "
 					     "names child %d", c->result, c->child);
 		if (fork) {
 			*ev = (struct vm_trace_event){ .kind = VM_TEV_FORK, .pid = c->pid };
@@ -273,13 +317,13 @@ static int finish_call(struct vm_trace *t, struct lackey *lk, struct lk_call *c,
 }
 
 /* The status of c is known: finish it, or park it until its completion. */
-static int resolve(struct vm_trace *t, struct lackey *lk, struct lk_call *c,
+static int resolve(struct vm_trace *t, struct lk_log *lk, struct lk_call *c,
 		   struct vm_trace_event *ev)
 {
 	if (c->status != LK_ST_ASYNC)
 		return finish_call(t, lk, c, ev);
 	if ((uint32_t)c->tid >= LK_TIDS)
-		return vm_trace_fail(t, lk->line, "thread %d: more threads than Valgrind runs", c->tid);
+		return lk_fail(t, lk, lk->line, "thread %d: more threads than Valgrind runs", c->tid);
 	struct lk_call **slot = &lk->pending[c->tid];
 	if (*slot)
 		t->stat[VM_TSTAT_ASYNC_LOST]++;     /* a signal interrupted it (LACKEY.md 2.3) */
@@ -289,17 +333,17 @@ static int resolve(struct vm_trace *t, struct lackey *lk, struct lk_call *c,
 	return 0;
 }
 
-static int completion(struct vm_trace *t, struct lackey *lk, const struct lk_call *head,
+static int completion(struct vm_trace *t, struct lk_log *lk, const struct lk_call *head,
 		      const char *s, size_t n, struct vm_trace_event *ev)
 {
 	struct lk_call **slot = (uint32_t)head->tid < LK_TIDS ? &lk->pending[head->tid] : NULL;
 	if (!slot || !*slot || (*slot)->nr != head->nr)
-		return vm_trace_fail(t, lk->line, "completion of system call %d of thread %d, which "
+		return lk_fail(t, lk, lk->line, "completion of system call %d of thread %d, which "
 				     "did not start", head->nr, head->tid);
 	struct lk_call *c = *slot;
 	if (lk_parse_status(s, n, c) < 0 || (c->status != LK_ST_SUCCESS &&
 					     c->status != LK_ST_FAILURE)) {
-		return vm_trace_fail(t, lk->line, "cannot read the result of this completion line");
+		return lk_fail(t, lk, lk->line, "cannot read the result of this completion line");
 	}
 	*slot = NULL;
 	int rc = finish_call(t, lk, c, ev);
@@ -307,18 +351,18 @@ static int completion(struct vm_trace *t, struct lackey *lk, const struct lk_cal
 	return rc;
 }
 
-static int syscall_line(struct vm_trace *t, struct lackey *lk, const char *s, size_t n,
+static int syscall_line(struct vm_trace *t, struct lk_log *lk, const char *s, size_t n,
 			struct vm_trace_event *ev)
 {
 	struct lk_call c;
 	size_t rest;
 	if (!lk_parse_head(s, n, &c, &rest))
-		return vm_trace_fail(t, lk->line, "malformed SYSCALL line (SYSCALL[PID,TID](NR) ...)");
+		return lk_fail(t, lk, lk->line, "malformed SYSCALL line (SYSCALL[PID,TID](NR) ...)");
 	int rc = set_pid(t, lk, c.pid);
 	if (rc)
 		return rc;
 	if (lk->has_split)
-		return vm_trace_fail(t, lk->line, "the SYSCALL line at line %ld has no status "
+		return lk_fail(t, lk, lk->line, "the SYSCALL line at line %ld has no status "
 				     "(' --> [...' line missing)", lk->split_line);
 	s += rest;
 	n -= rest;
@@ -326,7 +370,7 @@ static int syscall_line(struct vm_trace *t, struct lackey *lk, const char *s, si
 		return completion(t, lk, &c, s, n, ev);
 	lk_parse_wrapper(s, n, &c);
 	if (lk_parse_status(s, n, &c) < 0)
-		return vm_trace_fail(t, lk->line, "cannot read the status of this SYSCALL line");
+		return lk_fail(t, lk, lk->line, "cannot read the status of this SYSCALL line");
 	if (c.status == LK_ST_NONE) {
 		/* Split by an embedded message: the status follows later. */
 		lk->split = c;
@@ -340,24 +384,24 @@ static int syscall_line(struct vm_trace *t, struct lackey *lk, const char *s, si
 /* " --> [...": the status of the split SYSCALL line.  In a fork child's
  * log it comes first, without a line before it: the child's own return
  * from fork (0), which starts its log (LACKEY.md 2.5). */
-static int continuation(struct vm_trace *t, struct lackey *lk, const char *s, size_t n,
+static int continuation(struct vm_trace *t, struct lk_log *lk, const char *s, size_t n,
 			struct vm_trace_event *ev)
 {
 	struct lk_call probe;
 	if (!lk->has_split) {
 		if (lk_parse_status(s, n, &probe) < 0 || probe.status != LK_ST_SUCCESS)
-			return vm_trace_fail(t, lk->line, "a status line without a SYSCALL line before it");
+			return lk_fail(t, lk, lk->line, "a status line without a SYSCALL line before it");
 		t->stat[VM_TSTAT_IGNORED]++;
 		return 0;
 	}
 	lk->has_split = false;
 	if (lk_parse_status(s, n, &lk->split) < 0 || lk->split.status == LK_ST_NONE)
-		return vm_trace_fail(t, lk->line, "cannot read this status line");
+		return lk_fail(t, lk, lk->line, "cannot read this status line");
 	return resolve(t, lk, &lk->split, ev);
 }
 
 /* The end of the log: a split execve line is a successful exec. */
-static int at_eof(struct vm_trace *t, struct lackey *lk, struct vm_trace_event *ev)
+static int at_eof(struct vm_trace *t, struct lk_log *lk, struct vm_trace_event *ev)
 {
 	lk->at_end = true;
 	for (unsigned i = 0; i < LK_TIDS; i++)
@@ -371,7 +415,7 @@ static int at_eof(struct vm_trace *t, struct lackey *lk, struct vm_trace_event *
 	lk->has_split = false;
 	struct lk_call *c = &lk->split;
 	if ((c->nr != 59 && c->nr != 322) || !c->args_ok || c->path_arg < 0 || !c->path[0])
-		return vm_trace_fail(t, lk->split_line, "the log ends inside this SYSCALL line "
+		return lk_fail(t, lk, lk->split_line, "the log ends inside this SYSCALL line "
 				     "(truncated?)");
 	t->stat[VM_TSTAT_SYSCALLS]++;
 	memcpy(lk->exec_path, c->path, sizeof(lk->exec_path));
@@ -380,18 +424,18 @@ static int at_eof(struct vm_trace *t, struct lackey *lk, struct vm_trace_event *
 }
 
 /* Anything but a memory line. */
-static int other_line(struct vm_trace *t, struct lackey *lk, const char *s, size_t n, bool partial,
+static int other_line(struct vm_trace *t, struct lk_log *lk, const char *s, size_t n, bool partial,
 		      struct vm_trace_event *ev)
 {
 	if (n >= 8 && memcmp(s, "SYSCALL[", 8) == 0) {
 		/* Only an execve line may end the log without a newline. */
 		int rc = syscall_line(t, lk, s, n, ev);
 		if (rc == 0 && partial && !lk->has_split)
-			return vm_trace_fail(t, lk->line, "the last line has no newline (truncated?)");
+			return lk_fail(t, lk, lk->line, "the last line has no newline (truncated?)");
 		return rc;
 	}
 	if (partial)
-		return vm_trace_fail(t, lk->line, "the last line has no newline (truncated?)");
+		return lk_fail(t, lk, lk->line, "the last line has no newline (truncated?)");
 	if (n >= 6 && memcmp(s, " --> [", 6) == 0)
 		return continuation(t, lk, s, n, ev);
 	t->stat[VM_TSTAT_IGNORED]++;
@@ -399,13 +443,12 @@ static int other_line(struct vm_trace *t, struct lackey *lk, const char *s, size
 		return banner_line(t, lk, s, n);
 	if ((n >= 2 && s[0] == '-' && s[1] == '-') || n == 0)
 		return 0;
-	return vm_trace_fail(t, lk->line, "'%.*s': not a lackey line (I, L, S, M, SYSCALL, ==PID==)",
+	return lk_fail(t, lk, lk->line, "'%.*s': not a lackey line (I, L, S, M, SYSCALL, ==PID==)",
 			     (int)VM_MIN(n, 40), s);
 }
 
-static int lackey_next(struct vm_trace *t, struct vm_trace_event *ev)
+int lk_log_next(struct vm_trace *t, struct lk_log *lk, struct vm_trace_event *ev)
 {
-	struct lackey *lk = t->priv;
 	if (lk->map && lk->next_seg < lk->map->nseg) {
 		map_event(lk, ev);
 		return 1;
@@ -414,11 +457,11 @@ static int lackey_next(struct vm_trace *t, struct vm_trace_event *ev)
 		const char *s;
 		size_t n;
 		bool partial;
-		int rc = vm_tin_line(&t->in, LK_LINE_MAX, &s, &n, &partial);
+		int rc = vm_tin_line(lk->in, LK_LINE_MAX, &s, &n, &partial);
 		if (rc == 0)
 			return at_eof(t, lk, ev);
 		if (rc < 0)
-			return rc == -E2BIG ? vm_trace_fail(t, lk->line + 1, "line longer than %d bytes",
+			return rc == -E2BIG ? lk_fail(t, lk, lk->line + 1, "line longer than %d bytes",
 							    LK_LINE_MAX) : rc;
 		lk->line++;
 		t->stat[VM_TSTAT_LINES]++;
@@ -429,17 +472,17 @@ static int lackey_next(struct vm_trace *t, struct vm_trace_event *ev)
 			/* Hand out the initial map first; this line is read again. */
 			if ((rc = load_map(t, lk)))
 				return rc;
-			t->in.pos -= n + !partial;
+			lk->in->pos -= n + !partial;
 			lk->line--;
 			t->stat[VM_TSTAT_LINES]--;
-			return lackey_next(t, ev);
+			return lk_log_next(t, lk, ev);
 		}
 		if (VM_LIKELY(mem) && !partial) {
 			if (VM_UNLIKELY(lk->has_split))
-				return vm_trace_fail(t, lk->line, "the SYSCALL line at line %ld has no status "
+				return lk_fail(t, lk, lk->line, "the SYSCALL line at line %ld has no status "
 						     "(' --> [...' line missing)", lk->split_line);
 			if (VM_UNLIKELY(!parse_mem(s + 3, n - 3, &ev->acc.addr, &ev->acc.size)))
-				return vm_trace_fail(t, lk->line, "'%.*s': expected ADDR,SIZE (hex "
+				return lk_fail(t, lk, lk->line, "'%.*s': expected ADDR,SIZE (hex "
 						     "address, size 1..4096)", (int)VM_MIN(n, 40), s);
 			ev->kind = VM_TEV_ACCESS;
 			ev->flags = 0;
@@ -471,11 +514,3 @@ static int lackey_next(struct vm_trace *t, struct vm_trace_event *ev)
 	return 0;
 }
 
-const struct trace_ops vm_trace_lackey_ops = {
-	.name = "lackey",
-	.desc = "Valgrind lackey log (--trace-mem=yes --trace-syscalls=yes), one process per log",
-	.detect = lackey_detect,
-	.open = lackey_open,
-	.next = lackey_next,
-	.close = lackey_close,
-};

@@ -112,8 +112,33 @@ int lk_maps_read(struct lk_maps *m, struct vm_tin *in, const char *name, struct 
 void lk_maps_free(struct lk_maps *m);
 /* The table for the log of process pid running command (the banner's
  * Command line, or NULL): the table of that pid; else the first unused
- * one whose program has the command's basename; else the only table.
- * NULL if none fits. */
+ * one whose program (its lowest file segment) has the basename of the
+ * command or of the file the command resolves to through $PATH and
+ * symbolic links (sh runs /usr/bin/dash); else the first unused one (the
+ * -d run starts its processes in the traced run's order).  NULL if all
+ * are used. */
 struct lk_map *lk_maps_pick(struct lk_maps *m, int32_t pid, const char *command);
+
+/* One log (lackey.c): the reader of one process image. */
+struct lk_log;
+
+/* Does the head of a file look like a lackey log? */
+bool lk_detect(const unsigned char *head, size_t len);
+/* A reader of one log named name over in (closed and freed with the log
+ * when own_in), of the log's sequence number seq (N of NAME.PID.N.log, 0 if
+ * unknown), of process pid (0: learn it from the log; else its lines must
+ * be that process's); maps (NULL: none) gives the initial map of a log that
+ * starts a process image (seq <= 1).  0, -ENOMEM. */
+int lk_log_open(struct lk_log **out, const char *name, struct vm_tin *in, bool own_in, int seq,
+		int32_t pid, struct lk_maps *maps);
+void lk_log_free(struct lk_log *lk);
+/* The next event of the log: 1, 0 at its end, or an error with t->err
+ * naming the log's file and line. */
+int lk_log_next(struct vm_trace *t, struct lk_log *lk, struct vm_trace_event *ev);
+struct lk_fdtab *lk_log_fds(struct lk_log *lk);
+int32_t lk_log_pid(const struct lk_log *lk);
+int lk_log_seq(const struct lk_log *lk);
+/* Copy src's descriptors into dst (a fork child inherits them). 0, -ENOMEM. */
+int lk_fd_copy(struct lk_fdtab *dst, const struct lk_fdtab *src);
 
 #endif

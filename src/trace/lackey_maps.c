@@ -17,6 +17,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -323,14 +325,49 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* The file command runs, links resolved (sh -> /usr/bin/dash), into buf;
+ * false if it cannot be found.  A word without '/' is looked up in $PATH
+ * as execvp does. */
+static bool resolve(const char *command, char *buf)
+{
+	if (strchr(command, '/'))
+		return realpath(command, buf) != NULL;
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *colon = strchr(path, ':');
+		size_t n = colon ? (size_t)(colon - path) : strlen(path);
+		char cand[PATH_MAX];
+		if (n && n + strlen(command) + 2 < sizeof(cand)) {
+			snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, path, command);
+			if (access(cand, X_OK) == 0 && realpath(cand, buf))
+				return true;
+		}
+		path += n + (colon ? 1 : 0);
+	}
+	return false;
+}
+
+static bool same_program(const struct lk_map *map, const char *command, const char *resolved)
+{
+	const char *prog = base_name(map->program);
+	return strcmp(prog, base_name(command)) == 0 || (resolved && strcmp(prog, base_name(resolved)) == 0);
+}
+
 struct lk_map *lk_maps_pick(struct lk_maps *m, int32_t pid, const char *command)
 {
+	char buf[PATH_MAX];
+	const char *resolved = command && resolve(command, buf) ? buf : NULL;
 	for (size_t i = 0; i < m->nmap; i++)
 		if (m->map[i].pid == pid)
 			return &m->map[i];
 	for (size_t i = 0; command && i < m->nmap; i++)
-		if (!m->map[i].used && m->map[i].program &&
-		    strcmp(base_name(m->map[i].program), base_name(command)) == 0)
+		if (!m->map[i].used && m->map[i].program && same_program(&m->map[i], command, resolved))
 			return &m->map[i];
-	return m->nmap == 1 ? &m->map[0] : NULL;
+	/* The -d run started its processes in the traced run's order. */
+	for (size_t i = 0; i < m->nmap; i++)
+		if (!m->map[i].used)
+			return &m->map[i];
+	return NULL;
 }

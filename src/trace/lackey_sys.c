@@ -358,6 +358,8 @@ unsigned lk_sys_user_writes(const struct lk_call *c, uint64_t addr[2], uint64_t 
 
 /* Descriptors. */
 
+static int fd_name(struct lk_fdtab *t, uint64_t fd, const char *path, const char *prefix);
+
 void lk_fd_free(struct lk_fdtab *t)
 {
 	for (unsigned i = 0; i < t->cap; i++)
@@ -365,6 +367,14 @@ void lk_fd_free(struct lk_fdtab *t)
 	free(t->path);
 	t->path = NULL;
 	t->cap = 0;
+}
+
+int lk_fd_copy(struct lk_fdtab *dst, const struct lk_fdtab *src)
+{
+	for (unsigned fd = 0; fd < src->cap; fd++)
+		if (src->path[fd] && fd_name(dst, fd, src->path[fd], ""))
+			return -ENOMEM;
+	return 0;
 }
 
 const char *lk_fd_path(const struct lk_fdtab *t, uint64_t fd)

@@ -126,6 +126,7 @@ enum {
 /* Reader counters, X(id, name, help): `vmlab convert --stats` prints them. */
 #define VM_TRACE_STATS(X) \
 	X(LINES,        "lines",          "input lines read (text formats)") \
+	X(LOGS,         "logs",           "lackey logs read (one per process image of a capture)") \
 	X(EVENTS,       "events",         "events handed out (after page splits)") \
 	X(ACCESSES,     "accesses",       "accesses, counting repetitions") \
 	X(INSTR_LINES,  "instr_lines",    "lackey I lines (= Valgrind's 'guest instrs')") \
@@ -198,6 +199,7 @@ struct vm_trace_opts {
 	const char *format;       /* NULL: detect from the content */
 	const char *maps;         /* lackey: the `valgrind -d` stderr holding the initial
 				   * address map (LACKEY.md 4); NULL: none */
+	bool one_log;             /* lackey: do not follow a capture's fork and exec logs */
 };
 
 #define VM_TRACE_QUEUE 8

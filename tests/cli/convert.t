@@ -44,6 +44,31 @@ printf '7 0 1 2 0 3w\n' > "$T/p"
 run "$V" convert "$T/p" -
 [ "$out" = "$(printf 'R 0x7000 1\nR 0x0 1\nR 0x1000 1\nR 0x2000 1\nR 0x0 1\nW 0x3000 1')" ]; ok $? "a page list: $(echo $out)"
 
+# A capture's logs as one process tree: the parent, its fork child's log
+# (gzip'd content under a .log name), the image the child exec'd.
+mkdir "$T/cap"
+cp $D/sh-parent-excerpt.log "$T/cap/X.23201.1.log"
+cp $D/sh-child.log.gz "$T/cap/X.23637.2.log"
+zcat $D/true.log.gz | sed 's/21045/23637/g' > "$T/cap/X.23637.1.log"
+run "$V" convert --stats --maps $D/sh.stderr.gz "$T/cap/X.23201.1.log" "$T/tree.txt"
+ok $rc "a capture's three logs convert as one tree"
+has "$err" "logs                          3"; ok $? "--stats: 3 logs read"
+awk '/^([0-9]+: )?fork /{print "fork"} /^([0-9]+: )?execve /{print "execve"} /^([0-9]+: )?exit /{print "exit"}
+     /^([0-9]+: )?map .*\/usr\/bin\/dash$/{print "dash"} /^([0-9]+: )?map .*\/usr\/bin\/true$/{print "true"}' \
+	"$T/tree.txt" | uniq | tr '\n' ' ' > "$T/shape"
+[ "$(cat "$T/shape")" = "dash fork execve true exit " ] && [ "$(grep -c "exit 0$" "$T/tree.txt")" -eq 2 ]; ok $? "parent (dash's map), fork, child, exec, true's map, its exit, the parent's: $(cat "$T/shape")"
+[ "$(grep -c '^23637: ' "$T/tree.txt")" -eq 1 ] && [ "$(grep -c '^23201: ' "$T/tree.txt")" -eq 2 ]; ok $? "the child's events follow the fork; the parent's resume after its exit"
+line_fork=$(grep -n '^fork 23637' "$T/tree.txt" | cut -d: -f1)
+[ "$(sed -n "$((line_fork + 1))p" "$T/tree.txt")" = "23637: X 0x491b3b8 1" ]; ok $? "the child starts where fork returned"
+run "$V" convert --one-log "$T/cap/X.23201.1.log" -
+! has "$out" "execve"; ok $? "--one-log reads the parent alone"
+run "$V" convert "$T/cap/X.23201.1.log" "$T/tree.vmt"; ok $rc "the tree as vmt"
+run "$V" convert "$T/tree.vmt" "$T/tree2.txt"; run "$V" convert "$T/tree2.txt" "$T/tree2.vmt"
+cmp -s "$T/tree.vmt" "$T/tree2.vmt"; ok $? "and back through text, byte-identical"
+zcat $D/sh-child.log.gz | sed 's/^I  0491bad0,5$/I  0491bad0,zz/' > "$T/cap/X.23637.2.log"
+run "$V" convert "$T/cap/X.23201.1.log" -
+[ $rc -eq 1 ] && has "$err" "vmlab: $T/cap/X.23637.2.log:" && has "$err" "'I  0491bad0,zz'"; ok $? "an error in a child's log names that log: $err"
+
 # Bad input: exit 1, FILE:LINE, no output file left behind.
 printf '==1== Command: x\nI  0401ab70,3\nI  04zz,3\n' > "$T/bad.log"
 run "$V" convert "$T/bad.log" "$T/bad.vmt"
