@@ -16,7 +16,6 @@
 #include "trace/text.h"
 #include "trace/trace.h"
 
-#define FD_NONE UINT64_C(0xffffffff)
 
 struct text_wr {
 	int32_t pid;              /* of the line before: 1 at the start, as the reader assumes */
