@@ -352,7 +352,8 @@ static bool resolve(const char *command, char *buf)
 static bool same_program(const struct lk_map *map, const char *command, const char *resolved)
 {
 	const char *prog = base_name(map->program);
-	return strcmp(prog, base_name(command)) == 0 || (resolved && strcmp(prog, base_name(resolved)) == 0);
+	return strcmp(prog, base_name(command)) == 0 ||
+	       (resolved && strcmp(prog, base_name(resolved)) == 0);
 }
 
 struct lk_map *lk_maps_pick(struct lk_maps *m, int32_t pid, const char *command)

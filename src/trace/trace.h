@@ -27,10 +27,12 @@
  *            follow when the trace knows them.
  *   EXIT     pid exits with a code (exit_group, or exit of its last thread).
  *
- * Readers (one file each, one table in trace.c): lackey (Valgrind's lackey
- * tool with syscall tracing), text (one access per line plus the scenario
- * language's system-call lines), pages (page-number lists) and vmt
- * (vmlab's binary format).  Any of them reads a file, "-" (standard input)
+ * Readers (one table in trace.c): lackey (Valgrind's lackey tool with
+ * syscall tracing: lackey_tree.c reads a capture's logs as a process tree,
+ * lackey.c one log, lackey_sys.c its SYSCALL lines, lackey_maps.c the -d
+ * map), text (one access per line plus the scenario language's
+ * system-call lines: text.c, text_calls.c), pages (page-number lists:
+ * pages.c) and vmt (vmlab's binary format: vmt.c).  Any of them reads a file, "-" (standard input)
  * or a gzip file; the format is detected from the content unless named.
  *
  * Errors: vm_trace_next returns -EINVAL and fills t->err as FILE:LINE (text

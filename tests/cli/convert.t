@@ -34,6 +34,8 @@ run "$V" convert "$T/raw.vmt" -
 [ "$out" = "$(cat "$T/a.txt")" ]; ok $? "plain and zlib vmt hold the same events"
 zcat $D/true.log.gz | "$V" convert - "$T/c.vmt" 2>"$T/err"; ok $? "standard input"
 cmp -s "$T/a.vmt" "$T/c.vmt"; ok $? "gives the same vmt"
+"$V" convert - "$T/c2.vmt" < $D/true.log.gz 2>"$T/err"; ok $? "gzip on standard input"
+cmp -s "$T/a.vmt" "$T/c2.vmt"; ok $? "gives the same vmt too"
 gzip -c "$T/a.vmt" > "$T/a.vmt.gz"
 run "$V" convert "$T/a.vmt.gz" "$T/d.txt.gz"; ok $rc "a gzip'd vmt in, gzip'd text out"
 [ "$(zcat "$T/d.txt.gz")" = "$(cat "$T/a.txt")" ]; ok $? "same text"
