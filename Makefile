@@ -41,7 +41,7 @@ endif
 CPPFLAGS += -Iinclude -Isrc -D_DEFAULT_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -MMD -MP
 LDFLAGS  += $(LDSAN)
-LDLIBS   += -lm
+LDLIBS   += -lm -lz
 
 LIB_SRCS  := $(sort $(wildcard src/base/*.c src/core/*.c src/hw/*.c src/kernel/*.c \
                                src/policy/*.c src/alloc/*.c src/trace/*.c src/report/*.c \

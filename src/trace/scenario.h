@@ -273,6 +273,13 @@ int scn_verb_find(const char *w);
 /* The operands of `P verb ...` (st->verb and st->proc set). */
 int scn_parse_verb(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
 		   struct vm_error *err);
+/* The words a value takes in a statement, for writers of scenario lines
+ * (the text trace format): mmap, mremap and msync flags as a comma list,
+ * madvise advice as one word.  true and buf filled when the words say
+ * exactly value; false when a bit or value has no word (or value is 0 for
+ * a list, which needs one word). */
+enum scn_wordset { SCN_WORDS_MMAP, SCN_WORDS_MREMAP, SCN_WORDS_MSYNC, SCN_WORDS_ADVICE };
+bool scn_format_words(enum scn_wordset set, int value, char *buf, size_t len);
 /* A view after `show P`: SCN_SHOW_MAPS, _SMAPS, _STATUS or _PT in *view. */
 int scn_parse_view(struct scn_cursor *cur, int *view, struct vm_error *err);
 

@@ -320,3 +320,34 @@ int scn_parse_view(struct scn_cursor *cur, int *view, struct vm_error *err)
 {
 	return parse_one(cur, views, "view (maps, smaps, status or pagetable)", view, err);
 }
+
+bool scn_format_words(enum scn_wordset set, int value, char *buf, size_t len)
+{
+	const struct scn_word *t = set == SCN_WORDS_MMAP ? mmap_flags
+				   : set == SCN_WORDS_MREMAP ? mremap_flags
+				   : set == SCN_WORDS_MSYNC ? msync_flags : advice;
+	size_t o = 0;
+	buf[0] = '\0';
+	if (set == SCN_WORDS_ADVICE) {
+		for (int i = 0; t[i].name; i++)
+			if (t[i].value == value && strlen(t[i].name) < len) {
+				strcpy(buf, t[i].name);
+				return true;
+			}
+		return false;
+	}
+	int left = value;
+	for (int i = 0; t[i].name && left; i++) {
+		if ((t[i].value & left) != t[i].value || t[i].value == 0)
+			continue;
+		size_t n = strlen(t[i].name);
+		if (o + n + 2 > len)
+			return false;
+		if (o)
+			buf[o++] = ',';
+		memcpy(buf + o, t[i].name, n + 1);
+		o += n;
+		left &= ~t[i].value;
+	}
+	return left == 0 && o > 0;
+}
