@@ -48,18 +48,21 @@ uint64_t vm_vma_own_gap(const struct vm_mm *mm, const struct vm_vma *vma)
 
 /* Lookups. */
 
-/* Linux: find_vma() / mt_find().  One node per level, reading the keys
- * only; the VMA itself is not touched. */
+/* Linux: find_vma() / mt_find().  One node per level, reading its keys and
+ * one child pointer; the VMA itself is not touched.  The child pointers'
+ * lines are fetched together with the keys', not after the search of the
+ * keys picks one: at 100,000 VMAs the lower levels are not in the host's
+ * caches, and this halves the misses a level waits for. */
 struct vm_vma *vm_find_vma(const struct vm_mm *mm, vm_vaddr addr)
 {
 	const struct vm_vma_bnode *n = mm->vma_tree.root;
 
-	if (!n)
-		return NULL;
+	if (!n || addr >= n->key[n->nr - 1])
+		return NULL;                    /* above every VMA */
 	for (unsigned level = mm->vma_tree.height;; level--) {
+		__builtin_prefetch(&n->child[0]);
+		__builtin_prefetch(&n->child[VMA_FANOUT / 2]);
 		unsigned i = vm_vma_bnode_rank(n, addr);
-		if (i >= n->nr)
-			return NULL;            /* above every key: only at the root */
 		if (level == 1)
 			return n->vma[i];
 		n = n->child[i];
@@ -116,16 +119,31 @@ struct vm_vma *vm_vma_prev(const struct vm_vma *vma)
 
 /* Changes. */
 
-/* vma's entry after its vm_start, vm_end or predecessor changed: key, gap,
- * and the summaries above. */
-static void refresh(const struct vm_mm *mm, struct vm_vma *vma)
+/* vma's entry after its vm_start, vm_end or predecessor changed: its key
+ * and gap.  The summaries above are the caller's (fix_up). */
+static struct vm_vma_bnode *set_entry(const struct vm_mm *mm, struct vm_vma *vma)
 {
 	struct vm_vma_bnode *leaf = vma->node.leaf;
 	unsigned i = vm_vma_bnode_index(leaf, vma);
 
 	leaf->key[i] = vma->vm_end;
 	leaf->gap[i] = vm_vma_own_gap(mm, vma);
+	return leaf;
+}
+
+/* The entries of vma and of the VMA after it (whose gap starts at vma's
+ * end) changed: one walk up per leaf.  Two walks that meet are right in
+ * either order: each recomputes from the children and stops only where
+ * the entry above already holds. */
+static void set_pair(const struct vm_mm *mm, struct vm_vma *vma)
+{
+	struct vm_vma_bnode *leaf = set_entry(mm, vma), *next_leaf = NULL;
+
+	if (vma->node.next)
+		next_leaf = set_entry(mm, vma->node.next);
 	vm_vma_bnode_fix_up(leaf);
+	if (next_leaf && next_leaf != leaf)
+		vm_vma_bnode_fix_up(next_leaf);
 }
 
 /* Put vma at entry i of leaf (NULL: the tree is empty), between prev and
@@ -147,9 +165,7 @@ static void link_at(struct vm_mm *mm, struct vm_vma *vma, struct vm_vma_bnode *l
 		next->node.prev = vma;
 	vma->mm = mm;
 	mm->map_count++;
-	refresh(mm, vma);
-	if (next)
-		refresh(mm, next);       /* its gap below shrank */
+	set_pair(mm, vma);               /* next's gap below shrank */
 	/* Refill now, so that a host failure here is not the next link's. */
 	(void)vm_vma_tree_prealloc(mm);
 }
@@ -205,12 +221,14 @@ void vm_vma_unlink(struct vm_mm *mm, struct vm_vma *vma)
 		return;                     /* a refused link: never in the tree */
 	if (prev)
 		prev->node.next = next;
-	if (next)
+	if (next) {
 		next->node.prev = prev;
+		set_entry(mm, next);     /* its gap below grew over vma's place */
+	}
 	vm_vma_tree_erase(mm, leaf, vm_vma_bnode_index(leaf, vma));
 	mm->map_count--;
 	if (next)
-		refresh(mm, next);       /* its gap below grew over vma's place */
+		vm_vma_bnode_fix_up(next->node.leaf);   /* at once, if erase's walk went by */
 	vma->node = (struct vm_vma_node){ 0 };
 }
 
@@ -220,9 +238,7 @@ void vm_vma_update_gaps(struct vm_mm *mm, struct vm_vma *vma)
 {
 	if (!vma->node.leaf)
 		return;
-	refresh(mm, vma);
-	if (vma->node.next)
-		refresh(mm, vma->node.next);
+	set_pair(mm, vma);
 }
 
 /* Validation. */

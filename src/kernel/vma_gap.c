@@ -46,10 +46,14 @@ struct gap_hit {
 static bool highest_fit(const struct vm_vma_bnode *n, unsigned level, vm_vaddr from,
 			const struct gap_query *q, struct gap_hit *hit)
 {
-	for (unsigned c = n->nr; c-- > 0;) {
+	/* Entry c's gap starts at key[c - 1]: the entries after the first
+	 * whose gap starts above q->high are skipped without a look. */
+	unsigned last = VM_MIN(vm_vma_bnode_rank(n, q->high), n->nr - 1u);
+
+	for (unsigned c = last + 1; c-- > 0;) {
 		vm_vaddr start = c ? n->key[c - 1] : from;
 
-		if (start > q->high || n->gap[c] < q->need)
+		if (n->gap[c] < q->need)
 			continue;
 		if (level == 1) {
 			hit->start = start;
@@ -63,14 +67,15 @@ static bool highest_fit(const struct vm_vma_bnode *n, unsigned level, vm_vaddr f
 }
 
 /* The lowest entry under n whose gap holds q->need and ends at or above
- * q->low.  A child whose keys are all <= q->low ends every gap below them. */
+ * q->low.  A child whose keys are all <= q->low ends every gap below them:
+ * the search starts at the first key above q->low. */
 static bool lowest_fit(const struct vm_vma_bnode *n, unsigned level, vm_vaddr from,
 		       const struct gap_query *q, struct gap_hit *hit)
 {
-	for (unsigned c = 0; c < n->nr; c++) {
+	for (unsigned c = vm_vma_bnode_rank(n, q->low); c < n->nr; c++) {
 		vm_vaddr start = c ? n->key[c - 1] : from;
 
-		if (n->key[c] <= q->low || n->gap[c] < q->need)
+		if (n->gap[c] < q->need)
 			continue;
 		if (level == 1) {
 			if (start + n->gap[c] < q->low)

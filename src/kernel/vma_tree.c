@@ -125,13 +125,16 @@ static void release_all(struct vm_mm *mm)
 	*t = (struct vm_vma_tree){ .refused = t->refused };
 }
 
+/* A mask of the matches and its lowest bit, not a loop that stops at the
+ * match: where the match is is random, and the branch would mispredict. */
 unsigned vm_vma_bnode_index(const struct vm_vma_bnode *n, const void *child)
 {
-	unsigned i = 0;
+	uint32_t match = 0;
 
-	while (i < n->nr && (const void *)n->child[i] != child)
-		i++;
-	return i;
+#pragma GCC unroll 16
+	for (unsigned j = 0; j < VMA_FANOUT; j++)
+		match |= (uint32_t)((const void *)n->child[j] == child) << j;
+	return match ? (unsigned)__builtin_ctz(match) : n->nr;
 }
 
 /* Entry c of internal node p describes child x. */
@@ -240,14 +243,17 @@ static void shift_right(struct vm_vma_bnode *l, struct vm_vma_bnode *r, unsigned
 static void insert_child(struct vm_mm *mm, struct vm_vma_bnode *p, unsigned c,
 			 struct vm_vma_bnode *y);
 
-/* Where a full node splits when entry i is about to go in: halves, except
- * that an append keeps the left node fuller and a prepend the right one, so
- * that VMAs created in address order (or its reverse) fill the nodes. */
+/* Where a full node splits when entry i is about to go in: in halves,
+ * except next to an end, where it splits at the new entry (as far as the
+ * minimum fill allows), so that VMAs created in address order, or in
+ * reverse (top-down mmap), leave full nodes behind them.  "Next to" and not
+ * "at", because the stack is usually the last VMA: address-order mmaps
+ * go in just before it. */
 static unsigned split_point(const struct vm_vma_bnode *x, unsigned i)
 {
-	if (i == x->nr)
+	if (i + 1 >= x->nr)
 		return VMA_FANOUT - VMA_MIN_FILL;
-	if (i == 0)
+	if (i <= 1)
 		return VMA_MIN_FILL;
 	return VMA_FANOUT / 2;
 }

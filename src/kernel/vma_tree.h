@@ -53,6 +53,7 @@ static inline unsigned vm_vma_bnode_rank(const struct vm_vma_bnode *n, uint64_t 
 {
 	unsigned r = 0;
 
+#pragma GCC unroll 16
 	for (unsigned j = 0; j < VMA_FANOUT; j++)
 		r += n->key[j] <= addr;
 	return r;
