@@ -506,6 +506,7 @@ static void test_large(void)
 			vm_vma_unlink(&mm, &pool[i]);
 	ok(sound(&mm), "half removed: valid");
 	is_u64(mm.map_count, MAXV / 2 - 1, "map_count follows");
+	clear(&mm);
 }
 
 /* Node memory: a slab now and then, never one host allocation per link;
