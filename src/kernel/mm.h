@@ -207,8 +207,8 @@ void vm_vma_update_gaps(struct vm_mm *mm, struct vm_vma *vma);
 /* Search a free range of len bytes (page aligned) in [low, high) with
  * alignment align (a power of two >= 4K) and offset align_offset, keeping
  * the guard gap below VM_GROWSDOWN VMAs (Linux unmapped_area /
- * unmapped_area_topdown, struct vm_unmapped_area_info).  Returns the
- * address, or -ENOMEM as a vm_vaddr cast of a negative value. */
+ * unmapped_area_topdown, struct vm_unmapped_area_info; vma_gap.c), in
+ * O(log n).  Returns the address, or -ENOMEM (-EINVAL for NULL arguments). */
 struct vm_unmapped_area_info {
 	bool topdown;
 	uint64_t length, low_limit, high_limit, align_mask, align_offset;
