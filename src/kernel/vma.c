@@ -119,31 +119,47 @@ struct vm_vma *vm_vma_prev(const struct vm_vma *vma)
 
 /* Changes. */
 
-/* vma's entry after its vm_start, vm_end or predecessor changed: its key
- * and gap.  The summaries above are the caller's (fix_up). */
-static struct vm_vma_bnode *set_entry(const struct vm_mm *mm, struct vm_vma *vma)
-{
-	struct vm_vma_bnode *leaf = vma->node.leaf;
-	unsigned i = vm_vma_bnode_index(leaf, vma);
+/* Where an entry is: vma == leaf->vma[i]. */
+struct slot {
+	struct vm_vma_bnode *leaf;
+	unsigned i;
+};
 
-	leaf->key[i] = vma->vm_end;
-	leaf->gap[i] = vm_vma_own_gap(mm, vma);
-	return leaf;
+/* The slot of the VMA after the one in s (next): the following entry, or
+ * the first of the next leaf.  No search. */
+static struct slot slot_after(struct slot s, struct vm_vma *next)
+{
+	if (s.i + 1 < s.leaf->nr)
+		return (struct slot){ s.leaf, s.i + 1 };
+	return (struct slot){ next->node.leaf, 0 };
 }
 
-/* The entries of vma and of the VMA after it (whose gap starts at vma's
- * end) changed: one walk up per leaf.  Two walks that meet are right in
- * either order: each recomputes from the children and stops only where
- * the entry above already holds. */
-static void set_pair(const struct vm_mm *mm, struct vm_vma *vma)
+/* The entry of vma after its vm_start, vm_end or predecessor changed. */
+static void set_entry(const struct vm_mm *mm, struct slot s)
 {
-	struct vm_vma_bnode *leaf = set_entry(mm, vma), *next_leaf = NULL;
+	const struct vm_vma *vma = s.leaf->vma[s.i];
 
-	if (vma->node.next)
-		next_leaf = set_entry(mm, vma->node.next);
-	vm_vma_bnode_fix_up(leaf);
-	if (next_leaf && next_leaf != leaf)
-		vm_vma_bnode_fix_up(next_leaf);
+	s.leaf->key[s.i] = vma->vm_end;
+	s.leaf->gap[s.i] = vm_vma_own_gap(mm, vma);
+}
+
+/* The entries of the VMA in s and of the one after it (whose gap starts
+ * at its end) changed: one walk up per leaf.  Two walks that meet are
+ * right in either order: each recomputes from the children and stops only
+ * where the entry above already holds. */
+static void set_pair(const struct vm_mm *mm, struct slot s)
+{
+	struct vm_vma *next = s.leaf->vma[s.i]->node.next;
+	struct slot n = { NULL, 0 };
+
+	set_entry(mm, s);
+	if (next) {
+		n = slot_after(s, next);
+		set_entry(mm, n);
+	}
+	vm_vma_bnode_fix_up(s.leaf);
+	if (n.leaf && n.leaf != s.leaf)
+		vm_vma_bnode_fix_up(n.leaf);
 }
 
 /* Put vma at entry i of leaf (NULL: the tree is empty), between prev and
@@ -156,7 +172,7 @@ static void link_at(struct vm_mm *mm, struct vm_vma *vma, struct vm_vma_bnode *l
 		vma->node = (struct vm_vma_node){ 0 };
 		return;
 	}
-	vm_vma_tree_insert(mm, leaf, i, vma);
+	i = vm_vma_tree_insert(mm, leaf, i, vma);
 	vma->node.prev = prev;
 	vma->node.next = next;
 	if (prev)
@@ -165,7 +181,7 @@ static void link_at(struct vm_mm *mm, struct vm_vma *vma, struct vm_vma_bnode *l
 		next->node.prev = vma;
 	vma->mm = mm;
 	mm->map_count++;
-	set_pair(mm, vma);               /* next's gap below shrank */
+	set_pair(mm, (struct slot){ vma->node.leaf, i });   /* next's gap below shrank */
 	/* Refill now, so that a host failure here is not the next link's. */
 	(void)vm_vma_tree_prealloc(mm);
 }
@@ -219,13 +235,16 @@ void vm_vma_unlink(struct vm_mm *mm, struct vm_vma *vma)
 
 	if (!leaf)
 		return;                     /* a refused link: never in the tree */
+
+	struct slot s = { leaf, vm_vma_bnode_index(leaf, vma) };
+
 	if (prev)
 		prev->node.next = next;
 	if (next) {
 		next->node.prev = prev;
-		set_entry(mm, next);     /* its gap below grew over vma's place */
+		set_entry(mm, slot_after(s, next));   /* its gap below grew over vma's place */
 	}
-	vm_vma_tree_erase(mm, leaf, vm_vma_bnode_index(leaf, vma));
+	vm_vma_tree_erase(mm, leaf, s.i);
 	mm->map_count--;
 	if (next)
 		vm_vma_bnode_fix_up(next->node.leaf);   /* at once, if erase's walk went by */
@@ -238,7 +257,7 @@ void vm_vma_update_gaps(struct vm_mm *mm, struct vm_vma *vma)
 {
 	if (!vma->node.leaf)
 		return;
-	set_pair(mm, vma);
+	set_pair(mm, (struct slot){ vma->node.leaf, vm_vma_bnode_index(vma->node.leaf, vma) });
 }
 
 /* Validation. */
@@ -343,6 +362,11 @@ static int check_node(struct tree_walk *w, const struct vm_vma_bnode *n,
 			snprintf(w->msg, w->len, "node at level %u: entry %u summary (key %#" PRIx64
 				 ", gap %#" PRIx64 ") wrong, want %#" PRIx64 ", %#" PRIx64, level, j,
 				 n->key[j], n->gap[j], c->key[c->nr - 1], vm_vma_bnode_max_gap(c));
+			return -1;
+		}
+		if (c->sum_key != n->key[j] || c->sum_gap != n->gap[j]) {
+			snprintf(w->msg, w->len, "node at level %u: its copy of the summary above is stale",
+				 level - 1);
 			return -1;
 		}
 	}

@@ -138,10 +138,10 @@ unsigned vm_vma_bnode_index(const struct vm_vma_bnode *n, const void *child)
 }
 
 /* Entry c of internal node p describes child x. */
-static void summarize(struct vm_vma_bnode *p, unsigned c, const struct vm_vma_bnode *x)
+static void summarize(struct vm_vma_bnode *p, unsigned c, struct vm_vma_bnode *x)
 {
-	p->key[c] = x->key[x->nr - 1];
-	p->gap[c] = vm_vma_bnode_max_gap(x);
+	p->key[c] = x->sum_key = x->key[x->nr - 1];
+	p->gap[c] = x->sum_gap = vm_vma_bnode_max_gap(x);
 }
 
 void vm_vma_bnode_fix_up(struct vm_vma_bnode *n)
@@ -149,13 +149,13 @@ void vm_vma_bnode_fix_up(struct vm_vma_bnode *n)
 	struct vm_vma_bnode *p;
 
 	for (; (p = n->parent) != NULL; n = p) {
-		unsigned c = vm_vma_bnode_index(p, n);
 		uint64_t key = n->key[n->nr - 1], gap = vm_vma_bnode_max_gap(n);
 
-		if (p->key[c] == key && p->gap[c] == gap)
+		if (n->sum_key == key && n->sum_gap == gap)
 			return;
-		p->key[c] = key;
-		p->gap[c] = gap;
+		unsigned c = vm_vma_bnode_index(p, n);
+		p->key[c] = n->sum_key = key;
+		p->gap[c] = n->sum_gap = gap;
 	}
 }
 
@@ -300,8 +300,8 @@ static void insert_child(struct vm_mm *mm, struct vm_vma_bnode *p, unsigned c,
 	vm_vma_bnode_fix_up(p);
 }
 
-void vm_vma_tree_insert(struct vm_mm *mm, struct vm_vma_bnode *leaf, unsigned i,
-			struct vm_vma *vma)
+unsigned vm_vma_tree_insert(struct vm_mm *mm, struct vm_vma_bnode *leaf, unsigned i,
+			    struct vm_vma *vma)
 {
 	struct vm_vma_tree *t = &mm->vma_tree;
 
@@ -323,6 +323,7 @@ void vm_vma_tree_insert(struct vm_mm *mm, struct vm_vma_bnode *leaf, unsigned i,
 	leaf->vma[i] = vma;
 	leaf->gap[i] = 0;
 	vma->node.leaf = leaf;
+	return i;
 }
 
 /* x (not the root) has fewer than VMA_MIN_FILL entries: take from a

@@ -40,6 +40,10 @@ struct vm_vma_bnode {
 	};
 	uint64_t gap[VMA_FANOUT];             /* unused entries 0 */
 	struct vm_vma_bnode *parent;          /* NULL at the root; free list link when free */
+	/* == the parent's entry for this node (not at the root): a walk up
+	 * that finds the summary unchanged stops without looking for the
+	 * entry in the parent. */
+	uint64_t sum_key, sum_gap;
 	uint8_t nr;                           /* entries in use: 1..VMA_FANOUT */
 	uint8_t leaf;                         /* 1 for a leaf */
 };
@@ -59,14 +63,18 @@ static inline unsigned vm_vma_bnode_rank(const struct vm_vma_bnode *n, uint64_t 
 	return r;
 }
 
-/* The largest gap under node n (what its parent's entry holds). */
+/* The largest gap under node n (what its parent's entry holds).  Four
+ * running maxima, so that the compares do not wait on each other. */
 static inline uint64_t vm_vma_bnode_max_gap(const struct vm_vma_bnode *n)
 {
-	uint64_t g = 0;
+	uint64_t m[4] = { 0, 0, 0, 0 };
 
-	for (unsigned j = 0; j < VMA_FANOUT; j++)
-		g = n->gap[j] > g ? n->gap[j] : g;
-	return g;
+	for (unsigned j = 0; j < VMA_FANOUT; j += 4)
+		for (unsigned k = 0; k < 4; k++)
+			m[k] = n->gap[j + k] > m[k] ? n->gap[j + k] : m[k];
+	m[0] = m[1] > m[0] ? m[1] : m[0];
+	m[2] = m[3] > m[2] ? m[3] : m[2];
+	return m[2] > m[0] ? m[2] : m[0];
 }
 
 /* The stack guard gap of mm's kernel (none without one: unit tests). */
@@ -84,11 +92,11 @@ unsigned vm_vma_bnode_index(const struct vm_vma_bnode *n, const void *child);
 
 /* Put vma into leaf at index i (0..nr), or into a new root leaf when leaf
  * is NULL (the tree is empty), splitting full nodes on the way up.  Needs
- * height + 1 spare nodes (vm_vma_tree_prealloc).  Sets vma->node.leaf; the
- * entry's key is vm_end and its gap 0: the caller sets the gap and calls
- * vm_vma_bnode_fix_up on the leaf. */
-void vm_vma_tree_insert(struct vm_mm *mm, struct vm_vma_bnode *leaf, unsigned i,
-			struct vm_vma *vma);
+ * height + 1 spare nodes (vm_vma_tree_prealloc).  Sets vma->node.leaf and
+ * returns vma's index in it; the entry's key is vm_end and its gap 0: the
+ * caller sets the gap and calls vm_vma_bnode_fix_up on the leaf. */
+unsigned vm_vma_tree_insert(struct vm_mm *mm, struct vm_vma_bnode *leaf, unsigned i,
+			    struct vm_vma *vma);
 
 /* Remove entry i of leaf, borrowing from or merging with a sibling when the
  * leaf gets too empty, and so on upwards; summaries above are fixed.  The

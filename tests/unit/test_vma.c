@@ -240,6 +240,9 @@ static void test_corruption(void)
 	root->key[0] += PG;
 	ok(!sound(&mm), "a wrong largest-key summary is caught");
 	root->key[0] -= PG;
+	leaf->sum_gap++;
+	ok(!sound(&mm), "a stale copy of the summary above a node is caught");
+	leaf->sum_gap--;
 	mm.map_count++;
 	ok(!sound(&mm), "a wrong map_count is caught");
 	mm.map_count--;
