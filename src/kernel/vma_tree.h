@@ -67,14 +67,18 @@ static inline unsigned vm_vma_bnode_rank(const struct vm_vma_bnode *n, uint64_t 
  * running maxima, so that the compares do not wait on each other. */
 static inline uint64_t vm_vma_bnode_max_gap(const struct vm_vma_bnode *n)
 {
-	uint64_t m[4] = { 0, 0, 0, 0 };
+	uint64_t a = 0, b = 0, c = 0, d = 0;
 
-	for (unsigned j = 0; j < VMA_FANOUT; j += 4)
-		for (unsigned k = 0; k < 4; k++)
-			m[k] = n->gap[j + k] > m[k] ? n->gap[j + k] : m[k];
-	m[0] = m[1] > m[0] ? m[1] : m[0];
-	m[2] = m[3] > m[2] ? m[3] : m[2];
-	return m[2] > m[0] ? m[2] : m[0];
+#pragma GCC unroll 4
+	for (unsigned j = 0; j < VMA_FANOUT; j += 4) {
+		a = n->gap[j] > a ? n->gap[j] : a;
+		b = n->gap[j + 1] > b ? n->gap[j + 1] : b;
+		c = n->gap[j + 2] > c ? n->gap[j + 2] : c;
+		d = n->gap[j + 3] > d ? n->gap[j + 3] : d;
+	}
+	a = b > a ? b : a;
+	c = d > c ? d : c;
+	return c > a ? c : a;
 }
 
 /* The stack guard gap of mm's kernel (none without one: unit tests). */
