@@ -258,6 +258,8 @@ static int setup_arg_pages(struct vm_bprm *b, vm_vaddr *top)
 	if (size > rlim)
 		size = VM_MAX(rlim, strings_pages << VM_PAGE_SHIFT);
 
+	if (vm_vma_tree_prealloc(mm))       /* Linux: vma_iter_prealloc() */
+		return -ENOMEM;
 	struct vm_vma *vma = vm_vma_new(k);
 	if (!vma)
 		return -ENOMEM;

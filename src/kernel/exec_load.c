@@ -264,8 +264,11 @@ static int special_mapping(struct vm_bprm *b, vm_vaddr start, unsigned pages, ui
 			   const char *name)
 {
 	struct vm_mm *mm = b->p->mm;
-	struct vm_vma *vma = vm_vma_new(b->k);
+	struct vm_vma *vma;
 
+	if (vm_vma_tree_prealloc(mm))       /* Linux: vma_iter_prealloc() */
+		return -ENOMEM;
+	vma = vm_vma_new(b->k);
 	if (!vma)
 		return -ENOMEM;
 	vma->vm_start = start;

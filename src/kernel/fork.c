@@ -173,7 +173,7 @@ static int dup_mm(struct vm_kernel *k, struct vm_mm *old, struct vm_mm **out)
 			err = -ENOMEM;
 			break;
 		}
-		struct vm_vma *v = dup_vma(k, mm, pvma);
+		struct vm_vma *v = vm_vma_tree_prealloc(mm) ? NULL : dup_vma(k, mm, pvma);
 		if (!v) {
 			err = -ENOMEM;
 			break;

@@ -1,10 +1,9 @@
 /*
  * Address spaces: struct vm_mm (Linux's mm_struct) and its VMAs
- * (vm_area_struct), kept in a balanced tree keyed by vm_start and augmented
- * with the largest free gap of each subtree, so that find, insert, remove
- * and the search for a free range (unmapped_area / unmapped_area_topdown)
- * are all O(log n) (as Linux's mm_rb with rb_subtree_gap was before the
- * maple tree).
+ * (vm_area_struct), indexed by a B-tree keyed by vm_end with the largest
+ * free gap of each subtree (in the spirit of Linux's maple tree, mm_mt), so
+ * that find, insert, remove and the search for a free range
+ * (unmapped_area / unmapped_area_topdown) are all O(log n).
  */
 #ifndef VM_KERNEL_MM_H
 #define VM_KERNEL_MM_H
@@ -19,6 +18,8 @@
 struct vm_kernel;
 struct vm_file;
 struct vm_anon_vma;
+struct vm_vma_bnode;
+struct vm_vma_slab;
 
 /* vm_flags: Linux's bit values (include/linux/mm.h), so that smaps'
  * VmFlags and the merge rules read the same. */
@@ -56,21 +57,20 @@ struct vm_anon_vma;
 #define VM_STACK_FLAGS   (VM_GROWSDOWN | VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | \
 			  VM_MAYEXEC | VM_ACCOUNT)
 
-/* Tree links of a VMA: private to vma.c.  prev/next thread the VMAs in
- * address order (Linux's old vm_prev/vm_next) so that neighbours and the gap
- * below a VMA cost O(1). */
+/* A VMA's links, private to the vma*.c files.  prev/next thread the VMAs
+ * in address order (Linux's old vm_prev/vm_next) so that neighbours and the
+ * gap below a VMA cost O(1); leaf is the B-tree leaf that holds the VMA, so
+ * that unlink and a gap update find its slot without a descent (which a
+ * vm_end moved in place would mislead). */
 struct vm_vma_node {
-	struct vm_vma *left, *right;
-	uint64_t subtree_gap;     /* largest free gap ending at vm_start_gap() of a VMA in this subtree */
-	struct vm_vma *prev;      /* in-order neighbours; NULL at the ends */
-	struct vm_vma *parent, *next;
-	uint8_t red;
+	struct vm_vma *prev, *next;     /* in-order neighbours; NULL at the ends */
+	struct vm_vma_bnode *leaf;      /* NULL while the VMA is in no tree */
 };
 
-/* The fields a lookup and the free-area search read (vm_start, vm_end,
- * vm_flags, left, right, subtree_gap, prev) come first, in one cache line
- * when the VMA is 64-byte aligned: with 100,000 VMAs a search is a chain of
- * cache misses, one per level. */
+/* The fields the tree and the system calls read first (vm_start, vm_end,
+ * vm_flags, the links) come first, in one cache line when the VMA is 64-byte
+ * aligned.  A lookup itself reads only the tree's nodes (vma_tree.h): the
+ * VMA is touched when the caller reads it. */
 struct vm_vma {
 	vm_vaddr vm_start;        /* first byte; page aligned */
 	vm_vaddr vm_end;          /* first byte after; page aligned; vm_start < vm_end */
@@ -94,6 +94,20 @@ struct vm_vma {
 	struct vm_mm *mm;
 };
 
+/* The VMA index of an mm (vma_tree.c): a B-tree whose nodes come from slabs
+ * of host memory kept by the tree, so that linking and unlinking a VMA
+ * allocate nothing but, now and then, a slab.  All zero = empty. */
+struct vm_vma_tree {
+	struct vm_vma_bnode *root;    /* NULL when the mm has no VMA */
+	unsigned height;              /* levels, the leaves included; 0 when empty */
+	unsigned nfree;               /* nodes on the free list */
+	struct vm_vma_bnode *free;    /* spare nodes, chained through parent */
+	struct vm_vma_slab *slabs;    /* the host memory all nodes live in */
+	uint64_t nodes;               /* nodes in the tree (not free) */
+	uint64_t refused;             /* links refused because the host had no memory
+				       * for a node (vm_vma_tree_check reports them) */
+};
+
 /* RSS counters, Linux's order (include/linux/mm_types_task.h). */
 enum vm_rss {
 	VM_RSS_FILE,      /* file pages mapped (MM_FILEPAGES) */
@@ -105,7 +119,7 @@ enum vm_rss {
 
 struct vm_mm {
 	struct vm_kernel *k;
-	struct vm_vma *root;          /* the VMA tree */
+	struct vm_vma_tree vma_tree;  /* the VMAs (vma_tree.c) */
 	uint64_t map_count;           /* VMAs in the tree; <= max_map_count */
 	struct vm_pt pt;              /* the page tables (pgd = pt.root_pfn) */
 	uint16_t pcid;                /* PCID its translations carry (1..4095) */
@@ -155,23 +169,35 @@ vm_vaddr vm_vma_end_gap(const struct vm_vma *vma);
 /* Tree operations (vma.c), all O(log n). */
 
 /* The first VMA with vm_end > addr, or NULL (Linux find_vma: addr may be
- * below it, in a hole). */
+ * below it, in a hole).  Reads only the tree's nodes. */
 struct vm_vma *vm_find_vma(const struct vm_mm *mm, vm_vaddr addr);
 /* find_vma and its predecessor (find_vma_prev); *prev may be NULL. */
 struct vm_vma *vm_find_vma_prev(const struct vm_mm *mm, vm_vaddr addr, struct vm_vma **prev);
 /* The VMA containing addr, or NULL (vma_lookup). */
 struct vm_vma *vm_vma_lookup(const struct vm_mm *mm, vm_vaddr addr);
-/* In-order neighbours; NULL at the ends. */
+/* In-order neighbours; NULL at the ends.  O(1). */
 struct vm_vma *vm_vma_next(const struct vm_vma *vma);
 struct vm_vma *vm_vma_prev(const struct vm_vma *vma);
 struct vm_vma *vm_vma_first(const struct vm_mm *mm);
 struct vm_vma *vm_vma_last(const struct vm_mm *mm);
 
+/* Make sure that the next vm_vma_link / vm_vma_link_after needs no host
+ * memory (Linux: vma_iter_prealloc): 0, or -ENOMEM when the host refuses
+ * a slab.  Link tries it itself, and again after each link; a link that
+ * still finds no node is refused (the VMA stays out of the tree, counted in
+ * vma_tree.refused, reported by vm_vma_tree_check), so a caller that must
+ * survive host exhaustion calls this first. */
+int vm_vma_tree_prealloc(struct vm_mm *mm);
+/* An mm whose tree is empty gives back the reserve a prealloc left (an mm
+ * that preallocated and then linked nothing, as a failed fork's). */
+void vm_vma_tree_release(struct vm_mm *mm);
+
 /* Link a VMA (its range free in the tree) / unlink it.  Keeps map_count and
- * the gaps; not the accounting (total_vm etc. are the syscalls' business). */
+ * the gaps; not the accounting (total_vm etc. are the syscalls' business).
+ * Unlinking the last VMA gives the tree's memory back to the host. */
 void vm_vma_link(struct vm_mm *mm, struct vm_vma *vma);
 /* The same when the VMA that will precede vma is known (NULL: vma comes
- * first): no descent, O(1) before the rebalancing. */
+ * first): no descent. */
 void vm_vma_link_after(struct vm_mm *mm, struct vm_vma *vma, struct vm_vma *prev);
 void vm_vma_unlink(struct vm_mm *mm, struct vm_vma *vma);
 /* A VMA's vm_start or vm_end changed in place (expand, shrink): fix gaps. */
@@ -180,16 +206,17 @@ void vm_vma_update_gaps(struct vm_mm *mm, struct vm_vma *vma);
 /* Search a free range of len bytes (page aligned) in [low, high) with
  * alignment align (a power of two >= 4K) and offset align_offset, keeping
  * the guard gap below VM_GROWSDOWN VMAs (Linux unmapped_area /
- * unmapped_area_topdown, struct vm_unmapped_area_info).  Returns the
- * address, or -ENOMEM as a vm_vaddr cast of a negative value. */
+ * unmapped_area_topdown, struct vm_unmapped_area_info; vma_gap.c), in
+ * O(log n).  Returns the address, or -ENOMEM (-EINVAL for NULL arguments). */
 struct vm_unmapped_area_info {
 	bool topdown;
 	uint64_t length, low_limit, high_limit, align_mask, align_offset;
 };
 long vm_unmapped_area(const struct vm_mm *mm, const struct vm_unmapped_area_info *info);
 
-/* Validate the tree: order, no overlap, red-black rules, gap fields,
- * map_count.  0 or -EUCLEAN with msg. */
+/* Validate the tree: order, no overlap, node fill and links, every key and
+ * gap summary, prev/next links, map_count, no refused link.  0 or -EUCLEAN
+ * with msg. */
 int vm_vma_tree_check(const struct vm_mm *mm, char *msg, size_t len);
 
 #endif

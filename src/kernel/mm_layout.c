@@ -109,6 +109,7 @@ void vm_mm_put(struct vm_kernel *k, struct vm_mm *mm)
 		return;
 	int saved = k->cur_cpu;
 	exit_mmap(k, mm);
+	vm_vma_tree_release(mm);
 	k->cur_cpu = saved;
 	vm_leave_mm(k, mm);
 	vm_pt_destroy(&mm->pt);

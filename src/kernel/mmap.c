@@ -112,6 +112,8 @@ static long mmap_region(struct vm_kernel *k, struct vm_mm *mm, struct vm_file *f
 	else
 		vma = NULL;
 	if (!vma) {
+		if (vm_vma_tree_prealloc(mm))       /* Linux: vma_iter_prealloc() */
+			return -ENOMEM;
 		vma = vm_vma_new(k);
 		if (!vma)
 			return -ENOMEM;
@@ -322,6 +324,8 @@ static int do_brk_flags(struct vm_kernel *k, struct vm_mm *mm, struct vm_vma *vm
 		if (vm_merge_new_range(k, &m))
 			goto out;
 	}
+	if (vm_vma_tree_prealloc(mm))       /* Linux: vma_iter_prealloc() */
+		return -ENOMEM;
 	vma = vm_vma_new(k);
 	if (!vma)
 		return -ENOMEM;

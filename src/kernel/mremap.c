@@ -205,6 +205,8 @@ static struct vm_vma *copy_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr
 	new = vm_merge_new_range(k, &m);
 	if (new)
 		return new;
+	if (vm_vma_tree_prealloc(mm))       /* Linux: vma_iter_prealloc() */
+		return NULL;
 	new = vm_vma_dup(k, vma);
 	if (!new)
 		return NULL;

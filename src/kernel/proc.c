@@ -53,8 +53,11 @@ static int setup_stack(struct vm_kernel *k, struct vm_mm *mm)
 	vm_vaddr sp = stack_pointer(k);
 	vm_vaddr end = VM_ALIGN_UP(sp, VM_PAGE_SIZE);
 	uint64_t size = VM_MIN(VM_STACK_EXPAND, VM_ALIGN_DOWN(k->cfg.stack_rlimit, VM_PAGE_SIZE));
-	struct vm_vma *vma = vm_vma_new(k);
+	struct vm_vma *vma;
 
+	if (vm_vma_tree_prealloc(mm))       /* Linux: vma_iter_prealloc() */
+		return -ENOMEM;
+	vma = vm_vma_new(k);
 	if (!vma)
 		return -ENOMEM;
 	vma->vm_start = end - size;

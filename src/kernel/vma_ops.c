@@ -94,8 +94,11 @@ static int split_leaf_at(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr addr)
 int __vm_split_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr addr, bool new_below)
 {
 	struct vm_mm *mm = vma->mm;
-	struct vm_vma *new = vm_vma_dup(k, vma);
+	struct vm_vma *new;
 
+	if (vm_vma_tree_prealloc(mm))       /* Linux: vma_iter_prealloc() */
+		return -ENOMEM;
+	new = vm_vma_dup(k, vma);
 	if (!new)
 		return -ENOMEM;
 	if (split_leaf_at(k, vma, addr)) {

@@ -576,8 +576,11 @@ static void test_lifecycle(void)
 		f->m->host.fail_at = f->m->host.attempts + n;
 		int rc = vm_sys_execve(f->k, f->p, "/bin/ls", NULL, NULL, NULL, &err);
 		f->m->host.fail_at = 0;
-		if (kfx_check(f, "execve with a failed allocation"))
+		if (kfx_check(f, "execve with a failed allocation")) {
+			diag("allocation %" PRIu64 " of %" PRIu64 " failed: exec returned %d, refused links %" PRIu64,
+			     n, total, rc, f->p->mm ? f->p->mm->vma_tree.refused : 0);
 			failures++;
+		}
 		/* A fault that finds no memory while the kernel writes the
 		 * new program's memory fails that write: -EFAULT, killed.
 		 * Linux ignores a failed munmap in elf_map: exec may succeed. */

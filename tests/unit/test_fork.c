@@ -371,8 +371,13 @@ static void test_failures(void)
 		fails++;
 		vmlab_machine_stats(f->m, &s1);
 		if (r != -ENOMEM || s1.frames_free != s0.frames_free || f->k->anon_vmas != avs ||
-		    f->m->host.allocs - f->m->host.frees != live || kfx_check(f, "failed fork"))
+		    f->m->host.allocs - f->m->host.frees != live || kfx_check(f, "failed fork")) {
+			diag("injected failure %" PRIu64 ": fork returned %ld, frames %+" PRId64
+			     ", anon_vmas %+" PRId64 ", host blocks %+" PRId64, n, r,
+			     (int64_t)(s1.frames_free - s0.frames_free), (int64_t)(f->k->anon_vmas - avs),
+			     (int64_t)(f->m->host.allocs - f->m->host.frees - live));
 			break;
+		}
 	}
 	ok(r > 0 && fails > 3, "fork succeeded after %d injected failures, each -ENOMEM leaving "
 	   "nothing behind", fails);
