@@ -82,11 +82,6 @@ static bool is_map_sync(const struct kd_op *op)
 	return op->kind == KD_MMAP && (op->flags & VM_MAP_SYNC);
 }
 
-static bool is_madv_free(const struct kd_op *op)
-{
-	return op->kind == KD_MADVISE && op->flags == VM_MADV_FREE;
-}
-
 static bool is_mremap_dup(const struct kd_op *op)
 {
 	return op->kind == KD_MREMAP && op->len == 0;
@@ -96,7 +91,6 @@ static const struct kd_exclusion exclusions[] = {
 	{ "mremap with old_len 0 (duplicating a shared mapping): open model bug, "
 	  "cases/mremap-dup.case", is_mremap_dup },
 	{ "mmap with MAP_SYNC: open model bug, cases/mmap-sync.case", is_map_sync },
-	{ "madvise(MADV_FREE): open model bug, cases/madv-free.case", is_madv_free },
 	{ NULL, NULL },
 };
 
