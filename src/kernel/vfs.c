@@ -9,8 +9,24 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+/* Super-block magics (include/uapi/linux/magic.h) of the file systems
+ * whose file_operations have FOP_MMAP_SYNC: ext2/3/4 (one magic, served
+ * by ext4) and xfs. */
+#define EXT4_SUPER_MAGIC 0xEF53
+#define XFS_SUPER_MAGIC  0x58465342
+
+static bool fs_mmap_sync(const char *path)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf))
+		return false;
+	return sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC;
+}
 
 static struct vm_file *find_inode(struct vm_kernel *k, uint32_t maj, uint32_t min, uint64_t ino)
 {
@@ -63,6 +79,7 @@ int vm_file_open(struct vm_kernel *k, const char *path, struct vm_file **out)
 	f->dev_minor = min;
 	f->ino = (uint64_t)st.st_ino;
 	f->host_fd = fd;
+	f->mmap_sync = fs_mmap_sync(path);
 	f->refs = 1;
 	f->warm = k->cfg.pagecache_warm;
 	vm_u64map_init(&f->cache, k->host);

@@ -25,6 +25,9 @@ struct vm_file {
 	uint32_t dev_major, dev_minor;
 	uint64_t ino;
 	int host_fd;                  /* open read-only on the host; -1 in meta mode */
+	bool mmap_sync;               /* its file system declares FOP_MMAP_SYNC (ext4, xfs):
+				       * do_mmap lets MAP_SYNC through, and its ->mmap then
+				       * refuses VM_SYNC, as the file is not DAX */
 	uint32_t refs;                /* open descriptors + VMAs */
 	bool warm;                    /* every page counts as cached (pagecache=warm), until
 				       * the cache is evicted: a page not yet in cache[] is

@@ -77,11 +77,6 @@ struct kd_exclusion {
 	bool (*match)(const struct kd_op *op);
 };
 
-static bool is_map_sync(const struct kd_op *op)
-{
-	return op->kind == KD_MMAP && (op->flags & VM_MAP_SYNC);
-}
-
 static bool is_mremap_dup(const struct kd_op *op)
 {
 	return op->kind == KD_MREMAP && op->len == 0;
@@ -90,7 +85,6 @@ static bool is_mremap_dup(const struct kd_op *op)
 static const struct kd_exclusion exclusions[] = {
 	{ "mremap with old_len 0 (duplicating a shared mapping): open model bug, "
 	  "cases/mremap-dup.case", is_mremap_dup },
-	{ "mmap with MAP_SYNC: open model bug, cases/mmap-sync.case", is_map_sync },
 	{ NULL, NULL },
 };
 
