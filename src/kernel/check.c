@@ -120,8 +120,6 @@ static int check_mm(struct check *c, struct vm_mm *mm)
 		if (v->vm_end > mm->task_size)
 			return fail(c, "VMA [%#" PRIx64 ", %#" PRIx64 ") beyond TASK_SIZE",
 				    v->vm_start, v->vm_end);
-		if (v->vm_file && v->shmem_ino)
-			return fail(c, "VMA %#" PRIx64 " both file and shmem", v->vm_start);
 		total += n;
 		if ((f & (VM_EXEC | VM_WRITE | VM_GROWSDOWN)) == VM_EXEC)
 			exec += n;

@@ -91,21 +91,6 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 	return ret;
 }
 
-/* Shared anonymous memory (Linux: shmem_fault on the shmem file behind
- * MAP_SHARED|MAP_ANONYMOUS): every fault allocates, no zero page; shmem
- * has no dirty tracking, so a read maps the page writable already. */
-static unsigned do_shmem_fault(struct vm_fault *vmf)
-{
-	uint64_t pfn;
-
-	if (vm_page_alloc(vmf->k, 0, &pfn))
-		return VM_FAULT_OOM;
-	unsigned ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, fault_write(vmf)));
-	if (!ret)
-		vmf->k->stats->flt_anon++;
-	return ret;
-}
-
 /* ---- transparent huge pages ------------------------------------------------- */
 
 /* Linux: thp_vma_allowable_order() + thp_vma_suitable_order() for an
@@ -282,11 +267,8 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 	struct vm_pt_leaf leaf;
 	int err = pt->ops->lookup(pt, vmf->address, &leaf);
 
-	if (err == -ENOENT) {
-		if (vmf->vma->vm_file)
-			return vm_do_fault(vmf);
-		return vm_vma_is_shmem(vmf->vma) ? do_shmem_fault(vmf) : do_anonymous_page(vmf);
-	}
+	if (err == -ENOENT)     /* shared anonymous memory is a shmem file: do_fault */
+		return vmf->vma->vm_file ? vm_do_fault(vmf) : do_anonymous_page(vmf);
 	if (err)
 		return VM_FAULT_SIGSEGV;
 	if (leaf.size != VM_PSIZE_4K)

@@ -1,12 +1,14 @@
 /*
  * Faults on file mappings (Linux mm/memory.c do_fault -> do_read_fault with
  * do_fault_around / filemap_map_pages, do_cow_fault, do_shared_fault; the
- * page comes from the page cache, filemap_fault).
+ * page comes from the page cache, filemap_fault or shmem_fault).
  *
- * Shared file mappings are modelled as on a filesystem that tracks dirty
- * pages (ext4 and most others: vma_wants_writenotify): a read fault maps
- * the page read-only, and the first write faults again (do_wp_page ->
- * wp_page_shared) to make it writable and dirty.
+ * Shared mappings of host files are modelled as on a filesystem that
+ * tracks dirty pages (ext4 and most others: vma_wants_writenotify): a read
+ * fault maps the page read-only, and the first write faults again
+ * (do_wp_page -> wp_page_shared) to make it writable and dirty.  shmem
+ * (shared anonymous memory, tmpfs) does not: its shared writable mappings
+ * map pages writable from the first fault, fault-around included.
  */
 #include <errno.h>
 
@@ -20,6 +22,14 @@
 static unsigned cache_error(int err)
 {
 	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+}
+
+/* Linux: vma->vm_page_prot of a file VMA allows writing only in a shared
+ * writable mapping that needs no write notification (shmem); private
+ * mappings copy on write, tracked ones fault to dirty the page. */
+static bool maps_writable(const struct vm_vma *vma)
+{
+	return (vma->vm_flags & VM_SHARED) && !vm_vma_tracks_dirty(vma);
 }
 
 /* Which pages of the window already have a present leaf. */
@@ -60,7 +70,7 @@ static bool filemap_map_pages(struct vm_fault *vmf, uint64_t start_pgoff, uint64
 	uint64_t n = end_pgoff - start_pgoff + 1;
 	pt->ops->for_each(pt, base, base + (n << VM_PAGE_SHIFT), mark_present, &pm);
 
-	uint64_t prot = vm_fault_prot(vmf, false, false);
+	uint64_t prot = vm_fault_prot(vmf, maps_writable(vma), false);
 	bool mapped_fault_page = false, first = true;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t pfn;
@@ -130,7 +140,7 @@ static unsigned do_read_fault(struct vm_fault *vmf)
 	int err = vm_pagecache_get(k, vmf->vma->vm_file, vmf->pgoff, &pfn, &major);
 	if (err)
 		return cache_error(err);
-	unsigned ret = vm_fault_map(vmf, pfn, vm_fault_prot(vmf, false, false));
+	unsigned ret = vm_fault_map(vmf, pfn, vm_fault_prot(vmf, maps_writable(vmf->vma), false));
 	if (ret) {
 		vm_page_put(k, pfn);
 		return ret;

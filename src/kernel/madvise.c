@@ -141,10 +141,11 @@ static long dontneed_free(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm
 
 /* Linux: madvise_willneed() -> vfs_fadvise(POSIX_FADV_WILLNEED): read the
  * file's pages of the range into the page cache (up to the end of the
- * file).  Anonymous memory: swap-in, nothing to do without swap. */
+ * file).  Anonymous memory and shmem: swap-in (shmem_swapin_range), which
+ * makes no new page, and nothing to do without swap. */
 static long willneed(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
 {
-	struct vm_file *f = vma->vm_file;
+	struct vm_file *f = vm_vma_is_shmem(vma) ? NULL : vma->vm_file;
 	uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT);
 	uint64_t last = first + ((end - start) >> VM_PAGE_SHIFT);
 	uint64_t eof = f ? VM_ALIGN_UP(f->size, VM_PAGE_SIZE) >> VM_PAGE_SHIFT : 0;
@@ -159,17 +160,23 @@ static long willneed(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vadd
 	return 0;
 }
 
-/* Linux: madvise_remove(): punch a hole in the shmem object behind a
- * shared writable mapping. */
+/* Linux: madvise_remove() -> vfs_fallocate(PUNCH_HOLE): free the file's
+ * pages behind a shared writable mapping (shmem_fallocate: unmapped from
+ * every mapping, dropped from the cache; they read as zeroes again). */
 static long remove_range(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
 {
 	if (vma->vm_flags & VM_LOCKED)
 		return -EINVAL;
-	if (!vma->vm_file && !vma->shmem_ino)
+	if (!vma->vm_file)
 		return -EINVAL;
 	if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
 		return -EACCES;
-	vm_zap_range(a->k, vma, start, end);
+	uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT);
+	uint64_t last = first + ((end - start) >> VM_PAGE_SHIFT) - 1;
+	if (vma->vm_file->shmem)
+		vm_shmem_punch_hole(a->k, vma->vm_file, first, last);
+	else
+		vm_zap_range(a->k, vma, start, end);
 	return 0;
 }
 

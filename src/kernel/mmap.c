@@ -130,8 +130,13 @@ static long mmap_region(struct vm_kernel *k, struct vm_mm *mm, struct vm_file *f
 		if (file) {
 			vma->vm_file = file;
 			vm_file_get(file);
-		} else if (vm_flags & VM_SHARED) {
-			vma->shmem_ino = ++mm->shmem_seq;
+		} else if ((vm_flags & VM_SHARED) &&
+			   vm_shmem_file_create(k, "/dev/zero (deleted)", VM_SHM_DEV_MINOR, len,
+						&vma->vm_file)) {
+			/* shmem_zero_setup(): an object of the mapping's size, its
+			 * reference held by the VMA. */
+			vm_vma_free(k, vma);
+			return -ENOMEM;
 		}
 		vm_vma_link_after(mm, vma, prev);
 	}

@@ -1,9 +1,11 @@
 /*
- * The page cache, read side (Linux mm/filemap.c): (file, page index) ->
+ * The page cache (Linux mm/filemap.c, mm/shmem.c): (file, page index) ->
  * frame, one reference held by the cache.  A page enters the cache when a
  * fault needs it (filemap_fault -> the read of filemap_read_folio); in
  * data mode its bytes come from the host file with pread, the part past
- * the end of the file reading as zeroes.
+ * the end of the file reading as zeroes.  A page of an in-memory file is
+ * a zeroed frame (shmem_get_folio: shmem_alloc_and_add_folio), SwapBacked,
+ * never a major fault; it counts as cached only once it exists.
  *
  * Warm and cold: with pagecache=warm a file counts as entirely cached from
  * the start (as a file just read or written on a real system is), so a
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/compiler.h"
+#include "kernel/fault.h"
 
 /* Fill frame pfn with page index of f (data mode): pread into a buffer,
  * short at the end of the file (the frame is already zeroed). */
@@ -62,6 +65,8 @@ static int add_page(struct vm_kernel *k, struct vm_file *f, uint64_t index, bool
 	pg->owner_kind = VM_OWNER_FILE;
 	pg->owner = f;
 	pg->index = index;
+	if (f->shmem)
+		vm_page_set(pg, VM_PG_SWAPBACKED);
 	f->cached_pages++;
 	if (io)
 		k->stats->pagecache_reads++;
@@ -83,10 +88,11 @@ int vm_pagecache_get(struct vm_kernel *k, struct vm_file *f, uint64_t index, uin
 	if (index >= vm_file_pages(f))
 		return -ENXIO;
 	if (!vm_u64map_get(&f->cache, index, pfn)) {
-		int err = add_page(k, f, index, !f->warm, pfn);
+		bool io = !f->warm && !f->shmem;
+		int err = add_page(k, f, index, io, pfn);
 		if (err)
 			return err;
-		*major = !f->warm;
+		*major = io;
 	}
 	vm_page_get(k, *pfn);
 	return 0;
@@ -114,6 +120,8 @@ uint64_t vm_pagecache_evict(struct vm_kernel *k, struct vm_file *f)
 {
 	uint64_t pos = 0, index, pfn, dropped = 0;
 
+	if (f->shmem)
+		return 0;           /* no backing store to read it back from (only swap) */
 	while (vm_u64map_next(&f->cache, &pos, &index, &pfn)) {
 		if (k->pages[pfn].refcount != 1)
 			continue;
@@ -125,6 +133,25 @@ uint64_t vm_pagecache_evict(struct vm_kernel *k, struct vm_file *f)
 	}
 	f->warm = false;
 	return dropped;
+}
+
+void vm_shmem_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last)
+{
+	uint64_t pos = 0, index, pfn;
+
+	if (!f->shmem || first > last)
+		return;
+	vm_file_unmap_range(k, f, first, last);
+	/* shmem_undo_range(): the pages leave the cache, which held the only
+	 * reference left. */
+	while (vm_u64map_next(&f->cache, &pos, &index, &pfn)) {
+		if (index < first || index > last)
+			continue;
+		vm_u64map_del(&f->cache, index, NULL);
+		vm_u64map_next_after_del(&pos);
+		f->cached_pages--;
+		vm_page_put(k, pfn);
+	}
 }
 
 void vm_pagecache_release(struct vm_kernel *k, struct vm_file *f)

@@ -13,11 +13,10 @@
 
 enum vm_rss vm_rss_kind(const struct vm_vma *vma, const struct vm_page *pg)
 {
-	if (pg->owner_kind == VM_OWNER_FILE)
-		return VM_RSS_FILE;
-	if (pg->owner_kind == VM_OWNER_NONE && vma->vm_file)
-		return VM_RSS_FILE;     /* a cache page whose file is gone */
-	return vm_vma_is_shmem(vma) ? VM_RSS_SHMEM : VM_RSS_ANON;
+	/* VM_OWNER_NONE in a file VMA: a cache page whose file is gone. */
+	if (pg->owner_kind == VM_OWNER_FILE || (pg->owner_kind == VM_OWNER_NONE && vma->vm_file))
+		return vm_page_test(pg, VM_PG_SWAPBACKED) ? VM_RSS_SHMEM : VM_RSS_FILE;
+	return VM_RSS_ANON;
 }
 
 void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint64_t pfn,

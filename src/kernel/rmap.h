@@ -16,15 +16,9 @@
 #include "kernel/kernel.h"
 
 /* The RSS counter a page mapped in vma counts in (Linux mm_counter):
- * page-cache pages FILE, anonymous pages ANON, or SHMEM in a shared
- * anonymous VMA. */
+ * anonymous pages ANON, page-cache pages FILE, or SHMEM when SwapBacked
+ * (in-memory files: mm_counter_file). */
 enum vm_rss vm_rss_kind(const struct vm_vma *vma, const struct vm_page *pg);
-
-/* A shared anonymous VMA (Linux: shmem behind MAP_SHARED|MAP_ANONYMOUS). */
-static inline bool vm_vma_is_shmem(const struct vm_vma *vma)
-{
-	return !vma->vm_file && (vma->vm_flags & VM_SHARED);
-}
 
 /* Linux folio_add_new_anon_rmap(): the block at pfn (2^order frames, fresh
  * from vm_page_alloc with its one reference) is now mapped once in vma at

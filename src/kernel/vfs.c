@@ -1,7 +1,7 @@
 /*
  * Files: host files opened read-only, one struct vm_file per host inode,
- * reference counted by the descriptors and VMAs that use them.  The page
- * cache over them is pagecache.c.
+ * and in-memory (shmem) files, reference counted by the descriptors and
+ * VMAs that use them.  The page cache over them is pagecache.c.
  */
 #include "kernel/vfs.h"
 
@@ -32,7 +32,7 @@ static struct vm_file *find_inode(struct vm_kernel *k, uint32_t maj, uint32_t mi
 {
 	for (struct vm_list *e = k->files.next; e != &k->files; e = e->next) {
 		struct vm_file *f = VM_CONTAINER_OF(e, struct vm_file, link);
-		if (f->ino == ino && f->dev_major == maj && f->dev_minor == min)
+		if (!f->shmem && f->ino == ino && f->dev_major == maj && f->dev_minor == min)
 			return f;
 	}
 	return NULL;
@@ -82,6 +82,30 @@ int vm_file_open(struct vm_kernel *k, const char *path, struct vm_file **out)
 	f->mmap_sync = fs_mmap_sync(path);
 	f->refs = 1;
 	f->warm = k->cfg.pagecache_warm;
+	vm_u64map_init(&f->cache, k->host);
+	vm_list_add_tail(&f->link, &k->files);
+	*out = f;
+	return 0;
+}
+
+int vm_shmem_file_create(struct vm_kernel *k, const char *path, uint32_t dev_minor, uint64_t size,
+			 struct vm_file **out)
+{
+	struct vm_file *f = vm_host_calloc(k->host, 1, sizeof(*f));
+	char *copy = f ? vm_host_strdup(k->host, path) : NULL;
+
+	*out = NULL;
+	if (!copy) {
+		vm_host_free(k->host, f);
+		return -ENOMEM;
+	}
+	f->path = copy;
+	f->size = size;
+	f->dev_minor = dev_minor;
+	f->ino = ++k->last_ino;
+	f->host_fd = -1;
+	f->shmem = true;
+	f->refs = 1;
 	vm_u64map_init(&f->cache, k->host);
 	vm_list_add_tail(&f->link, &k->files);
 	*out = f;

@@ -1,5 +1,5 @@
 /*
- * Files and the page cache (read side).
+ * Files and the page cache.
  *
  * A file is named by path.  Host files are read, never written: their size,
  * device and inode come from the host (stat), and in data mode their bytes
@@ -7,6 +7,12 @@
  * maps (file, page index) to a frame that holds one reference for the
  * cache; with pagecache=warm a host file counts as cached already (the
  * first fault on a page is minor), with cold the first fault is major.
+ *
+ * In-memory files (Linux shmem: the object behind MAP_SHARED|MAP_ANONYMOUS,
+ * and tmpfs files) have no backing: a page is a zeroed frame made when
+ * first touched, it lives in the page cache until the file goes or a hole
+ * is punched, and every mapping of the file, in any process, maps that one
+ * frame.
  */
 #ifndef VM_KERNEL_VFS_H
 #define VM_KERNEL_VFS_H
@@ -29,6 +35,10 @@ struct vm_file {
 				       * do_mmap lets MAP_SYNC through, and its ->mmap then
 				       * refuses VM_SYNC, as the file is not DAX */
 	uint32_t refs;                /* open descriptors + VMAs */
+	bool shmem;                   /* in memory (shmem, tmpfs): no host file, pages are
+				       * zeroed frames made on first use, SwapBacked,
+				       * RssShmem; no dirty tracking through write faults
+				       * (shared writable mappings map writable at once) */
 	bool warm;                    /* every page counts as cached (pagecache=warm), until
 				       * the cache is evicted: a page not yet in cache[] is
 				       * brought in without I/O (no major fault) */
@@ -44,6 +54,18 @@ struct vm_file {
  * (not a regular file), -ENOMEM. */
 int vm_file_open(struct vm_kernel *k, const char *path, struct vm_file **out);
 void vm_file_get(struct vm_file *f);
+
+/* A new in-memory file of size bytes (Linux shmem_kernel_file_setup, as
+ * shmem_zero_setup calls it for MAP_SHARED|MAP_ANONYMOUS): path is what
+ * /proc/PID/maps shows ("/dev/zero (deleted)" for shared anonymous memory),
+ * on device 00:dev_minor, with the next inode number (get_next_ino).  The
+ * caller holds the one reference.  0, -ENOMEM. */
+int vm_shmem_file_create(struct vm_kernel *k, const char *path, uint32_t dev_minor, uint64_t size,
+			 struct vm_file **out);
+
+/* The device of the shm_mnt superblock, where shared anonymous memory
+ * lives: maps shows 00:01. */
+#define VM_SHM_DEV_MINOR 1
 /* Drop a reference; at 0 the file's cached pages are freed and it closes. */
 void vm_file_put(struct vm_kernel *k, struct vm_file *f);
 /* Kernel teardown: free every file and its cached pages whatever the
@@ -77,6 +99,25 @@ uint64_t vm_pagecache_evict(struct vm_kernel *k, struct vm_file *f);
 /* File teardown: drop the cache's reference on every cached page of f and
  * empty the cache (pages still mapped stay allocated to their mappers). */
 void vm_pagecache_release(struct vm_kernel *k, struct vm_file *f);
+
+/* Linux vma_is_shmem(): the VMA maps an in-memory file. */
+static inline bool vm_vma_is_shmem(const struct vm_vma *vma)
+{
+	return vma->vm_file && vma->vm_file->shmem;
+}
+
+/* Linux vma_wants_writenotify() for the model's files: a shared mapping of
+ * a file whose dirty pages are written back (not shmem) maps its pages
+ * read-only, so that the first write to each faults and dirties it. */
+static inline bool vm_vma_tracks_dirty(const struct vm_vma *vma)
+{
+	return vma->vm_file && !vma->vm_file->shmem && (vma->vm_flags & VM_SHARED);
+}
+
+/* Punch a hole: unmap pages [first, last] of in-memory file f everywhere
+ * and drop them from its cache (Linux shmem_fallocate(PUNCH_HOLE) ->
+ * shmem_truncate_range); reading them again gives zeroes. */
+void vm_shmem_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last);
 
 /* Pages of a file: the page index just past the end (DIV_ROUND_UP). */
 static inline uint64_t vm_file_pages(const struct vm_file *f)

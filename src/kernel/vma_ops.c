@@ -82,7 +82,7 @@ bool vm_vma_has_anon(struct vm_kernel *k, struct vm_vma *vma)
 
 	if (vma->anon)
 		return true;
-	if (vma->vm_file || vma->shmem_ino)
+	if (vma->vm_file)
 		return false;
 	if (pt->ops->for_each(pt, vma->vm_start, vma->vm_end, anon_leaf, k) > 0)
 		vm_anon_vma_prepare(vma);
@@ -150,8 +150,7 @@ static void remove_merged(struct vm_kernel *k, struct vm_vma *keep, struct vm_vm
 /* Linux: is_mergeable_vma(). */
 static bool mergeable(const struct vm_vma *vma, const struct vm_merge *m)
 {
-	return !((vma->vm_flags ^ m->flags) & ~VM_SOFTDIRTY) && vma->vm_file == m->file &&
-	       vma->shmem_ino == m->shmem_ino;
+	return !((vma->vm_flags ^ m->flags) & ~VM_SOFTDIRTY) && vma->vm_file == m->file;
 }
 
 /* Linux: is_mergeable_anon_vma() for a process that never forked: either
@@ -264,7 +263,7 @@ struct vm_vma *vm_vma_modify(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr s
 	struct vm_merge m = {
 		.mm = vma->mm, .prev = vm_vma_prev(vma), .middle = vma, .next = vm_vma_next(vma),
 		.start = start, .end = end, .flags = flags, .file = vma->vm_file,
-		.shmem_ino = vma->shmem_ino, .anon = vma->anon,
+		.anon = vma->anon,
 		.pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT),
 	};
 	struct vm_vma *merged = merge_existing(k, &m);

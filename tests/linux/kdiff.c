@@ -77,14 +77,7 @@ struct kd_exclusion {
 	bool (*match)(const struct kd_op *op);
 };
 
-static bool is_mremap_dup(const struct kd_op *op)
-{
-	return op->kind == KD_MREMAP && op->len == 0;
-}
-
 static const struct kd_exclusion exclusions[] = {
-	{ "mremap with old_len 0 (duplicating a shared mapping): open model bug, "
-	  "cases/mremap-dup.case", is_mremap_dup },
 	{ NULL, NULL },
 };
 
