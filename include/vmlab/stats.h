@@ -87,7 +87,9 @@
 	X(pages_zapped,      "pages",    "pages unmapped by munmap, madvise, mremap or exit (4 KiB units)") \
 	X(tlb_flush_range,   "flushes",  "kernel TLB flushes of an address range (INVLPG each page, up to 33)") \
 	X(tlb_flush_mm,      "flushes",  "kernel TLB flushes of a whole address space (its PCID)") \
-	X(tlb_shootdowns,    "IPIs",     "TLB shootdown interrupts sent to other CPUs")
+	X(tlb_shootdowns,    "IPIs",     "TLB shootdown interrupts sent to other CPUs") \
+	X(nr_dirtied,        "pages",    "file pages that became dirty (a write to a shared mapping; Linux nr_dirtied)") \
+	X(nr_written,        "pages",    "dirty file pages written back (msync MS_SYNC; Linux nr_written)")
 
 #define VM_COUNTERS(X) VM_COUNTERS_HW(X) VM_COUNTERS_MEM(X) VM_COUNTERS_KERNEL(X)
 

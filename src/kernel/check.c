@@ -215,9 +215,10 @@ static int check_files(struct check *c)
 				for (struct vm_vma *v = vm_vma_first(p->mm); v; v = vm_vma_next(v))
 					refs += v->vm_file == f;
 		}
+		refs += f->pinned;      /* the kernel's own */
 		if (refs != f->refs)
-			return fail(c, "%s: %u references, %" PRIu64 " descriptors and VMAs", f->path,
-				    f->refs, refs);
+			return fail(c, "%s: %u references, %" PRIu64 " descriptors, VMAs and pins",
+				    f->path, f->refs, refs);
 	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include "kernel/fault_internal.h"
 #include "kernel/rmap.h"
 #include "kernel/uapi.h"
+#include "kernel/vfs.h"
 
 #define THP_ORDER 9
 
@@ -228,7 +229,7 @@ static unsigned do_wp_page(struct vm_fault *vmf, const struct vm_pt_leaf *leaf)
 		/* Linux: wp_page_shared() — page_mkwrite, then reuse; the page
 		 * is dirty from now on (fault_dirty_shared_page). */
 		if (pg->owner_kind == VM_OWNER_FILE)
-			vm_page_set(pg, VM_PG_DIRTY);
+			vm_page_mark_dirty(k, pfn);
 		return wp_page_reuse(vmf, leaf);
 	}
 	/* Linux: wp_can_reuse_anon_folio() — an anonymous page nobody else

@@ -177,8 +177,8 @@ static unsigned do_cow_fault(struct vm_fault *vmf)
 }
 
 /* Linux: do_shared_fault() — the cached page itself, mapped writable and
- * dirty (page_mkwrite has nothing to do: writeback is not modelled yet),
- * the page marked dirty (fault_dirty_shared_page). */
+ * dirty (page_mkwrite has nothing to wait for: writeback completes at
+ * once), the page marked dirty (fault_dirty_shared_page). */
 static unsigned do_shared_fault(struct vm_fault *vmf)
 {
 	struct vm_kernel *k = vmf->k;
@@ -194,7 +194,7 @@ static unsigned do_shared_fault(struct vm_fault *vmf)
 		return ret;
 	}
 	vm_rmap_add_file(k, vmf->vma, pfn);
-	vm_page_set(&k->pages[pfn], VM_PG_DIRTY);
+	vm_page_mark_dirty(k, pfn);
 	k->stats->flt_file++;
 	return major ? VM_FAULT_MAJOR : 0;
 }

@@ -161,8 +161,9 @@ static long willneed(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vadd
 }
 
 /* Linux: madvise_remove() -> vfs_fallocate(PUNCH_HOLE): free the file's
- * pages behind a shared writable mapping (shmem_fallocate: unmapped from
- * every mapping, dropped from the cache; they read as zeroes again). */
+ * pages behind a shared writable mapping (shmem_fallocate, ext4_punch_hole:
+ * unmapped from every mapping, dropped from the cache; they read as
+ * zeroes again). */
 static long remove_range(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
 {
 	if (vma->vm_flags & VM_LOCKED)
@@ -173,10 +174,7 @@ static long remove_range(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_
 		return -EACCES;
 	uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT);
 	uint64_t last = first + ((end - start) >> VM_PAGE_SHIFT) - 1;
-	if (vma->vm_file->shmem)
-		vm_shmem_punch_hole(a->k, vma->vm_file, first, last);
-	else
-		vm_zap_range(a->k, vma, start, end);
+	vm_file_punch_hole(a->k, vma->vm_file, first, last);
 	return 0;
 }
 
@@ -364,9 +362,11 @@ long vm_sys_madvise(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint6
 	return vm_sys_leave(k, saved, ret, "madvise");
 }
 
-/* Linux: SYSCALL_DEFINE3(msync).  MS_SYNC of a shared file mapping would
- * write its dirty pages back (vfs_fsync_range); host files are read-only
- * in the model, so there is nothing to write yet. */
+/* Linux: SYSCALL_DEFINE3(msync).  MS_SYNC writes back the dirty pages of
+ * each shared file mapping's part of the range (vfs_fsync_range over its
+ * file offsets: writeback.c); MS_ASYNC does nothing since Linux 2.6.19
+ * (dirty pages are tracked and written back by the kernel anyway), and
+ * MS_INVALIDATE only refuses locked memory. */
 long vm_sys_msync(struct vm_kernel *k, struct vm_proc *p, vm_vaddr start, uint64_t len, int flags)
 {
 	int saved;
@@ -401,6 +401,11 @@ long vm_sys_msync(struct vm_kernel *k, struct vm_proc *p, vm_vaddr start, uint64
 		if ((flags & VM_MS_INVALIDATE) && (vma->vm_flags & VM_LOCKED)) {
 			ret = -EBUSY;
 			break;
+		}
+		if ((flags & VM_MS_SYNC) && vma->vm_file && (vma->vm_flags & VM_SHARED)) {
+			uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT);
+			uint64_t pages = (VM_MIN(end, vma->vm_end) - start) >> VM_PAGE_SHIFT;
+			vm_file_writeback(k, vma->vm_file, first, first + pages - 1);
 		}
 		start = vma->vm_end;
 		if (start >= end) {

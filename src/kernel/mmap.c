@@ -21,8 +21,6 @@
 			 VM_MAP_DENYWRITE | VM_MAP_EXECUTABLE | VM_MAP_UNINITIALIZED | \
 			 VM_MAP_GROWSDOWN | VM_MAP_LOCKED | VM_MAP_NORESERVE | VM_MAP_POPULATE | \
 			 VM_MAP_NONBLOCK | VM_MAP_STACK | VM_MAP_HUGETLB)
-/* MAX_LFS_FILESIZE: file_mmap_ok()'s limit for regular files. */
-#define MAX_LFS_FILESIZE UINT64_C(0x7fffffffffffffff)
 
 int vm_sys_enter(struct vm_kernel *k, struct vm_proc *p, int *saved)
 {

@@ -22,14 +22,24 @@
 #include "base/compiler.h"
 #include "kernel/fault.h"
 
-/* Fill frame pfn with page index of f (data mode): pread into a buffer,
- * short at the end of the file (the frame is already zeroed). */
+/* Fill frame pfn with page index of f (data mode): the overlay's copy if
+ * the page was written back, else pread into a buffer, short at the end of
+ * the file (the frame is already zeroed). */
 static int read_page(struct vm_kernel *k, struct vm_file *f, uint64_t index, uint64_t pfn)
 {
 	unsigned char buf[VM_PAGE_SIZE];
 	size_t done = 0;
+	uint64_t copy;
 
-	if (!k->phys->data || f->host_fd < 0)
+	if (!k->phys->data)
+		return 0;
+	if (vm_u64map_get(&f->written, index, &copy)) {
+		if (copy && vm_phys_write(k->phys, (vm_paddr){ pfn << VM_PAGE_SHIFT },
+					  (const void *)(uintptr_t)copy, VM_PAGE_SIZE))
+			return -EIO;
+		return 0;       /* 0: a hole, zeroes */
+	}
+	if (f->host_fd < 0)
 		return 0;
 	while (done < sizeof(buf)) {
 		ssize_t n = pread(f->host_fd, buf + done, sizeof(buf) - done,
@@ -68,6 +78,7 @@ static int add_page(struct vm_kernel *k, struct vm_file *f, uint64_t index, bool
 	if (f->shmem)
 		vm_page_set(pg, VM_PG_SWAPBACKED);
 	f->cached_pages++;
+	vm_u64map_del(&f->uncached, index, NULL);
 	if (io)
 		k->stats->pagecache_reads++;
 	return 0;
@@ -88,7 +99,7 @@ int vm_pagecache_get(struct vm_kernel *k, struct vm_file *f, uint64_t index, uin
 	if (index >= vm_file_pages(f))
 		return -ENXIO;
 	if (!vm_u64map_get(&f->cache, index, pfn)) {
-		bool io = !f->warm && !f->shmem;
+		bool io = !f->shmem && (!f->warm || vm_u64map_get(&f->uncached, index, NULL));
 		int err = add_page(k, f, index, io, pfn);
 		if (err)
 			return err;
@@ -104,7 +115,7 @@ int vm_pagecache_get_cached(struct vm_kernel *k, struct vm_file *f, uint64_t ind
 	if (index >= vm_file_pages(f))
 		return -ENXIO;
 	if (!vm_u64map_get(&f->cache, index, pfn)) {
-		if (!f->warm)
+		if (!f->warm || vm_u64map_get(&f->uncached, index, NULL))
 			return -ENOENT;
 		int err = add_page(k, f, index, false, pfn);
 		if (err)
@@ -114,8 +125,8 @@ int vm_pagecache_get_cached(struct vm_kernel *k, struct vm_file *f, uint64_t ind
 	return 0;
 }
 
-/* Linux: invalidate_mapping_pages() as drop_caches runs it — only pages
- * nobody else holds (the cache's reference is the only one) go. */
+/* Linux: invalidate_mapping_pages() as drop_caches runs it — only clean
+ * pages nobody else holds (the cache's reference is the only one) go. */
 uint64_t vm_pagecache_evict(struct vm_kernel *k, struct vm_file *f)
 {
 	uint64_t pos = 0, index, pfn, dropped = 0;
@@ -123,7 +134,7 @@ uint64_t vm_pagecache_evict(struct vm_kernel *k, struct vm_file *f)
 	if (f->shmem)
 		return 0;           /* no backing store to read it back from (only swap) */
 	while (vm_u64map_next(&f->cache, &pos, &index, &pfn)) {
-		if (k->pages[pfn].refcount != 1)
+		if (k->pages[pfn].refcount != 1 || vm_page_test(&k->pages[pfn], VM_PG_DIRTY))
 			continue;
 		vm_u64map_del(&f->cache, index, NULL);
 		vm_u64map_next_after_del(&pos);
@@ -135,15 +146,30 @@ uint64_t vm_pagecache_evict(struct vm_kernel *k, struct vm_file *f)
 	return dropped;
 }
 
-void vm_shmem_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last)
+/* An overlay remembers a hole as pages of zeroes, replacing what was
+ * written back there; the pages are cold from now on. */
+static int record_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last)
+{
+	uint64_t end = VM_MIN(last, vm_file_pages(f) - 1), buf;
+
+	for (uint64_t index = first; index <= end && vm_file_pages(f); index++) {
+		if (vm_u64map_get(&f->written, index, &buf))
+			vm_host_free(k->host, (void *)(uintptr_t)buf);
+		if (vm_u64map_put(&f->written, index, 0) || vm_u64map_put(&f->uncached, index, 1))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void vm_file_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last)
 {
 	uint64_t pos = 0, index, pfn;
 
-	if (!f->shmem || first > last)
+	if ((!f->shmem && !f->overlay) || first > last)
 		return;
 	vm_file_unmap_range(k, f, first, last);
-	/* shmem_undo_range(): the pages leave the cache, which held the only
-	 * reference left. */
+	/* truncate_inode_pages_range() / shmem_undo_range(): the pages leave
+	 * the cache, which held the only reference left. */
 	while (vm_u64map_next(&f->cache, &pos, &index, &pfn)) {
 		if (index < first || index > last)
 			continue;
@@ -152,6 +178,8 @@ void vm_shmem_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first,
 		f->cached_pages--;
 		vm_page_put(k, pfn);
 	}
+	if (!f->shmem)
+		record_hole(k, f, first, last);
 }
 
 void vm_pagecache_release(struct vm_kernel *k, struct vm_file *f)

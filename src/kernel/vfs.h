@@ -12,7 +12,13 @@
  * and tmpfs files) have no backing: a page is a zeroed frame made when
  * first touched, it lives in the page cache until the file goes or a hole
  * is punched, and every mapping of the file, in any process, maps that one
- * frame.
+ * frame.  A tmpfs file is made by vm_tmpfs_create (a scenario's `file`
+ * statement) and found by its path before the host's files.
+ *
+ * Writing: a host file opened for writing becomes an overlay.  Its pages
+ * are written in the page cache (dirtied by write faults), and written
+ * back (writeback.c: msync MS_SYNC) into the overlay, which later reads of
+ * those pages come from; the host file is never written.  docs/files.md.
  */
 #ifndef VM_KERNEL_VFS_H
 #define VM_KERNEL_VFS_H
@@ -23,6 +29,10 @@
 #include "base/list.h"
 #include "base/u64map.h"
 #include "kernel/kernel.h"
+
+/* include/linux/fs.h MAX_LFS_FILESIZE on 64-bit: the largest file size
+ * (file_mmap_ok's limit for regular files). */
+#define MAX_LFS_FILESIZE UINT64_C(0x7fffffffffffffff)
 
 struct vm_file {
 	struct vm_list link;          /* in k->files */
@@ -39,6 +49,18 @@ struct vm_file {
 				       * zeroed frames made on first use, SwapBacked,
 				       * RssShmem; no dirty tracking through write faults
 				       * (shared writable mappings map writable at once) */
+	bool overlay;                 /* a host file opened for writing: written-back pages
+				       * go to `written`, never to the host */
+	bool pinned;                  /* the kernel holds one of refs: a tmpfs file stays
+				       * in its directory, an overlay keeps what was
+				       * written, until the machine goes */
+	struct vm_u64map written;     /* overlay: page index -> the page's bytes as last
+				       * written back (a host buffer of 4 KiB, data mode),
+				       * or 0 for a page of zeroes (a punched hole, or
+				       * meta mode) */
+	struct vm_u64map uncached;    /* page indexes dropped from the cache of a warm file
+				       * (a hole punched): no longer cached, so the next
+				       * fault reads them (major) */
 	bool warm;                    /* every page counts as cached (pagecache=warm), until
 				       * the cache is evicted: a page not yet in cache[] is
 				       * brought in without I/O (no major fault) */
@@ -66,6 +88,23 @@ int vm_shmem_file_create(struct vm_kernel *k, const char *path, uint32_t dev_min
 /* The device of the shm_mnt superblock, where shared anonymous memory
  * lives: maps shows 00:01. */
 #define VM_SHM_DEV_MINOR 1
+/* The device of the model's tmpfs, where vm_tmpfs_create makes files: an
+ * anonymous device number, 00:1b as /dev/shm has on the reference host. */
+#define VM_TMPFS_DEV_MINOR 0x1b
+
+/* Make an in-memory file of size bytes at path (a tmpfs file, zeroed),
+ * which vm_file_open then finds before any host file of that path.  The
+ * file stays (the kernel holds a reference) until the machine goes.  *out
+ * (may be NULL) gets it without a reference of its own.  0, -EINVAL (an
+ * empty or too long path, a size beyond MAX_LFS_FILESIZE), -EEXIST (an
+ * in-memory file has that path already), -ENOMEM. */
+int vm_tmpfs_create(struct vm_kernel *k, const char *path, uint64_t size, struct vm_file **out);
+
+/* f, just opened at path, is opened for writing too (an O_WRONLY or O_RDWR
+ * descriptor): an in-memory file needs nothing; a host file the host lets
+ * the user write becomes an overlay, pinned.  0, or -EACCES / -EROFS as
+ * the host answers access(path, W_OK). */
+int vm_file_open_write(struct vm_kernel *k, struct vm_file *f, const char *path);
 /* Drop a reference; at 0 the file's cached pages are freed and it closes. */
 void vm_file_put(struct vm_kernel *k, struct vm_file *f);
 /* Kernel teardown: free every file and its cached pages whatever the
@@ -114,10 +153,27 @@ static inline bool vm_vma_tracks_dirty(const struct vm_vma *vma)
 	return vma->vm_file && !vma->vm_file->shmem && (vma->vm_flags & VM_SHARED);
 }
 
-/* Punch a hole: unmap pages [first, last] of in-memory file f everywhere
- * and drop them from its cache (Linux shmem_fallocate(PUNCH_HOLE) ->
- * shmem_truncate_range); reading them again gives zeroes. */
-void vm_shmem_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last);
+/* Punch a hole in pages [first, last] of f (Linux vfs_fallocate with
+ * FALLOC_FL_PUNCH_HOLE, as MADV_REMOVE calls it: shmem_fallocate,
+ * ext4_punch_hole): the pages are unmapped from every mapping and dropped
+ * from the cache, and read as zeroes from now on (an overlay records the
+ * hole; a host file is not touched).  f must be in memory or an overlay. */
+void vm_file_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last);
+
+/* Linux folio_mark_dirty() for page-cache page pfn: set its dirty flag;
+ * a page of a file with writeback (not shmem) that was clean counts in
+ * nr_dirtied (folio_account_dirtied).  writeback.c. */
+void vm_page_mark_dirty(struct vm_kernel *k, uint64_t pfn);
+
+/* Linux vfs_fsync_range() -> filemap_write_and_wait_range() over pages
+ * [first, last] of f, as msync(MS_SYNC) and fsync call it: the entries of
+ * every shared mapping of those pages are made clean and read-only
+ * (page_mkclean: a dirty entry dirties its page first, and the next write
+ * faults again), then every dirty page is written back — into the overlay
+ * of a host file (its bytes kept in data mode) — and made clean, counting
+ * nr_written.  shmem has nothing to write back (noop_fsync).  Returns the
+ * pages written.  writeback.c. */
+uint64_t vm_file_writeback(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last);
 
 /* Pages of a file: the page index just past the end (DIV_ROUND_UP). */
 static inline uint64_t vm_file_pages(const struct vm_file *f)

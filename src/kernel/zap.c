@@ -90,8 +90,9 @@ static int file_leaf(void *arg, const struct vm_pt_leaf *leaf)
 
 /* Linux: zap_page_range_single() with zap_details.even_cows false — only
  * the entries that map f's cached pages go; a private copy stays. */
-static void zap_file_pages(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
+static void zap_file_pages(void *arg, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
 {
+	struct vm_kernel *k = arg;
 	struct vm_pt *pt = &vma->mm->pt;
 	struct file_leaves fl = { .k = k, .f = vma->vm_file };
 	struct zap_ctx z = { .k = k, .vma = vma };
@@ -123,7 +124,9 @@ static bool first_user(const struct vm_kernel *k, unsigned i)
 	return true;
 }
 
-void vm_file_unmap_range(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last)
+void vm_file_for_each_vma(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last,
+			  void (*fn)(void *ctx, struct vm_vma *vma, vm_vaddr start, vm_vaddr end),
+			  void *ctx)
 {
 	if (first > last)
 		return;
@@ -137,8 +140,12 @@ void vm_file_unmap_range(struct vm_kernel *k, struct vm_file *f, uint64_t first,
 				continue;
 			vm_vaddr start = v->vm_start + ((VM_MAX(first, lo) - lo) << VM_PAGE_SHIFT);
 			uint64_t stop = last < hi - 1 ? last + 1 : hi;
-			vm_vaddr end = v->vm_start + ((stop - lo) << VM_PAGE_SHIFT);
-			zap_file_pages(k, v, start, end);
+			fn(ctx, v, start, v->vm_start + ((stop - lo) << VM_PAGE_SHIFT));
 		}
 	}
+}
+
+void vm_file_unmap_range(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last)
+{
+	vm_file_for_each_vma(k, f, first, last, zap_file_pages, k);
 }

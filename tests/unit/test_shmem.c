@@ -80,7 +80,7 @@ static void test_two_mappers(void)
 	is_str(buf, "HELlo", "read again: the same bytes");
 
 	/* A hole: every mapping loses the pages, the object too. */
-	vm_shmem_punch_hole(f.k, obj, 2, 6);
+	vm_file_punch_hole(f.k, obj, 2, 6);
 	is_str(presence(p, PMD_BASE, 8), "X.......", "p: pages 2..6 unmapped");
 	is_str(presence(q, PMD_BASE, 8), "X.......", "q: the same");
 	is_u64(obj->cached_pages, 1, "the object keeps page 0 only");
