@@ -54,7 +54,7 @@ struct model {
 	struct vm_machine *m;
 	struct vm_kernel *k;      /* the machine's kernel */
 	struct vm_proc *p;
-	int fd;
+	int fd, rwfd;             /* the file, read-only; the writable file, read-write */
 	struct kd_env env;
 	struct kd_vma vmas[1024];
 	int nvmas;
@@ -126,8 +126,8 @@ static int check(struct model *md, struct kd_run *run)
 	return 0;
 }
 
-static int setup(struct model *md, const char *path, const struct kd_host *h, uint64_t seed,
-		 struct kd_run *run)
+static int setup(struct model *md, const char *path, const char *rw_path, const struct kd_host *h,
+		 uint64_t seed, struct kd_run *run)
 {
 	struct vm_error err = { 0 };
 	struct vm_settings *s = settings_for(h, seed);
@@ -145,6 +145,7 @@ static int setup(struct model *md, const char *path, const struct kd_host *h, ui
 		return fail(run, "vm_proc_create", rc);
 	md->env.start_brk = md->p->mm->start_brk;
 	md->env.file_path = path;
+	md->env.rw_path = rw_path;
 	rc = vm_sys_brk(md->k, md->p, 0);
 	if ((uint64_t)rc != md->env.start_brk)
 		return fail(run, "brk(0) is not start_brk", rc);
@@ -156,6 +157,10 @@ static int setup(struct model *md, const char *path, const struct kd_host *h, ui
 	if (rc < 0)
 		return fail(run, "open the file", rc);
 	md->fd = (int)rc;
+	rc = vm_sys_openat(md->k, md->p, rw_path, VM_O_RDWR);
+	if (rc < 0)
+		return fail(run, "open the writable file", rc);
+	md->rwfd = (int)rc;
 	return 0;
 }
 
@@ -165,7 +170,8 @@ static long call(struct model *md, const struct kd_op *op)
 	switch (op->kind) {
 	case KD_MMAP:
 		return vm_sys_mmap(md->k, md->p, a, op->len, (int)op->prot, (int)op->flags,
-				   op->fd == KD_FD_FILE ? md->fd : op->fd == KD_FD_BAD ? 1000 : -1, op->off);
+				   op->fd == KD_FD_FILE ? md->fd : op->fd == KD_FD_RWFILE ? md->rwfd
+				   : op->fd == KD_FD_BAD ? 1000 : -1, op->off);
 	case KD_MUNMAP:
 		return vm_sys_munmap(md->k, md->p, a, op->len);
 	case KD_MPROTECT:
@@ -183,15 +189,17 @@ static long call(struct model *md, const struct kd_op *op)
 	return -ENOSYS;
 }
 
-static int touch(struct model *md, const struct kd_op *op, struct kd_rec *rec, struct kd_run *run)
+static int touch(struct model *md, const struct kd_op *op, unsigned step, struct kd_rec *rec,
+		 struct kd_run *run)
 {
 	uint64_t va[KD_MAX_ACCESS];
 	bool write[KD_MAX_ACCESS];
 	unsigned n = kd_touch_plan(&md->env, op, va, write);
 
+	rec->sum = KD_SUM_INIT;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t mf = md->p->min_flt, Mf = md->p->maj_flt;
-		unsigned char byte = 0x5a;
+		unsigned char byte = kd_touch_byte(step);
 		int rc;
 		if (!kd_accessible(&md->env, md->vmas, md->nvmas, va[i], write[i])) {
 			rec->access[i] = '-';
@@ -205,6 +213,8 @@ static int touch(struct model *md, const struct kd_op *op, struct kd_rec *rec, s
 				 md->p->sig.reason ? md->p->sig.reason : "no reason given");
 			return -1;
 		}
+		if (!write[i])
+			rec->sum = kd_sum_byte(rec->sum, byte);
 		mf = md->p->min_flt - mf;
 		Mf = md->p->maj_flt - Mf;
 		rec->access[i] = (char)('0' + (mf > 9 ? 9 : mf));
@@ -226,7 +236,7 @@ static int steps(struct model *md, const struct kd_seq *seq, bool check_every, s
 		struct kd_rec *rec = &run->rec[i + 1];
 		memset(rec, 0, sizeof *rec - sizeof rec->maps);
 		if (op->kind == KD_TOUCH) {
-			if (touch(md, op, rec, run))
+			if (touch(md, op, i, rec, run))
 				return -1;
 		} else {
 			uint64_t mf = md->p->min_flt, Mf = md->p->maj_flt;
@@ -248,8 +258,8 @@ static int steps(struct model *md, const struct kd_seq *seq, bool check_every, s
 	return check(md, run);
 }
 
-int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_host *h,
-		 bool check_every, struct kd_run *run)
+int kd_model_run(const struct kd_seq *seq, const char *path, const char *rw_path,
+		 const struct kd_host *h, bool check_every, struct kd_run *run)
 {
 	struct model *md = calloc(1, sizeof *md);
 	int rc;
@@ -258,7 +268,7 @@ int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_hos
 	run->error[0] = 0;
 	if (!md)
 		return fail(run, "out of memory", -ENOMEM);
-	rc = setup(md, path, h, seq->seed ? seq->seed : 1, run);
+	rc = setup(md, path, rw_path, h, seq->seed ? seq->seed : 1, run);
 	if (rc == 0)
 		rc = steps(md, seq, check_every, run);
 	vmlab_machine_destroy(md->m);
