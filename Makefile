@@ -101,6 +101,12 @@ $(KDIFF_OBJS): CPPFLAGS += -Itests/unit -Itests/linux
 $(KDIFF): $(KDIFF_OBJS) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(KDIFF_OBJS) $(STATIC) $(LDLIBS)
 
+# exec against the host kernel (tests/linux/exec, docs/exec.md).
+EXECDIFF := $(B)/tests/linux/execdiff
+$(EXECDIFF): tests/linux/exec/execdiff.c tests/unit/tap.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
 $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
@@ -108,9 +114,9 @@ $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 run: $(CLI)
 	$(CLI) pattern --pattern random --footprint 256M --accesses 2000000 --page-size 4K,2M
 
-test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF)
-	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) prove -j2 -e '' $(TESTS) tests/cli/*.t \
-	  tests/fuzz/run_corpus.t tests/linux/kdiff.t
+test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF) $(EXECDIFF)
+	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) EXECDIFF=$(EXECDIFF) prove -j2 -e '' \
+	  $(TESTS) tests/cli/*.t tests/fuzz/run_corpus.t tests/linux/kdiff.t tests/linux/execdiff.t
 
 test-long: export VMLAB_TEST_LONG=1
 test-long: test

@@ -97,4 +97,13 @@ void vm_file_for_each_vma(struct vm_kernel *k, struct vm_file *f, uint64_t first
 int vm_user_access(struct vm_kernel *k, struct vm_proc *p, vm_vaddr va, uint64_t size,
 		   unsigned kind, void *buf);
 
+/* The kernel writing size bytes at va in p's memory (Linux copy_to_user;
+ * clear_user when buf is NULL: zeroes), through the MMU of p's CPU with
+ * user rights: faults are handled (stack growth, COW, zero fill) and one
+ * that cannot be resolved, or a VMA without write permission, ends the
+ * copy with -EFAULT (the exception fixup), without a signal.  Bytes are
+ * stored in data mode only.  0, -EFAULT, -ESRCH for a dead process. */
+int vm_copy_to_user(struct vm_kernel *k, struct vm_proc *p, vm_vaddr va, const void *buf,
+		    uint64_t size);
+
 #endif

@@ -80,6 +80,8 @@ struct vm_vma {
 	struct vm_file *vm_file;  /* holds one file reference; NULL = anonymous; shared
 				   * anonymous memory maps its shmem file (shmem_zero_setup) */
 	struct vm_anon *anon;     /* Linux anon_vma: NULL until the first anonymous page */
+	const char *vm_name;      /* a special mapping's name in maps ([vdso], [vvar]; Linux's
+				   * vm_special_mapping.name): a constant string, or NULL */
 	struct vm_mm *mm;
 };
 

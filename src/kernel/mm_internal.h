@@ -131,6 +131,12 @@ static inline bool vm_is_err(long v)
 long vm_get_unmapped_area(struct vm_kernel *k, struct vm_mm *mm, struct vm_file *file,
 			  vm_vaddr addr, uint64_t len, uint64_t pgoff, int flags);
 
+/* vm_mmap() (mmap.c): mmap from inside the kernel with a file (NULL:
+ * anonymous), as exec maps segments: the address or -errno (do_mmap's,
+ * and -EINVAL for an unaligned or wrapping offset). */
+long vm_mmap_kernel(struct vm_kernel *k, struct vm_proc *p, struct vm_file *file, vm_vaddr addr,
+		    uint64_t len, int prot, int flags, uint64_t off);
+
 /* System-call entry and exit (mmap.c): -ESRCH for a dead process; count
  * the call; run as if on p's CPU (k->cur_cpu, restored on leave); in debug
  * builds check every invariant on the way out.  leave returns ret. */

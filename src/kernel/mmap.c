@@ -283,6 +283,20 @@ long vm_sys_mmap(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint64_t
 	return vm_sys_leave(k, saved, ret, "mmap");
 }
 
+/* Linux: vm_mmap() — a mapping the kernel makes for a process (exec's
+ * elf_map and bss): a file instead of a descriptor, vm_mmap's offset
+ * checks, then do_mmap.  Not a system call: not counted, no debug check;
+ * the caller set k->cur_cpu. */
+long vm_mmap_kernel(struct vm_kernel *k, struct vm_proc *p, struct vm_file *file, vm_vaddr addr,
+		    uint64_t len, int prot, int flags, uint64_t off)
+{
+	struct vm_fd f = { .file = file, .flags = VM_O_RDONLY };
+
+	if (off + VM_ALIGN_UP(len, VM_PAGE_SIZE) < off || (off & (VM_PAGE_SIZE - 1)))
+		return -EINVAL;
+	return do_mmap(k, p, file ? &f : NULL, addr, len, prot, flags, off >> VM_PAGE_SHIFT);
+}
+
 /* Linux: __vm_munmap() -> do_vmi_munmap(). */
 long vm_sys_munmap(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint64_t len)
 {

@@ -28,10 +28,12 @@ static void put_path(FILE *out, const char *path)
 	}
 }
 
-/* Linux: vma_is_initial_heap() / vma_is_initial_stack(). */
+/* Linux: vma_is_initial_heap() / vma_is_initial_stack().  The heap test
+ * is strict (6.x): a bss VMA that ends where the heap starts is not
+ * [heap] (measured after exec under setarch -R). */
 static bool is_heap(const struct vm_vma *v, const struct vm_mm *mm)
 {
-	return v->vm_start <= mm->brk && v->vm_end >= mm->start_brk;
+	return v->vm_start < mm->brk && v->vm_end > mm->start_brk;
 }
 
 static bool is_stack(const struct vm_vma *v, const struct vm_mm *mm)
@@ -57,7 +59,9 @@ static void show_map_vma(FILE *out, const struct vm_mm *mm, const struct vm_vma 
 		    v->vm_start, v->vm_end, f & VM_READ ? 'r' : '-', f & VM_WRITE ? 'w' : '-',
 		    f & VM_EXEC ? 'x' : '-', f & VM_MAYSHARE ? 's' : 'p', pgoff, major, minor, ino);
 	if (!v->vm_file) {
-		if (is_heap(v, mm))
+		if (v->vm_name)
+			name = v->vm_name;      /* vm_ops->name() comes first */
+		else if (is_heap(v, mm))
 			name = "[heap]";
 		else if (is_stack(v, mm))
 			name = "[stack]";

@@ -85,3 +85,61 @@ int vm_user_access(struct vm_kernel *k, struct vm_proc *p, vm_vaddr va, uint64_t
 	k->cur_cpu = saved;
 	return rc;
 }
+
+/* ---- the kernel writing user memory ---------------------------------------- */
+
+/* Linux: a kernel-mode #PF on a user address with an exception fixup
+ * (do_user_addr_fault for copy_to_user / clear_user): the VMA, stack
+ * growth and access checks of a user fault, then handle_mm_fault; what
+ * would be a signal for a user access is -EFAULT, and nothing is killed
+ * or counted as a signal. */
+static int kernel_fault(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, bool write)
+{
+	struct vm_vma *vma = vm_find_vma(p->mm, addr);
+
+	if (!vma)
+		return -EFAULT;
+	if (vma->vm_start > addr &&
+	    (!(vma->vm_flags & VM_GROWSDOWN) || vm_expand_stack(k, vma, addr)))
+		return -EFAULT;
+	if (write ? !(vma->vm_flags & VM_WRITE) : !(vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC)))
+		return -EFAULT;
+	unsigned ret = vm_handle_mm_fault(k, p, vma, addr, write ? VM_FAULT_FLAG_WRITE : 0);
+	return (ret & VM_FAULT_ERROR) ? -EFAULT : 0;
+}
+
+int vm_copy_to_user(struct vm_kernel *k, struct vm_proc *p, vm_vaddr va, const void *buf,
+		    uint64_t size)
+{
+	static const unsigned char zeroes[VM_PAGE_SIZE];
+
+	if (!p || p->state != VM_PROC_RUNNING || !p->mm)
+		return -ESRCH;
+	if (va + size < va || p->cpu >= k->ncpus)
+		return -EFAULT;
+	if (k->cpu_mm[p->cpu] != p->mm)
+		vm_switch_mm(k, p->cpu, p->mm);
+	struct vm_cpu *cpu = &k->cpus[p->cpu];
+	const unsigned char *bytes = buf;
+	int saved = k->cur_cpu;
+	int rc = 0;
+
+	k->cur_cpu = (int)p->cpu;
+	for (uint64_t done = 0; done < size && rc == 0;) {
+		vm_vaddr at = va + done;
+		uint64_t piece = VM_MIN(size - done, VM_PAGE_SIZE - (at & (VM_PAGE_SIZE - 1)));
+		vm_paddr pa;
+		int faults = 0;
+		while (vm_mmu_translate(cpu, at, VM_ACC_WRITE | VM_ACC_USER, &pa) != VM_EXC_NONE) {
+			rc = faults++ > MAX_FAULTS_PER_PIECE ? -EFAULT : kernel_fault(k, p, at, true);
+			if (rc)
+				break;
+		}
+		if (rc == 0 && k->phys->data)
+			rc = vm_phys_write(k->phys, pa, bytes ? bytes + done : zeroes, (size_t)piece)
+				     ? -EFAULT : 0;
+		done += piece;
+	}
+	k->cur_cpu = saved;
+	return rc;
+}

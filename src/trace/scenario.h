@@ -110,6 +110,7 @@ enum scn_verb {
 	SCN_EXEC,          /* P exec ADDR [LEN] */
 	SCN_TOUCH,         /* P touch ADDR LEN read|write|exec */
 	SCN_EXIT,          /* P exit [CODE] */
+	SCN_EXECVE,        /* P exec PATH [ARG...]: path = PATH, then the args, flags = their count */
 	SCN_LET,           /* let NAME EXPR */
 	SCN_SHOW_MAPS,     /* show P maps */
 	SCN_SHOW_SMAPS,    /* show P smaps */

@@ -17,6 +17,7 @@
 #include "base/compiler.h"
 #include "base/error.h"
 #include "core/machine.h"
+#include "kernel/exec.h"
 #include "kernel/fault.h"
 #include "kernel/kernel.h"
 #include "kernel/proc.h"
@@ -285,6 +286,32 @@ static long run_mmap(struct scn_run *r, const struct scn_stmt *st, struct vm_pro
 	return ret;
 }
 
+/* `P exec PATH [ARG...]`: execve(PATH, {PATH, ARG..., NULL}, {NULL}).
+ * A.last is 0 or -errno; a failure says why in the output; one after the
+ * point of no return kills P (SIGSEGV), as in Linux. */
+static void run_execve(struct scn_run *r, const struct scn_stmt *st, struct vm_proc *p)
+{
+	const char *path = scn_str(r->prog, st->path);
+	const char *argv[SCN_LINE_MAX / 2 + 2];
+	const char *at = path;
+	struct vm_error err;
+	for (int i = 0; i <= st->flags; i++) {
+		argv[i] = at;
+		at += strlen(at) + 1;
+	}
+	argv[st->flags + 1] = NULL;
+	int rc = vm_sys_execve(r->k, p, path, argv, NULL, NULL, &err);
+	r->last[st->proc] = rc;
+	if (rc && p->state == VM_PROC_RUNNING) {
+		const char *name = scn_errno_name(-rc);
+		out_begin(r, st->line, "%s exec %s: -%s: %s", proc_name(r, st->proc), path,
+			  name ? name : "?", err.msg);
+		out_end(r);
+	} else if (rc) {
+		killed(r, st, p);
+	}
+}
+
 /* A system call; its return value becomes A.last. */
 static void run_call(struct scn_run *r, const struct scn_stmt *st, struct vm_proc *p,
 		     const int64_t *v)
@@ -433,6 +460,10 @@ static void run_stmt(struct scn_run *r, const struct scn_stmt *st)
 	case SCN_TOUCH:
 		if ((p = live(r, st)) != NULL)
 			run_access(r, st, p, v);
+		return;
+	case SCN_EXECVE:
+		if ((p = live(r, st)) != NULL)
+			run_execve(r, st, p);
 		return;
 	default:
 		if ((p = live(r, st)) != NULL)

@@ -197,6 +197,27 @@ static int mremap_clauses(struct scn_prog *prog, struct scn_cursor *cur, struct 
 	return rc;
 }
 
+/* `P exec PATH [ARG...]` (execve): PATH and each ARG are words, stored one
+ * after the other in the pool from st->path; st->flags counts the ARGs.
+ * The ARGs end where a statement starts or the line ends. */
+static int parse_execve(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
+			struct vm_error *err)
+{
+	char w[SCN_LINE_MAX + 1];
+	int off, rc;
+	st->verb = SCN_EXECVE;
+	scn_peek_word(cur, w, sizeof(w), true);
+	if ((rc = scn_pool_add(prog, w, strlen(w), &st->path)))
+		return rc;
+	for (st->flags = 0; !scn_at_stmt_start(cur, prog); st->flags++) {
+		scn_peek_word(cur, w, sizeof(w), true);
+		if ((rc = scn_pool_add(prog, w, strlen(w), &off)))
+			return rc;
+	}
+	(void)err;
+	return 0;
+}
+
 /* The operands of `P verb ...`. */
 int scn_parse_verb(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
 		      struct vm_error *err)
@@ -245,9 +266,15 @@ int scn_parse_verb(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stm
 		    (rc = scn_operand(prog, cur, "the new length", &a[SCN_A_LEN2], err)))
 			return rc;
 		return mremap_clauses(prog, cur, st, err);
+	case SCN_EXEC:
+		/* A path (it starts with / or .) makes it execve; else an
+		 * instruction fetch at an address. */
+		scn_skip_space(cur);
+		if (cur->s[cur->pos] == '/' || cur->s[cur->pos] == '.')
+			return parse_execve(prog, cur, st, err);
+		/* fall through */
 	case SCN_READ:
 	case SCN_WRITE:
-	case SCN_EXEC:
 		st->flags = st->verb == SCN_READ ? VM_ACC_READ : st->verb == SCN_WRITE ? VM_ACC_WRITE
 										     : VM_ACC_EXEC;
 		if ((rc = scn_operand(prog, cur, "the address", &a[SCN_A_ADDR], err)) ||
