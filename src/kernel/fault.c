@@ -116,10 +116,7 @@ static int any_leaf(void *ctx, const struct vm_pt_leaf *leaf)
 	return 1;
 }
 
-/* Linux: pmd_none() — nothing maps the 2 MiB around the address (the
- * radix tables free a page table once it is empty, so no leaf means no
- * table either; map() reports -EEXIST otherwise). */
-static bool pmd_none(const struct vm_fault *vmf)
+bool vm_fault_pmd_none(const struct vm_fault *vmf)
 {
 	struct vm_pt *pt = &vmf->mm->pt;
 	vm_vaddr haddr = VM_ALIGN_DOWN(vmf->address, VM_PMD_SIZE);
@@ -285,7 +282,7 @@ static unsigned handle_fault(struct vm_fault *vmf)
 	struct vm_pt *pt = &vmf->mm->pt;
 
 	if (pt->ops->lookup(pt, vmf->address, NULL) == -ENOENT && thp_allowed(vmf) &&
-	    fault_write(vmf) && pmd_none(vmf)) {
+	    fault_write(vmf) && vm_fault_pmd_none(vmf)) {
 		unsigned ret = do_huge_pmd_anonymous_page(vmf);
 		if (!(ret & VM_FAULT_FALLBACK))
 			return ret;

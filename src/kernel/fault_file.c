@@ -82,14 +82,16 @@ static bool filemap_map_pages(struct vm_fault *vmf, uint64_t start_pgoff, uint64
 			continue;
 		if (err)
 			break;
-		/* Measured on Linux 6.18 (tests/linux/cases/populate-eof.case):
-		 * when the first cached page of the window is the file's last
-		 * page, at the end of the window, nothing is mapped, neither
-		 * by a fault nor by MADV_POPULATE_READ past the end of the file;
-		 * a window that finds another page first maps the last page
-		 * too.  (A fault on a cached page inside the file is not
-		 * affected: that page is found first, or is the last one.) */
-		if (first && start_pgoff + i == end_pgoff && end_pgoff == last - 1) {
+		/* Linux 6.18 ("do not populate page table entries beyond
+		 * i_size"): when the first folio found reaches the end of the
+		 * file, filemap_map_pmd() is not called (no PMD mapping across
+		 * i_size), so an empty PMD gets no page table, and the PTE
+		 * lookup that follows finds none: nothing is mapped.  shmem is
+		 * exempt.  Measured: a fault or populate past the end of the
+		 * file maps nothing when the window's first cached page is the
+		 * last one and no page table is there yet, and maps it when a
+		 * table is (tests/linux/cases/populate-eof.case). */
+		if (first && start_pgoff + i == last - 1 && !f->shmem && vm_fault_pmd_none(vmf)) {
 			vm_page_put(k, pfn);
 			break;
 		}
