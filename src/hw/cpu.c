@@ -94,6 +94,7 @@ void vm_cpu_write_cr3(struct vm_cpu *cpu, struct vm_pt *pt, uint16_t pcid, bool 
 	pcid &= VM_CR3_PCID_MASK;
 	cpu->pt = pt;
 	cpu->pcid = pcid;
+	vm_tlb_set_pcid(&cpu->tlb, pcid);
 	cpu->cr3 = (pt ? pt->root_pfn << 12 : 0) | pcid;
 	if (noflush) {
 		cpu->stats.cr3_noflush++;
@@ -123,8 +124,10 @@ int vm_cpu_write_cr4(struct vm_cpu *cpu, uint64_t cr4)
 		vm_tlb_flush(&cpu->tlb, VM_MATCH_PCID_OR_GLOBAL, cpu->pcid, false, 0);
 		vm_pwc_flush_pcid(&cpu->pwc, cpu->pcid);
 	}
-	if (!(cr4 & VM_CR4_PCIDE))
+	if (!(cr4 & VM_CR4_PCIDE)) {
 		cpu->pcid = 0;
+		vm_tlb_set_pcid(&cpu->tlb, 0);
+	}
 	vm_cpu_update_ctl(cpu);
 	return 0;
 }

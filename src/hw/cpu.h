@@ -38,12 +38,15 @@ enum {
 };
 
 struct vm_cpu {
-	/* Read by every access: kept together at the top. */
+	/* Read by every access: kept together at the top.  clock and acc[] are
+	 * not neighbours on purpose: GCC merges the fast path's two adjacent
+	 * increments into one 16-byte load-add-store, which chains the calls of
+	 * a loop through store forwarding of the wider access. */
+	uint64_t clock;                 /* accesses translated so far; TLB recency */
 	struct vm_tlb_array *fast[4];   /* L1 array with 4 KiB pages, by access kind (3: none) */
 	uint32_t hit_ok[16];            /* bit p set: a TLB entry with perm p satisfies access acc */
-	uint16_t pcid;                  /* current PCID (0 unless CR4.PCIDE) */
-	uint64_t clock;                 /* accesses translated so far; TLB recency */
 	uint64_t acc[4];                /* accesses by kind (read, write, exec) */
+	uint16_t pcid;                  /* current PCID (0 unless CR4.PCIDE) */
 	struct vm_stats stats;          /* hardware counters of this CPU (VM_COUNTERS_HW) */
 
 	/* Architectural state; change it through the functions below. */

@@ -196,6 +196,71 @@ int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_padd
 	return VM_EXC_NONE;
 }
 
+/* Whether e answers the fast path for an access to v allowed by the rights
+ * in ok (cpu->hit_ok[acc]): as vm_mmu_translate's test.  Each half is
+ * expected true, so that the hits run straight through. */
+static inline __attribute__((always_inline)) bool run_hit(const struct vm_tlbe *e, vm_vaddr v,
+							  uint32_t ok)
+{
+	return VM_LIKELY(e->key == v >> 12) && VM_LIKELY(e->pbit & ok);
+}
+
+/* Translate va[i..n) on the fast path until an access it cannot take;
+ * returns the index of that access, or n.  The accesses go two at a time, the
+ * entry address of the second found before the first is checked, so that the
+ * hash and the index load of one access overlap the tests of the other: 10 %
+ * faster than one at a time (docs/benchmarks.md).  Nothing here changes what
+ * an entry pointer names (only the slow path fills or evicts), so a pointer
+ * found ahead stays right.  i < n; *clock is the CPU's clock, advanced for
+ * every hit. */
+static inline __attribute__((always_inline)) size_t
+run_hits(const struct vm_tlb_array *a, const vm_vaddr *va, size_t i, size_t n, uint32_t ok,
+	 uint64_t *clock, vm_paddr *pa, const bool with_pa, const bool plru)
+{
+	const size_t first = i;
+	const uint64_t c0 = *clock;
+	uint64_t c = c0;
+	vm_vaddr x0 = va[i];
+	struct vm_tlbe *e0 = vm_tlb_fast_entry(a, x0 >> 12);
+
+	for (; i + 2 < n; i += 2) {
+		vm_vaddr x1 = va[i + 1];
+		struct vm_tlbe *e1 = vm_tlb_fast_entry(a, x1 >> 12);
+		if (!run_hit(e0, x0, ok))
+			break;
+		e0->stamp = ++c;        /* above every stamp: see vm_tlb_touch */
+		if (plru)
+			vm_tlb_touch_plru(a, e0);
+		if (with_pa)
+			pa[i].v = x0 + e0->delta;
+		x0 = va[i + 2];
+		e0 = vm_tlb_fast_entry(a, x0 >> 12);
+		if (!run_hit(e1, x1, ok))
+			break;
+		e1->stamp = ++c;
+		if (plru)
+			vm_tlb_touch_plru(a, e1);
+		if (with_pa)
+			pa[i + 1].v = x1 + e1->delta;
+	}
+	/* Every hit advanced the clock by one, so this is the access that
+	 * stopped the pairs, or the first of the last one or two, which go one
+	 * at a time. */
+	for (i = first + (size_t)(c - c0); i < n; i++) {
+		vm_vaddr x = va[i];
+		struct vm_tlbe *e = vm_tlb_fast_entry(a, x >> 12);
+		if (!run_hit(e, x, ok))
+			break;
+		e->stamp = ++c;
+		if (plru)
+			vm_tlb_touch_plru(a, e);
+		if (with_pa)
+			pa[i].v = x + e->delta;
+	}
+	*clock = c;
+	return i;
+}
+
 /* The loop of vm_mmu_translate_run; inlined three times so that `with_pa`
  * and `plru` are constants and the hit path carries no test for them.
  * Returns the exception that stopped it; *slow counts the accesses the slow
@@ -210,33 +275,24 @@ run_loop(struct vm_cpu *cpu, struct vm_tlb_array *real, const vm_vaddr *va, size
 	 * and stay in registers although the loop stores through e->stamp. */
 	const struct vm_tlb_array a = *real;
 	const uint32_t ok = cpu->hit_ok[acc];
-	const uint16_t pcid = cpu->pcid;
 	uint64_t clock = cpu->clock;
 	int rc = VM_EXC_NONE;
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i < n; i++) {
-		vm_vaddr v = va[i];
-		uint64_t vpn = v >> 12;
-		struct vm_tlbe *e = vm_tlb_fast_probe(&a, vpn);
-		if (VM_LIKELY(e->tag == vpn << 2 && !((e->pcid ^ pcid) & e->pcid_mask) &&
-			      ((ok >> e->perm) & 1))) {
-			e->stamp = ++clock;
-			if (plru)
-				vm_tlb_touch(real, e, clock);
-			if (with_pa)
-				pa[i].v = e->pbase | (v & 0xfff);
-			continue;
-		}
+	while (i < n) {
+		i = run_hits(&a, va, i, n, ok, &clock, pa, with_pa, plru);
+		if (i == n)
+			break;
 		cpu->clock = clock;     /* the slow path reads and advances it */
 		vm_paddr one;
 		(*slow)++;
-		rc = vm_mmu_translate_slow(cpu, v, acc, &one);
+		rc = vm_mmu_translate_slow(cpu, va[i], acc, &one);
 		clock = cpu->clock;
 		if (rc != VM_EXC_NONE)
 			break;
 		if (with_pa)
 			pa[i] = one;
+		i++;
 	}
 	cpu->clock = clock;
 	*done = i;

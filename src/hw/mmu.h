@@ -10,9 +10,11 @@
  *   only after a successful walk.
  *
  * The fast path (an L1 hit on a 4 KiB page whose entry sits in its home
- * index slot) is inline and allocation-free: a multiply, one index load, one
- * entry load, three compares, one table bit, two increments.  Everything
- * else is vm_mmu_translate_slow().
+ * index slot) is inline and allocation-free: a multiply, one load of the
+ * entry's address, then one cache line of the entry: a key compare (the key
+ * holds the PCID check, tlb.h), a rights bit against a table, the LRU stamp,
+ * the physical address as va + delta.  Everything else is
+ * vm_mmu_translate_slow().
  */
 #ifndef VM_HW_MMU_H
 #define VM_HW_MMU_H
@@ -41,14 +43,13 @@ static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc
 {
 	struct vm_tlb_array *a = cpu->fast[acc & VM_ACC_KIND];
 	uint64_t vpn = va >> 12;
-	struct vm_tlbe *e = vm_tlb_fast_probe(a, vpn);
-	if (VM_LIKELY(e->tag == vpn << 2 && !((e->pcid ^ cpu->pcid) & e->pcid_mask) &&
-		      ((cpu->hit_ok[acc & 15] >> e->perm) & 1))) {
+	struct vm_tlbe *e = vm_tlb_fast_entry(a, vpn);
+	if (VM_LIKELY(e->key == vpn) && VM_LIKELY(e->pbit & cpu->hit_ok[acc & 15])) {
 		cpu->acc[acc & VM_ACC_KIND]++;
 		e->stamp = ++cpu->clock;         /* above every stamp: see vm_tlb_touch */
 		if (VM_UNLIKELY(a->plru != NULL))
-			vm_tlb_touch(a, e, cpu->clock);
-		pa->v = e->pbase | (va & 0xfff);
+			vm_tlb_touch_plru(a, e);
+		pa->v = va + e->delta;
 		return VM_EXC_NONE;
 	}
 	return vm_mmu_translate_slow(cpu, va, acc, pa);

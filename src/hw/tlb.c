@@ -44,18 +44,23 @@
 
 /* What vm_tlb_fast_array() gives a level with no 4 KiB array: a two-slot
  * empty index (the smallest whose shift stays below 64), so every probe names
- * the sentinel, which no vpn << 2 equals.  The fast path writes an entry only
- * after its tag matched, which never happens here, so the array is const: it
+ * the sentinel, whose key no vpn equals.  The fast path writes an entry only
+ * after its key matched, which never happens here, so the array is const: it
  * sits in read-only memory and every machine can read it without
  * synchronisation.  (The casts drop const only because the fast path's
  * pointers are not const; nothing ever writes through them.)  e is one entry
  * past the sentinel, itself empty, so that e[0] is readable too. */
 static const struct vm_tlbe miss_entries[2] = {
-	{ .tag = VM_TLB_TAG_INVALID },
-	{ .tag = VM_TLB_TAG_INVALID },
+	{ .key = VM_TLB_KEY_NONE, .tag = VM_TLB_TAG_INVALID },
+	{ .key = VM_TLB_KEY_NONE, .tag = VM_TLB_TAG_INVALID },
 };
 static const uint32_t miss_ix[2];
+static struct vm_tlbe *const miss_fx[2] = {
+	(struct vm_tlbe *)&miss_entries[0],
+	(struct vm_tlbe *)&miss_entries[0],
+};
 static const struct vm_tlb_array miss_array = {
+	.fx = (struct vm_tlbe **)miss_fx,
 	.e = (struct vm_tlbe *)&miss_entries[1],
 	.ent = (struct vm_tlbe *)&miss_entries[0],
 	.ix = (uint32_t *)miss_ix,
@@ -102,6 +107,30 @@ static inline bool tlbe_pcid_matches(const struct vm_tlbe *e, uint16_t pcid)
 static inline uint32_t array_entries(const struct vm_tlb_array *a)
 {
 	return a->sets * a->ways;
+}
+
+/* The key e has in array a while the CPU's PCID is pcid (struct vm_tlbe): the
+ * fast path may use only a valid 4 KiB entry of a fast array that a lookup
+ * under pcid would match. */
+static inline uint64_t fast_key(const struct vm_tlb_array *a, const struct vm_tlbe *e,
+				uint16_t pcid)
+{
+	if (!a->fx || !tlbe_valid(e) || e->size != VM_PSIZE_4K || !tlbe_pcid_matches(e, pcid))
+		return VM_TLB_KEY_NONE;
+	return e->tag >> 2;
+}
+
+/* The bit of perm in the CPU's hit_ok[] tables (which cover perm < 32: the
+ * VM_PERM_* bits); none for a perm no table covers, so that it never hits. */
+static inline uint32_t perm_bit(unsigned perm)
+{
+	return perm < 32 ? UINT32_C(1) << perm : 0;
+}
+
+/* pbase minus the va of the entry's page: what the fast path adds to a va. */
+static inline uint64_t entry_delta(const struct vm_tlbe *e)
+{
+	return e->pbase - ((e->tag >> 2) << vm_psize_shift(e->size));
 }
 
 /* Set of page number pn (va >> the shift of the size being looked for).  Real
@@ -157,14 +186,33 @@ static inline uint32_t ix_next(const struct vm_tlb_array *a, uint32_t i)
 	return (i + 1) & a->ix_mask;
 }
 
+/* Every write of an index slot: the pointer copy of a fast array follows. */
+static inline void ix_set(struct vm_tlb_array *a, uint32_t i, uint32_t v)
+{
+	a->ix[i] = v;
+	if (a->fx)
+		a->fx[i] = &a->ent[v];
+}
+
 /* Record the valid entry x in the index: the first empty slot from its home.
- * The index has 4 slots per entry, so one is always empty. */
+ * The index has 4 slots per entry, so one is always empty.  Entries of one
+ * tag (one page under several PCIDs, or global and not) keep their slots in
+ * the chain in the order of their ways: x takes the place of the first of
+ * them in a higher way, which moves on in turn (they share a home, so any
+ * place in the chain is right for each).  Then the first of them, the only
+ * one the fast path reads (from the home slot), is the one vm_tlb_lookup
+ * picks among those that match, the lowest way.  Deletion keeps the order:
+ * it moves entries back in chain order. */
 static void ix_insert(struct vm_tlb_array *a, const struct vm_tlbe *x)
 {
-	uint32_t i = vm_tlb_home(a, x->tag);
-	while (a->ix[i])
-		i = ix_next(a, i);
-	a->ix[i] = (uint32_t)(x - a->ent);
+	uint32_t i = vm_tlb_home(a, x->tag), v = (uint32_t)(x - a->ent), w;
+	for (; (w = a->ix[i]) != 0; i = ix_next(a, i)) {
+		if (w > v && a->ent[w].tag == x->tag) {
+			ix_set(a, i, v);
+			v = w;
+		}
+	}
+	ix_set(a, i, v);
 }
 
 /* Forget the valid entry x, whose tag is still the one it was recorded under.
@@ -180,11 +228,11 @@ static void ix_remove(struct vm_tlb_array *a, const struct vm_tlbe *x)
 	for (uint32_t j = ix_next(a, hole); a->ix[j]; j = ix_next(a, j)) {
 		uint32_t home = vm_tlb_home(a, a->ent[a->ix[j]].tag);
 		if (((j - home) & a->ix_mask) >= ((j - hole) & a->ix_mask)) {
-			a->ix[hole] = a->ix[j];
+			ix_set(a, hole, a->ix[j]);
 			hole = j;
 		}
 	}
-	a->ix[hole] = 0;
+	ix_set(a, hole, 0);
 }
 
 /* The entry of a with this tag that a lookup under pcid uses, or NULL.  All
@@ -212,6 +260,7 @@ static void drop_entry(struct vm_tlb *t, struct vm_tlb_array *a, struct vm_tlbe 
 	ix_remove(a, e);
 	lru_stamp_write(a, e, 0);
 	e->tag = VM_TLB_TAG_INVALID;
+	e->key = VM_TLB_KEY_NONE;
 	e->stamp = 0;
 	t->invalidated++;
 }
@@ -245,15 +294,24 @@ static uint64_t plru_use(uint64_t tree, uint32_t ways, uint32_t way)
 	return tree;
 }
 
+/* The bits of the tree a use of each way changes, and their new values
+ * (vm_tlb_touch_plru): plru_use on an all-zero and an all-one tree tell
+ * which bits it clears and which it sets. */
+static void plru_paths(uint64_t *path, uint32_t ways)
+{
+	for (uint32_t w = 0; w < ways; w++) {
+		uint64_t set = plru_use(0, ways, w), kept = plru_use(~UINT64_C(0), ways, w);
+		path[2 * w] = set | ~kept;
+		path[2 * w + 1] = set;
+	}
+}
+
 void vm_tlb_touch(struct vm_tlb_array *a, struct vm_tlbe *e, uint64_t now)
 {
 	lru_stamp_write(a, e, now);
 	e->stamp = now;
-	if (a->plru) {
-		uint32_t slot = (uint32_t)(e - a->e);
-		uint32_t set = slot / a->ways;
-		a->plru[set] = plru_use(a->plru[set], a->ways, slot % a->ways);
-	}
+	if (a->plru)
+		vm_tlb_touch_plru(a, e);
 }
 
 /* The lowest way of a set with the smallest stamp.  Empty ways have stamp 0
@@ -390,6 +448,9 @@ static void fill_entry(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vaddr va,
 		.pkey = f->pkey,
 		.psize = VM_MAX(f->psize, f->size),
 	};
+	e->key = fast_key(a, e, t->pcid);
+	e->delta = entry_delta(e);
+	e->pbit = perm_bit(f->perm);
 	a->splinters += tlbe_splinter(e);
 	if (fresh)
 		ix_insert(a, e);
@@ -446,6 +507,25 @@ struct vm_tlb_array *vm_tlb_fast_array(struct vm_tlb_level *lv)
 		if (lv->a[i].sizes & (1u << VM_PSIZE_4K))
 			return &lv->a[i];
 	return (struct vm_tlb_array *)&miss_array;
+}
+
+void vm_tlb_set_pcid(struct vm_tlb *t, uint16_t pcid)
+{
+	struct vm_tlb_level *levels[] = { &t->l1i, &t->l1d };
+
+	pcid &= PCID_MASK;
+	if (pcid == t->pcid)
+		return;
+	t->pcid = pcid;
+	for (size_t l = 0; l < VM_ARRAY_SIZE(levels); l++) {
+		for (unsigned i = 0; i < levels[l]->n; i++) {
+			struct vm_tlb_array *a = &levels[l]->a[i];
+			if (!a->fx)
+				continue;
+			for (uint32_t j = 0; j < array_entries(a); j++)
+				a->e[j].key = fast_key(a, &a->e[j], pcid);
+		}
+	}
 }
 
 /* The array of t that e points into, or NULL.  The addresses are compared as
@@ -606,6 +686,17 @@ static int check_entry(const struct vm_tlb_array *a, const char *name, uint32_t 
 			     "%" PRIu32, name, slot, x->tag, home);
 }
 
+/* Entries of one tag in way order along their chain (ix_insert): no entry of
+ * x's tag in a lower way sits after x's slot i. */
+static bool ix_ordered(const struct vm_tlb_array *a, uint32_t i)
+{
+	uint32_t v = a->ix[i], w;
+	for (uint32_t j = ix_next(a, i); (w = a->ix[j]) != 0; j = ix_next(a, j))
+		if (w < v && a->ent[w].tag == a->ent[v].tag)
+			return false;
+	return true;
+}
+
 /* Every used index slot names a valid entry on its home's chain.  With every
  * valid entry reachable (check_entry) and as many used slots as valid
  * entries, the index is then a bijection. */
@@ -626,6 +717,10 @@ static int check_index(const struct vm_tlb_array *a, const char *name, uint32_t 
 			return vm_check_fail(msg, len, SLOT ": entry %" PRIu32 " (" TAG
 					     ") is not on its home's chain", name, i, v - 1,
 					     a->ent[v].tag);
+		if (!ix_ordered(a, i))
+			return vm_check_fail(msg, len, SLOT ": entry %" PRIu32 " (" TAG
+					     ") before one of its tag in a lower way", name, i,
+					     v - 1, a->ent[v].tag);
 	}
 	if (used != valid)
 		return vm_check_fail(msg, len, "%s: %" PRIu32 " index slots for %" PRIu32
@@ -633,14 +728,39 @@ static int check_index(const struct vm_tlb_array *a, const char *name, uint32_t 
 	return 0;
 }
 
-static int check_array_state(const struct vm_tlb_array *a, const char *name, char *msg,
-			     size_t len)
+/* The fast path's copies (struct vm_tlbe, struct vm_tlb_array fx): every
+ * entry's key, and a valid one's delta and pbit, as its other fields and the
+ * TLB's PCID make them; every pointer slot naming what its index slot names. */
+static int check_fast_copies(const struct vm_tlb_array *a, const char *name, uint16_t pcid,
+			     char *msg, size_t len)
+{
+	for (uint32_t j = 0; j <= array_entries(a); j++) {
+		const struct vm_tlbe *x = &a->ent[j];
+		if (x->key != fast_key(a, x, pcid))
+			return vm_check_fail(msg, len, "%s: key %#" PRIx64 " of entry %" PRId64 " ("
+					     TAG ", pcid %#x), TLB pcid %#x", name, x->key,
+					     (int64_t)j - 1, x->tag, x->pcid, pcid);
+		if (tlbe_valid(x) && (x->delta != entry_delta(x) || x->pbit != perm_bit(x->perm)))
+			return vm_check_fail(msg, len, ENTRY ": delta %#" PRIx64 ", pbit %#" PRIx32
+					     " not those of pbase %#" PRIx64 ", perm %#x", name,
+					     j - 1, x->delta, x->pbit, x->pbase, x->perm);
+	}
+	for (uint32_t i = 0; a->fx && i <= a->ix_mask; i++)
+		if (a->fx[i] != &a->ent[a->ix[i]])
+			return vm_check_fail(msg, len, SLOT ": the pointer copy names entry %" PRId64,
+					     name, i, (int64_t)(a->fx[i] - a->ent) - 1);
+	return 0;
+}
+
+static int check_array_state(const struct vm_tlb_array *a, const char *name, uint16_t pcid,
+			     char *msg, size_t len)
 {
 	uint64_t nix = (uint64_t)a->ix_mask + 1;
 	uint32_t valid = 0;
 	int err;
 
-	if (a->ent != a->e - 1 || tlbe_valid(&a->ent[0]) || a->ent[0].stamp != 0)
+	if (a->ent != a->e - 1 || tlbe_valid(&a->ent[0]) || a->ent[0].stamp != 0 ||
+	    a->ent[0].key != VM_TLB_KEY_NONE)
 		return vm_check_fail(msg, len, "%s: sentinel entry not empty", name);
 	if (nix < IX_PER_ENTRY * (uint64_t)array_entries(a) || !vm_is_pow2(nix) ||
 	    a->ix_shift != 64 - vm_ilog2(nix))
@@ -656,7 +776,9 @@ static int check_array_state(const struct vm_tlb_array *a, const char *name, cha
 					     a->e[j].stamp);
 		}
 	}
-	return check_index(a, name, valid, msg, len);
+	if ((err = check_index(a, name, valid, msg, len)))
+		return err;
+	return check_fast_copies(a, name, pcid, msg, len);
 }
 
 int vm_tlb_check(const struct vm_tlb *t, char *msg, size_t len)
@@ -668,7 +790,7 @@ int vm_tlb_check(const struct vm_tlb *t, char *msg, size_t len)
 	for (size_t l = 0; l < VM_ARRAY_SIZE(levels); l++) {
 		for (unsigned i = 0; i < levels[l]->n; i++) {
 			snprintf(name, sizeof(name), "%s[%u]", names[l], i);
-			int err = check_array_state(&levels[l]->a[i], name, msg, len);
+			int err = check_array_state(&levels[l]->a[i], name, t->pcid, msg, len);
 			if (err)
 				return err;
 		}
@@ -711,11 +833,14 @@ static int array_init(struct vm_tlb_array *a, const struct vm_tlb_array_cfg *c, 
 	a->repl = (uint8_t)repl;
 	a->ix_mask = (uint32_t)(nix - 1);
 	a->ix_shift = 64 - vm_ilog2(nix);
-	/* Entry 0 of the allocation is the sentinel (tlb.h): zeroed, so its
-	 * stamp is 0, and its tag is set invalid below with the others. */
-	a->ent = vm_host_calloc(host, (size_t)c->entries + 1, sizeof(*a->ent));
-	if (!a->ent)
+	/* Entry 0 is the sentinel (tlb.h): zeroed, so its stamp is 0, and its
+	 * tag and key are set invalid below with the others.  One entry more
+	 * than needed, so that ent can start on a cache line: then every entry
+	 * is one line. */
+	a->ent_mem = vm_host_calloc(host, (size_t)c->entries + 2, sizeof(*a->ent));
+	if (!a->ent_mem)
 		return -ENOMEM;
+	a->ent = (struct vm_tlbe *)VM_ALIGN_UP((uintptr_t)a->ent_mem, sizeof(*a->ent));
 	a->e = a->ent + 1;
 	/* Zeroed: every slot empty, naming the sentinel. */
 	a->ix = vm_host_calloc(host, (size_t)nix, sizeof(*a->ix));
@@ -723,8 +848,11 @@ static int array_init(struct vm_tlb_array *a, const struct vm_tlb_array_cfg *c, 
 		return -ENOMEM;
 	if (repl == VM_REPL_PLRU) {
 		a->plru = vm_host_calloc(host, a->sets, sizeof(*a->plru));
-		if (!a->plru)
+		a->plru_path = vm_host_calloc(host, 2 * (size_t)a->ways, sizeof(*a->plru_path));
+		if (!a->plru || !a->plru_path)
 			return -ENOMEM;
+		a->ways_shift = vm_ilog2(a->ways);
+		plru_paths(a->plru_path, a->ways);
 	}
 	/* Zeroed: no candidates yet. */
 	if (repl == VM_REPL_LRU && a->ways > LRU_SCAN_WAYS) {
@@ -732,8 +860,25 @@ static int array_init(struct vm_tlb_array *a, const struct vm_tlb_array_cfg *c, 
 		if (!a->lru)
 			return -ENOMEM;
 	}
-	for (uint32_t i = 0; i <= c->entries; i++)
+	for (uint32_t i = 0; i <= c->entries; i++) {
 		a->ent[i].tag = VM_TLB_TAG_INVALID;
+		a->ent[i].key = VM_TLB_KEY_NONE;
+	}
+	return 0;
+}
+
+/* Make the 4 KiB array of an L1 level, if any, a fast array: give it the
+ * pointer copy of its (empty) index. */
+static int fast_init(struct vm_tlb_level *lv, struct vm_host *host)
+{
+	struct vm_tlb_array *a = vm_tlb_fast_array(lv);
+	if (a == &miss_array)
+		return 0;
+	a->fx = vm_host_calloc(host, (size_t)a->ix_mask + 1, sizeof(*a->fx));
+	if (!a->fx)
+		return -ENOMEM;
+	for (uint32_t i = 0; i <= a->ix_mask; i++)
+		a->fx[i] = &a->ent[0];
 	return 0;
 }
 
@@ -783,7 +928,8 @@ int vm_tlb_init(struct vm_tlb *t, const struct vm_tlb_preset *p, int repl_overri
 	t->rng = rng;
 	if ((err = level_init(&t->l1i, &p->l1i, repl_override, host)) ||
 	    (err = level_init(&t->l1d, &p->l1d, repl_override, host)) ||
-	    (err = level_init(&t->l2, &p->l2, repl_override, host)))
+	    (err = level_init(&t->l2, &p->l2, repl_override, host)) ||
+	    (err = fast_init(&t->l1i, host)) || (err = fast_init(&t->l1d, host)))
 		goto fail;
 	return 0;
 fail:
@@ -794,9 +940,11 @@ fail:
 static void level_fini(struct vm_tlb_level *lv, struct vm_host *host)
 {
 	for (unsigned i = 0; i < lv->n; i++) {
-		vm_host_free(host, lv->a[i].ent);
+		vm_host_free(host, lv->a[i].ent_mem);
 		vm_host_free(host, lv->a[i].ix);
+		vm_host_free(host, lv->a[i].fx);
 		vm_host_free(host, lv->a[i].plru);
+		vm_host_free(host, lv->a[i].plru_path);
 		vm_host_free(host, lv->a[i].lru);
 	}
 }

@@ -19,11 +19,13 @@
  * chain per page size whatever the associativity (a 72-way fully associative
  * set is not scanned).  Sets still decide where a fill may go and what it
  * evicts; the index only finds.  The access fast path (mmu.h) reads the home
- * slot of vpn << 2: one index load, one entry load, a compare.
+ * slot of vpn << 2 in the pointer copy of the index that the L1 arrays keep,
+ * then one cache line of the entry: a key compare, a rights test.
  */
 #ifndef VM_HW_TLB_H
 #define VM_HW_TLB_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +37,9 @@
 
 #define VM_TLB_ARRAYS_MAX 3
 #define VM_TLB_TAG_INVALID UINT64_MAX
+/* The key of an entry the fast path must not use.  A key is otherwise a vpn,
+ * va >> 12 < 2^52, so no vpn equals it. */
+#define VM_TLB_KEY_NONE UINT64_MAX
 
 enum vm_tlb_repl {
 	VM_REPL_LRU,       /* least recently used (exact, by timestamps) */
@@ -69,21 +74,37 @@ struct vm_tlb_preset {
 const struct vm_tlb_preset *vm_tlb_preset_at(unsigned i);
 const struct vm_tlb_preset *vm_tlb_preset_find(const char *name);
 
-/* One entry: 32 bytes, the fields the hit path reads first. */
+/*
+ * One entry: 64 bytes, one cache line (arrays are 64-byte aligned).  The first
+ * 28 bytes are all the fast path (mmu.h) reads and writes: key, delta, stamp,
+ * pbit.  They are derived from the fields after them when the entry is filled,
+ * and key again when the TLB's PCID changes (vm_tlb_set_pcid); vm_tlb_check
+ * verifies them.
+ */
 struct vm_tlbe {
-	uint64_t tag;        /* (va >> page shift) << 2 | size; VM_TLB_TAG_INVALID if empty */
-	uint64_t pbase;      /* physical base of the page this entry maps */
+	uint64_t key;        /* vpn (va >> 12) of a valid 4 KiB entry in a fast array
+			      * that is global or of the TLB's current PCID (struct
+			      * vm_tlb pcid); else VM_TLB_KEY_NONE.  One compare then
+			      * says "this entry translates vpn here" */
+	uint64_t delta;      /* pbase - the va of the entry's page (mod 2^64), so a
+			      * va in the page translates to va + delta */
 	uint64_t stamp;      /* recency for LRU: the CPU's access clock at the last use;
 			      * >= 1 if valid, 0 if empty (so empty ways are the oldest).
 			      * Written by tlb.c, and by the fast path with a value above
 			      * every stamp in the array (vm_tlb_touch) */
+	uint32_t pbit;       /* 1u << perm, tested against the CPU's hit_ok[acc] */
 	uint16_t pcid;
 	uint16_t pcid_mask;  /* 0xfff, or 0 for a global entry (matches any PCID) */
+	uint64_t tag;        /* (va >> page shift) << 2 | size; VM_TLB_TAG_INVALID if empty */
+	uint64_t pbase;      /* physical base of the page this entry maps */
 	uint8_t size;        /* enum vm_psize of the entry (after splintering) */
 	uint8_t perm;        /* VM_PERM_* rights of the translation */
 	uint8_t pkey;        /* protection key of the leaf */
 	uint8_t psize;       /* enum vm_psize of the page as mapped; > size: a splinter */
+	uint8_t pad[12];
 };
+
+static_assert(sizeof(struct vm_tlbe) == 64, "a TLB entry is one cache line");
 
 struct vm_tlb_lru;      /* private to tlb.c */
 
@@ -97,16 +118,24 @@ struct vm_tlb_lru;      /* private to tlb.c */
  * and no index slot names an empty entry.  Entries of one tag under several
  * PCIDs have one index slot each.  ent = e - 1, so ent[ix[i]] is always a
  * readable entry: an empty index slot names ent[0], the sentinel, which stays
- * empty for ever.  vm_tlb_check() verifies all of this.
+ * empty for ever.  A fast array (the 4 KiB array of an L1 level, which the
+ * fast path probes) also keeps fx[i] == &ent[ix[i]] for every i, so that the
+ * fast path loads the entry's address instead of computing it.
+ * vm_tlb_check() verifies all of this.
  */
 struct vm_tlb_array {
-	struct vm_tlbe *e;      /* sets * ways entries, set-major: e[set * ways + way] */
-	struct vm_tlbe *ent;    /* e - 1: ent[0] the sentinel, ent[1 + slot] == e[slot] */
-	uint32_t *ix;           /* the index, ix_mask + 1 slots */
+	struct vm_tlbe **fx;    /* fast arrays: the index as entry pointers; else NULL */
 	uint32_t ix_mask;
 	uint32_t ix_shift;      /* 64 - log2(ix_mask + 1), for vm_tlb_home() */
 	uint64_t *plru;         /* one tree of ways - 1 bits per set (PLRU only) */
+	uint64_t *plru_path;    /* PLRU, for each way w: [2w] the tree bits a use of w
+				   changes, [2w + 1] their new values */
+	uint32_t ways_shift;    /* log2(ways) when ways is a power of two */
+	struct vm_tlbe *e;      /* sets * ways entries, set-major: e[set * ways + way] */
+	struct vm_tlbe *ent;    /* e - 1: ent[0] the sentinel, ent[1 + slot] == e[slot] */
+	uint32_t *ix;           /* the index, ix_mask + 1 slots */
 	struct vm_tlb_lru *lru; /* LRU victim candidates per set (LRU, many ways only) */
+	void *ent_mem;          /* the allocation ent lies in (aligned up to 64 bytes) */
 	uint32_t sets, ways;
 	uint32_t splinters;     /* valid entries with psize > size; while > 0 a one-page
 				   flush scans every set, since a page's splinters
@@ -143,6 +172,8 @@ enum vm_tlb_match {
 struct vm_tlb {
 	struct vm_tlb_level l1i, l1d, l2;
 	struct vm_rng *rng;        /* the machine's, for VM_REPL_RANDOM */
+	uint16_t pcid;             /* the owning CPU's current PCID, for the entries'
+				      keys (vm_tlb_set_pcid); 0 after init */
 	uint64_t fills, evictions, invalidated;   /* see stats.h */
 };
 
@@ -182,6 +213,28 @@ static inline struct vm_tlbe *vm_tlb_fast_probe(const struct vm_tlb_array *a, ui
 	return &a->ent[a->ix[vm_tlb_home(a, vpn << 2)]];
 }
 
+/* vm_tlb_fast_probe for a fast array (one vm_tlb_fast_array returns): the
+ * same entry, one load shorter.  It answers the fast path for an access to
+ * vpn iff e->key == vpn (and the rights allow the access: e->pbit). */
+static inline struct vm_tlbe *vm_tlb_fast_entry(const struct vm_tlb_array *a, uint64_t vpn)
+{
+	/* vm_tlb_home(a, vpn << 2), with the shift folded into the multiplier
+	 * (mod 2^64 they are the same product) and no narrowing to 32 bits,
+	 * which would cost an instruction on the hit path. */
+	return a->fx[(vpn * (UINT64_C(0x9E3779B97F4A7C15) << 2)) >> a->ix_shift];
+}
+
+/* Tree pseudo-LRU: mark way e of its set most recently used, by setting the
+ * bits on its path to point away from it (plru_path, tlb.c).  a->plru != NULL;
+ * a PLRU array's ways are a power of two. */
+static inline void vm_tlb_touch_plru(const struct vm_tlb_array *a, const struct vm_tlbe *e)
+{
+	uint32_t slot = (uint32_t)(e - a->e);
+	uint64_t *tree = &a->plru[slot >> a->ways_shift];
+	const uint64_t *path = &a->plru_path[2 * (slot & (a->ways - 1))];
+	*tree = (*tree & ~path[0]) | path[1];
+}
+
 /* Find the entry translating va for pcid in any array of the level, any
  * page size; mark it used at time now (>= 1).  The first array in level order
  * that holds one wins, within it the smallest page size, and among entries
@@ -191,11 +244,16 @@ struct vm_tlbe *vm_tlb_lookup(struct vm_tlb *t, struct vm_tlb_level *lv, vm_vadd
 			      uint16_t pcid, uint64_t now);
 
 /* Mark a hit entry most recently used at time now (>= 1).  The fast path
- * calls this for PLRU arrays; for LRU it may instead write e->stamp = now
- * itself, but only with a now above every stamp the array holds (a clock
+ * may instead write e->stamp = now itself, and call vm_tlb_touch_plru for a
+ * PLRU array, but only with a now above every stamp the array holds (a clock
  * incremented for each use, as the CPU's is): the LRU victim choice relies on
  * it to skip rescanning a large set.  Any now is fine through this call. */
 void vm_tlb_touch(struct vm_tlb_array *a, struct vm_tlbe *e, uint64_t now);
+
+/* The owning CPU's PCID is now pcid (CR3 or CR4 written): re-key the fast
+ * arrays' entries, so that the fast path's one key compare is also the PCID
+ * check.  Costs a pass over the fast arrays when pcid changes. */
+void vm_tlb_set_pcid(struct vm_tlb *t, uint16_t pcid);
 
 /* Put the translation of va into the level at time now (>= 1), splintering
  * when no array holds f->size.  The entry a lookup of va under f->pcid would

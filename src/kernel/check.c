@@ -14,6 +14,11 @@
  *     mapcount; page-cache page: 1 + mapcount), and every allocated frame
  *     must be held by something (zero page, tables, mappings, cache);
  *   - RSS counters against the present pages of each kind;
+ *   - anon_vmas: each VMA's chain (its own anon_vma in it, ancestry
+ *     closed, the root first), each anonymous page's anon_vma in the chain
+ *     of every VMA mapping it (what the reverse map relies on), and every
+ *     anon_vma's counts (links, active VMAs, children, references) rebuilt
+ *     from the chains; no anon_vma outlives the VMAs linking it;
  *   - file references against the descriptors and VMAs holding them;
  *   - the buddy allocator's own invariants (free frames).
  */
@@ -25,6 +30,7 @@
 
 #include "base/compiler.h"
 #include "base/u64map.h"
+#include "kernel/anon_vma.h"
 #include "kernel/mm_internal.h"
 #include "kernel/rmap.h"
 #include "kernel/vfs.h"
@@ -32,6 +38,8 @@
 struct check {
 	struct vm_kernel *k;
 	struct vm_u64map counts;       /* pfn -> mapcount (low 32 bits) | extra refs << 32 */
+	struct vm_u64map links;        /* anon_vma -> VMAs whose chain holds it */
+	struct vm_u64map active;       /* anon_vma -> VMAs whose own anon_vma it is */
 	struct vm_mm *mm;
 	uint64_t rss[VM_RSS_COUNT];
 	char *msg;
@@ -100,11 +108,94 @@ static int check_leaf(void *arg, const struct vm_pt_leaf *leaf)
 	    vm_page_test(pg, VM_PG_PGTABLE) || pg->refcount == 0)
 		return fail(c, "page %#" PRIx64 " maps frame %#" PRIx64 " that is free, a tail or a "
 			    "page table", leaf->va, pfn);
+	/* Copy-on-write: a private page may be written through a PTE only
+	 * while that PTE is its sole user (PageAnonExclusive). */
+	if (pte_write(leaf->pte) && !(f & VM_SHARED) && pg->refcount != 1)
+		return fail(c, "page %#" PRIx64 " writable in a private mapping but frame %#" PRIx64
+			    " has refcount %u: copy-on-write broken", leaf->va, pfn, pg->refcount);
+	if (vm_page_test(pg, VM_PG_ANON_EXCLUSIVE) && (pg->refcount != 1 || (f & VM_SHARED)))
+		return fail(c, "page %#" PRIx64 ": frame %#" PRIx64 " marked exclusive but has "
+			    "refcount %u", leaf->va, pfn, pg->refcount);
 	c->rss[vm_rss_kind(vma, pg)] += size >> VM_PAGE_SHIFT;
+	if (pg->owner_kind == VM_OWNER_ANON && !vm_anon_vma_in_chain(vma, pg->owner))
+		return fail(c, "page %#" PRIx64 ": its anon_vma is not in the VMA's chain (the "
+			    "reverse map would miss this mapping)", leaf->va);
 	return count(c, pfn, 1, 1);
 }
 
 static const char *const rss_name[VM_RSS_COUNT] = { "file", "anon", "swap", "shmem" };
+
+static int add_one(struct check *c, struct vm_u64map *m, const void *key)
+{
+	uint64_t v = 0;
+
+	vm_u64map_get(m, (uint64_t)(uintptr_t)key, &v);
+	if (vm_u64map_put(m, (uint64_t)(uintptr_t)key, v + 1)) {
+		snprintf(c->msg, c->len, "out of host memory for the check");
+		return c->err = -ENOMEM;
+	}
+	return 0;
+}
+
+/* One VMA's anon_vma and chain. */
+static int check_chain(struct check *c, const struct vm_vma *v)
+{
+	if (!v->anon != !v->nr_chain)
+		return fail(c, "VMA %#" PRIx64 ": anon_vma %s but %u chain links", v->vm_start,
+			    v->anon ? "set" : "unset", v->nr_chain);
+	if (v->anon && (v->vm_flags & VM_SHARED))
+		return fail(c, "VMA %#" PRIx64 ": a shared mapping with an anon_vma", v->vm_start);
+	if (v->anon && !vm_anon_vma_in_chain(v, v->anon))
+		return fail(c, "VMA %#" PRIx64 ": its anon_vma is not in its chain", v->vm_start);
+	for (uint32_t i = 0; i < v->nr_chain; i++) {
+		const struct vm_anon_vma *av = v->chain[i];
+		if (av->root != v->chain[0] || !vm_anon_vma_in_chain(v, av->parent))
+			return fail(c, "VMA %#" PRIx64 ": anon_vma #%" PRIu64 " has its root or parent "
+				    "outside the chain", v->vm_start, av->serial);
+		if (add_one(c, &c->links, av))
+			return c->err;
+	}
+	return v->anon ? add_one(c, &c->active, v->anon) : 0;
+}
+
+/* Every anon_vma seen in a chain against the counts rebuilt from them. */
+static int check_anon_vmas(struct check *c)
+{
+	struct vm_u64map kids, refs;
+	uint64_t pos = 0, key, n, live = 0;
+	int rc = 0;
+
+	vm_u64map_init(&kids, c->k->host);
+	vm_u64map_init(&refs, c->k->host);
+	while (!rc && vm_u64map_next(&c->links, &pos, &key, &n)) {
+		const struct vm_anon_vma *av = (const void *)(uintptr_t)key;
+		live++;
+		rc = add_one(c, &kids, av->parent);      /* a root is its own child */
+		if (!rc)
+			rc = add_one(c, &refs, av);
+		if (!rc && av->root != av)
+			rc = add_one(c, &refs, av->root);
+	}
+	for (pos = 0; !rc && vm_u64map_next(&c->links, &pos, &key, &n);) {
+		const struct vm_anon_vma *av = (const void *)(uintptr_t)key;
+		uint64_t act = 0, ch = 0, rf = 0;
+		vm_u64map_get(&c->active, key, &act);
+		vm_u64map_get(&kids, key, &ch);
+		vm_u64map_get(&refs, key, &rf);
+		if (av->nr_vmas != n || av->num_active_vmas != act || av->num_children != ch ||
+		    av->refcount != rf)
+			rc = fail(c, "anon_vma #%" PRIu64 ": links/active/children/refs %u/%u/%u/%u, "
+				  "the chains say %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64,
+				  av->serial, av->nr_vmas, av->num_active_vmas, av->num_children,
+				  av->refcount, n, act, ch, rf);
+	}
+	if (!rc && live != c->k->anon_vmas)
+		rc = fail(c, "%" PRIu64 " anon_vmas allocated but %" PRIu64 " linked by VMAs",
+			  c->k->anon_vmas, live);
+	vm_u64map_fini(&kids);
+	vm_u64map_fini(&refs);
+	return rc;
+}
 
 static int check_mm(struct check *c, struct vm_mm *mm)
 {
@@ -120,6 +211,8 @@ static int check_mm(struct check *c, struct vm_mm *mm)
 		if (v->vm_end > mm->task_size)
 			return fail(c, "VMA [%#" PRIx64 ", %#" PRIx64 ") beyond TASK_SIZE",
 				    v->vm_start, v->vm_end);
+		if (check_chain(c, v))
+			return c->err;
 		total += n;
 		if ((f & (VM_EXEC | VM_WRITE | VM_GROWSDOWN)) == VM_EXEC)
 			exec += n;
@@ -197,6 +290,24 @@ static bool first_user(const struct vm_kernel *k, unsigned i)
 	return true;
 }
 
+/* A vfork parent waits for a running child that borrows its mm. */
+static int check_vfork(struct check *c)
+{
+	struct vm_kernel *k = c->k;
+
+	for (unsigned i = 0; i < k->procs_cap; i++) {
+		const struct vm_proc *p = k->procs[i], *child;
+		if (!p || !p->vfork_child)
+			continue;
+		child = vm_proc_find(k, p->vfork_child);
+		if (p->state != VM_PROC_RUNNING || !child || child->state != VM_PROC_RUNNING ||
+		    child->mm != p->mm || child->ppid != p->pid)
+			return fail(c, "pid %d waits for vfork child %d, which does not run on its mm",
+				    p->pid, p->vfork_child);
+	}
+	return 0;
+}
+
 /* File references: descriptors plus VMAs. */
 static int check_files(struct check *c)
 {
@@ -234,6 +345,8 @@ int vm_kernel_check(struct vm_kernel *k, char *msg, size_t len)
 	if (vm_buddy_check(k->buddy, why, sizeof(why)))
 		return fail(&c, "buddy: %s", why);
 	vm_u64map_init(&c.counts, k->host);
+	vm_u64map_init(&c.links, k->host);
+	vm_u64map_init(&c.active, k->host);
 	for (unsigned i = 0; i < k->procs_cap && !c.err; i++) {
 		if (!first_user(k, i))
 			continue;
@@ -243,7 +356,13 @@ int vm_kernel_check(struct vm_kernel *k, char *msg, size_t len)
 	if (!c.err)
 		check_frames(&c, tables);
 	if (!c.err)
+		check_anon_vmas(&c);
+	if (!c.err)
+		check_vfork(&c);
+	if (!c.err)
 		check_files(&c);
 	vm_u64map_fini(&c.counts);
+	vm_u64map_fini(&c.links);
+	vm_u64map_fini(&c.active);
 	return c.err;
 }

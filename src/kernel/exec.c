@@ -31,6 +31,7 @@
 #include "base/compiler.h"
 #include "base/error.h"
 #include "base/host.h"
+#include "kernel/anon_vma.h"
 #include "kernel/exec_internal.h"
 #include "kernel/fault.h"
 #include "kernel/uapi.h"
@@ -270,7 +271,11 @@ static int setup_arg_pages(struct vm_bprm *b, vm_vaddr *top)
 	vma->vm_pgoff = ((k->cfg.task_size_max - (strings_pages << VM_PAGE_SHIFT)) >> VM_PAGE_SHIFT) -
 			((size >> VM_PAGE_SHIFT) - strings_pages);
 	vm_vma_link(mm, vma);
-	vm_anon_vma_prepare(vma);
+	/* copy_strings faults the argument pages in: the stack gets its
+	 * anon_vma then (get_arg_page -> handle_mm_fault). */
+	int rc = vm_anon_vma_prepare(k, vma);
+	if (rc)
+		return rc;
 	vm_stat_account(mm, vma->vm_flags, (int64_t)(size >> VM_PAGE_SHIFT));
 	*top = stack_top;
 	return 0;

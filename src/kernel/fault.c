@@ -8,6 +8,7 @@
 #include <errno.h>
 
 #include "base/compiler.h"
+#include "kernel/anon_vma.h"
 #include "kernel/fault_internal.h"
 #include "kernel/rmap.h"
 #include "kernel/uapi.h"
@@ -56,10 +57,21 @@ static struct vm_cpu *local_cpu(const struct vm_fault *vmf)
 
 /* ---- anonymous memory ------------------------------------------------------ */
 
+/* Linux: vmf_anon_prepare() — the VMA's anon_vma before its first
+ * anonymous page.  Only private mappings get here (a private mapping of a
+ * tmpfs file too, for its copies on write): shared anonymous memory is a
+ * shmem file, whose pages come from its page cache. */
+static unsigned anon_prepare(struct vm_fault *vmf)
+{
+	return vm_anon_vma_prepare(vmf->k, vmf->vma) ? VM_FAULT_OOM : 0;
+}
+
 unsigned vm_fault_map_anon(struct vm_fault *vmf, uint64_t pfn, uint64_t prot)
 {
-	unsigned ret = vm_fault_map(vmf, pfn, prot);
+	unsigned ret = anon_prepare(vmf);
 
+	if (!ret)
+		ret = vm_fault_map(vmf, pfn, prot);
 	if (ret) {
 		vm_page_put(vmf->k, pfn);
 		return ret;
@@ -84,6 +96,9 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 			k->stats->flt_zero_page++;
 		return ret;
 	}
+	ret = anon_prepare(vmf);
+	if (ret)
+		return ret;
 	if (vm_page_alloc(k, 0, &pfn))
 		return VM_FAULT_OOM;
 	ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, true));
@@ -124,15 +139,21 @@ bool vm_fault_pmd_none(const struct vm_fault *vmf)
 	return pt->ops->for_each(pt, haddr, haddr + VM_PMD_SIZE, any_leaf, NULL) == 0;
 }
 
-/* Linux: do_huge_pmd_anonymous_page() for a write (a read maps the huge
- * zero page in Linux; see docs/faults.md for the model's 4 KiB zero page). */
+/* Linux: do_huge_pmd_anonymous_page().  Both a read and a write prepare
+ * the anon_vma first; a read then maps the huge zero page in Linux, the
+ * 4 KiB zero page in the model (docs/faults.md): the fallback. */
 static unsigned do_huge_pmd_anonymous_page(struct vm_fault *vmf)
 {
 	struct vm_kernel *k = vmf->k;
 	struct vm_pt *pt = &vmf->mm->pt;
 	vm_vaddr haddr = VM_ALIGN_DOWN(vmf->address, VM_PMD_SIZE);
 	uint64_t pfn;
+	unsigned ret = anon_prepare(vmf);
 
+	if (ret)
+		return ret;
+	if (!fault_write(vmf))
+		return VM_FAULT_FALLBACK;       /* the huge zero page: see above */
 	if (vm_page_alloc(k, THP_ORDER, &pfn)) {
 		k->stats->flt_thp_fallback++;      /* Linux: THP_FAULT_FALLBACK */
 		return VM_FAULT_FALLBACK;
@@ -199,14 +220,17 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old_pfn)
 	struct vm_kernel *k = vmf->k;
 	struct vm_pt *pt = &vmf->mm->pt;
 	uint64_t pfn;
+	unsigned ret = anon_prepare(vmf);
 
+	if (ret)
+		return ret;
 	if (vm_page_alloc(k, 0, &pfn))
 		return VM_FAULT_OOM;
 	if (old_pfn != k->zero_pfn && k->phys->data)
 		vm_phys_copy_frame(k->phys, pfn, old_pfn);
 	pt->ops->unmap(pt, vmf->address, vmf->address + VM_PAGE_SIZE, zap_one, vmf);
 	vm_flush_tlb_range(k, vmf->mm, vmf->address, vmf->address + VM_PAGE_SIZE, k->cur_cpu);
-	unsigned ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, true));
+	ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, true));
 	if (!ret)
 		k->stats->flt_cow++;
 	return ret;
@@ -229,10 +253,14 @@ static unsigned do_wp_page(struct vm_fault *vmf, const struct vm_pt_leaf *leaf)
 			vm_page_mark_dirty(k, pfn);
 		return wp_page_reuse(vmf, leaf);
 	}
-	/* Linux: wp_can_reuse_anon_folio() — an anonymous page nobody else
-	 * holds is reused; a page-cache page in a private mapping is copied. */
-	if (pg->owner_kind == VM_OWNER_ANON && pg->refcount == 1)
+	/* Linux: PageAnonExclusive, or wp_can_reuse_anon_folio() — an
+	 * anonymous page nobody else holds is reused (and exclusive again); a
+	 * page-cache page in a private mapping is copied. */
+	if (pg->owner_kind == VM_OWNER_ANON &&
+	    (vm_page_test(pg, VM_PG_ANON_EXCLUSIVE) || pg->refcount == 1)) {
+		vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);
 		return wp_page_reuse(vmf, leaf);
+	}
 	return wp_page_copy(vmf, pfn);
 }
 
@@ -247,8 +275,11 @@ static unsigned huge_pmd_fault(struct vm_fault *vmf, const struct vm_pt_leaf *le
 	if (!fault_write(vmf) || pte_write(leaf->pte))
 		return spurious_fault(vmf, leaf);
 	struct vm_page *head = &k->pages[pte_leaf_base(leaf->pte, leaf->level) >> VM_PAGE_SHIFT];
-	if (head->owner_kind == VM_OWNER_ANON && head->refcount == 1 && !(vmf->vma->vm_flags & VM_SHARED))
+	if (head->owner_kind == VM_OWNER_ANON && head->refcount == 1 &&
+	    !(vmf->vma->vm_flags & VM_SHARED)) {
+		vm_page_set(head, VM_PG_ANON_EXCLUSIVE);
 		return wp_page_reuse(vmf, leaf);
+	}
 	/* Not exclusive: split and copy 4 KiB (Linux: __split_huge_pmd and
 	 * VM_FAULT_FALLBACK to the PTE path). */
 	if (vm_split_huge_pmd(k, vmf->vma, vmf->address))
@@ -282,7 +313,7 @@ static unsigned handle_fault(struct vm_fault *vmf)
 	struct vm_pt *pt = &vmf->mm->pt;
 
 	if (pt->ops->lookup(pt, vmf->address, NULL) == -ENOENT && thp_allowed(vmf) &&
-	    fault_write(vmf) && vm_fault_pmd_none(vmf)) {
+	    vm_fault_pmd_none(vmf)) {
 		unsigned ret = do_huge_pmd_anonymous_page(vmf);
 		if (!(ret & VM_FAULT_FALLBACK))
 			return ret;

@@ -81,6 +81,7 @@ int vm_kernel_init(struct vm_kernel *k, const struct vm_settings *s)
 	k->cur_cpu = -1;
 	vm_list_init(&k->files);
 	k->last_ino = 0;
+	k->anon_vmas = k->anon_vma_serial = 0;
 
 	k->cpu_mm = vm_host_calloc(k->host, k->ncpus, sizeof(*k->cpu_mm));
 	k->cpu_pcid_mm = vm_host_calloc(k->host, (size_t)k->ncpus * NPCID, sizeof(*k->cpu_pcid_mm));
@@ -187,6 +188,7 @@ void vm_switch_mm(struct vm_kernel *k, unsigned cpu, struct vm_mm *mm)
 		return;
 	}
 	struct vm_mm **slot = pcid_slot(k, cpu, mm->pcid);
+	k->stats->ctx_switches++;
 	vm_cpu_write_cr3(c, &mm->pt, mm->pcid, *slot == mm);
 	*slot = mm;
 	k->cpu_mm[cpu] = mm;

@@ -81,6 +81,8 @@ struct vm_kernel {
 	struct vm_list files;               /* every struct vm_file, by file->link */
 	uint64_t last_ino;                  /* get_next_ino(): the last inode number given
 					     * to an in-memory file (shmem, tmpfs) */
+	uint64_t anon_vmas;                 /* live struct vm_anon_vma (anon_vma.c) */
+	uint64_t anon_vma_serial;           /* anon_vmas ever created: their serial numbers */
 
 	/* The CPU the current kernel entry (a fault, a user access, a system
 	 * call) runs on, or -1: the flushes it makes count shootdowns for the
@@ -133,6 +135,8 @@ void vm_leave_mm(struct vm_kernel *k, struct vm_mm *mm);
  * arch_pick_mmap_layout (randomised per cfg.aslr from the machine's RNG),
  * its page tables, and a PCID.  0, -ENOMEM. */
 int vm_mm_create(struct vm_kernel *k, struct vm_mm **out);
+/* The same without a layout (no random draw): fork copies the parent's. */
+int vm_mm_alloc(struct vm_kernel *k, struct vm_mm **out);
 /* Drop a user; at 0 unmap everything, free the tables and the mm. */
 void vm_mm_put(struct vm_kernel *k, struct vm_mm *mm);
 

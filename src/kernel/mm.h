@@ -18,7 +18,7 @@
 
 struct vm_kernel;
 struct vm_file;
-struct vm_anon;
+struct vm_anon_vma;
 
 /* vm_flags: Linux's bit values (include/linux/mm.h), so that smaps'
  * VmFlags and the merge rules read the same. */
@@ -79,7 +79,14 @@ struct vm_vma {
 	uint64_t vm_pgoff;        /* file offset in pages; private anon: vm_start >> 12 when created */
 	struct vm_file *vm_file;  /* holds one file reference; NULL = anonymous; shared
 				   * anonymous memory maps its shmem file (shmem_zero_setup) */
-	struct vm_anon *anon;     /* Linux anon_vma: NULL until the first anonymous page */
+	/* Linux vma->anon_vma and anon_vma_chain (anon_vma.h): the anon_vma
+	 * its new anonymous pages belong to, NULL until the first one
+	 * (private VMAs only: shared anonymous memory is shmem); the chain,
+	 * oldest first, holds every anon_vma whose pages it may map (its own
+	 * and, after fork, its ancestors'); anon is one of them. */
+	struct vm_anon_vma *anon;
+	struct vm_anon_vma **chain;   /* nr_chain entries, host memory; NULL when empty */
+	uint32_t nr_chain;
 	const char *vm_name;      /* a special mapping's name in maps ([vdso], [vvar]; Linux's
 				   * vm_special_mapping.name): a constant string, or NULL */
 	struct vm_mm *mm;
@@ -135,19 +142,6 @@ static inline uint64_t vm_get_page_prot(uint64_t vm_flags, bool nxe)
 	if (!(vm_flags & VM_EXEC) && nxe)
 		prot |= VM_PTE_NX;
 	return prot;
-}
-
-/* Linux anon_vma_prepare(): a VMA gets an anon root before its first
- * anonymous page (a write fault, a COW, a THP fault, stack growth), keeps
- * it across splits and merges, and the root decides what may merge and
- * whether mprotect may drop VM_ACCOUNT.  Until fork exists every VMA of an
- * mm shares one root, the mm itself (Linux reuses a compatible neighbour's
- * anon_vma in almost every case: find_mergeable_anon_vma).  The pointer is
- * never dereferenced. */
-static inline void vm_anon_vma_prepare(struct vm_vma *vma)
-{
-	if (!vma->anon)
-		vma->anon = (struct vm_anon *)(void *)vma->mm;
 }
 
 /* Linux's vm_start_gap / vm_end_gap: a VMA's extent including the stack

@@ -68,16 +68,21 @@ bool vm_kernel_nxe(const struct vm_kernel *k);
 
 /* VMA life cycle (vma_ops.c).  new: zeroed, or NULL when the host is out
  * of memory.  dup: a copy not yet in any tree, taking a file reference
- * (vm_area_dup).  free: drop the file reference and the struct (the VMA
- * must be unlinked; remove_vma). */
+ * and linked to the same anon_vmas (vm_area_dup + anon_vma_clone, as
+ * split and mremap's copy do; fork links its copies itself).  free: drop
+ * the anon_vma links, the file reference and the struct (the VMA must be
+ * unlinked; remove_vma). */
 struct vm_vma *vm_vma_new(struct vm_kernel *k);
 struct vm_vma *vm_vma_dup(struct vm_kernel *k, const struct vm_vma *src);
 void vm_vma_free(struct vm_kernel *k, struct vm_vma *vma);
 
-/* Whether vma has an anon root (Linux: vma->anon_vma != NULL).  A VMA that
- * holds an anonymous page has one even if the fault path did not call
- * vm_anon_vma_prepare: it is set then, so that it outlives the pages. */
-bool vm_vma_has_anon(struct vm_kernel *k, struct vm_vma *vma);
+/* Whether vma has an anon_vma (Linux: vma->anon_vma != NULL): it ever
+ * held an anonymous page (or a neighbour's merge gave it one). */
+static inline bool vm_vma_has_anon(const struct vm_kernel *k, const struct vm_vma *vma)
+{
+	(void)k;
+	return vma->anon != NULL;
+}
 
 /* Linux vm_stat_account(): total_vm and the exec/stack/data split, and the
  * VSZ peak; npages may be negative.  locked_vm follows VM_LOCKED. */
@@ -98,7 +103,8 @@ struct vm_merge {
 	vm_vaddr start, end;
 	uint64_t flags, pgoff;
 	struct vm_file *file;
-	struct vm_anon *anon;
+	struct vm_anon_vma *anon;             /* the range's anon_vma: middle's, or copied_from's */
+	struct vm_vma *copied_from;           /* mremap's copy_vma: the VMA being moved */
 	bool just_expand;                     /* brk: only prev may grow */
 };
 

@@ -57,7 +57,7 @@ static void pick_mmap_layout(struct vm_kernel *k, struct vm_mm *mm)
 	mm->mmap_base = mmap_base(k, rnd, window);
 }
 
-int vm_mm_create(struct vm_kernel *k, struct vm_mm **out)
+int vm_mm_alloc(struct vm_kernel *k, struct vm_mm **out)
 {
 	struct vm_mm *mm = vm_host_calloc(k->host, 1, sizeof(*mm));
 	int err;
@@ -76,9 +76,17 @@ int vm_mm_create(struct vm_kernel *k, struct vm_mm **out)
 		k->next_pcid = 1;
 	mm->pcid = k->next_pcid++;
 	mm->task_size = k->cfg.task_size_max;
-	pick_mmap_layout(k, mm);
 	*out = mm;
 	return 0;
+}
+
+int vm_mm_create(struct vm_kernel *k, struct vm_mm **out)
+{
+	int err = vm_mm_alloc(k, out);
+
+	if (!err)
+		pick_mmap_layout(k, *out);
+	return err;
 }
 
 /* Linux: exit_mmap() — every page unmapped, every VMA freed. */

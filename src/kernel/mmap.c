@@ -9,6 +9,7 @@
 #include <errno.h>
 
 #include "base/compiler.h"
+#include "kernel/anon_vma.h"
 #include "kernel/fault.h"
 #include "kernel/mm_internal.h"
 #include "kernel/syscalls.h"
@@ -436,7 +437,8 @@ int vm_expand_stack(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr addr)
 	err = acct_stack_growth(k, vma, size, grow);
 	if (err)
 		return err;
-	vm_anon_vma_prepare(vma);
+	if (vm_anon_vma_prepare(k, vma))
+		return -ENOMEM;
 	vm_stat_account(mm, vma->vm_flags, (int64_t)grow);
 	vma->vm_start = addr;
 	vma->vm_pgoff -= grow;

@@ -18,9 +18,11 @@
 #define PTE_RIGHTS (VM_PTE_US | VM_PTE_RW | VM_PTE_NX)
 
 /* Linux: can_change_pte_writable() — may this present leaf become
- * writable without a write fault?  Private: only an anonymous page this
- * mapping alone holds (PageAnonExclusive); shared: only a dirty one (the
- * filesystem already saw the write; shmem has no write notification). */
+ * writable without a write fault?  Private: only an anonymous page marked
+ * exclusive (PageAnonExclusive: not since a fork shared it, even if the
+ * other process is gone now: only a write fault finds that out); shared:
+ * only a dirty one (the filesystem already saw the write; shmem has no
+ * write notification). */
 static bool can_change_writable(const struct vm_kernel *k, const struct vm_vma *vma,
 				const struct vm_pt_leaf *leaf)
 {
@@ -34,7 +36,7 @@ static bool can_change_writable(const struct vm_kernel *k, const struct vm_vma *
 	if (pfn == k->zero_pfn || pfn >= k->phys->nframes)
 		return false;
 	pg = &k->pages[pfn];
-	return pg->owner_kind == VM_OWNER_ANON && pg->mapcount == 1 && pg->refcount == 1;
+	return pg->owner_kind == VM_OWNER_ANON && vm_page_test(pg, VM_PG_ANON_EXCLUSIVE);
 }
 
 struct upgrade {

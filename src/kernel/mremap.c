@@ -199,7 +199,8 @@ static struct vm_vma *copy_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr
 		pgoff = addr >> VM_PAGE_SHIFT;
 	struct vm_merge m = {
 		.mm = mm, .prev = prev, .next = next, .start = addr, .end = addr + len,
-		.flags = vma->vm_flags, .pgoff = pgoff, .file = vma->vm_file, .anon = vma->anon,
+		.flags = vma->vm_flags, .pgoff = pgoff, .file = vma->vm_file,
+		.anon = vma->anon, .copied_from = vma,
 	};
 	new = vm_merge_new_range(k, &m);
 	if (new)

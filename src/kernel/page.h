@@ -23,13 +23,16 @@ enum vm_page_flag {
 	VM_PG_HEAD,         /* head of an allocated block of order > 0 */
 	VM_PG_TAIL,         /* inside an allocated block of order > 0, not the head */
 	VM_PG_ACTIVE,       /* on an active LRU list */
+	VM_PG_ANON_EXCLUSIVE, /* anonymous page only this mapping may write without a fault
+			       * (Linux PageAnonExclusive): set for a new page and on a
+			       * reuse, cleared when fork shares it */
 	VM_PG_COUNT
 };
 
 /* Who owns the frame's contents (the reverse map starts from here). */
 enum vm_page_owner {
 	VM_OWNER_NONE,      /* free, kernel-internal or a page table */
-	VM_OWNER_ANON,      /* anonymous memory: owner = anon root, index = vpn */
+	VM_OWNER_ANON,      /* anonymous memory: owner = its anon_vma, index = vpn */
 	VM_OWNER_FILE,      /* page cache: owner = file, index = page offset */
 };
 
@@ -41,7 +44,7 @@ struct vm_page {
 	uint8_t order;           /* block order when VM_PG_BUDDY or VM_PG_HEAD */
 	uint8_t owner_kind;      /* enum vm_page_owner */
 	uint16_t unused;
-	void *owner;             /* file or anon root; meaning by owner_kind */
+	void *owner;             /* file or anon_vma; meaning by owner_kind */
 	uint64_t index;          /* file page offset or anon vpn */
 };
 

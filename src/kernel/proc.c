@@ -16,6 +16,7 @@
 
 #include "base/compiler.h"
 #include "base/host.h"
+#include "kernel/anon_vma.h"
 #include "kernel/mm_internal.h"
 #include "kernel/syscalls.h"
 #include "kernel/vfs.h"
@@ -61,7 +62,11 @@ static int setup_stack(struct vm_kernel *k, struct vm_mm *mm)
 	vma->vm_flags = VM_STACK_FLAGS;
 	vma->vm_pgoff = (k->cfg.task_size_max >> VM_PAGE_SHIFT) - (size >> VM_PAGE_SHIFT);
 	vm_vma_link(mm, vma);
-	vm_anon_vma_prepare(vma);                      /* exec wrote argv and envp there */
+	if (vm_anon_vma_prepare(k, vma)) {             /* exec wrote argv and envp there */
+		vm_vma_unlink(mm, vma);
+		vm_vma_free(k, vma);
+		return -ENOMEM;
+	}
 	vm_stat_account(mm, vma->vm_flags, (int64_t)vma_pages(vma));
 	mm->start_stack = sp - 8;                      /* where argc sits */
 	return 0;
@@ -111,39 +116,45 @@ static int add_slot(struct vm_kernel *k, struct vm_proc *p)
 	return 0;
 }
 
-int vm_proc_create(struct vm_kernel *k, const char *name, struct vm_proc **out)
+int vm_proc_alloc(struct vm_kernel *k, const char *name, struct vm_proc **out)
 {
 	struct vm_proc *p = vm_host_calloc(k->host, 1, sizeof(*p));
-	int err = -ENOMEM;
 
 	*out = NULL;
 	if (!p)
 		return -ENOMEM;
 	p->fds = vm_host_calloc(k->host, VM_NOFILE, sizeof(*p->fds));
-	if (!p->fds)
-		goto fail;
-	err = vm_mm_create(k, &p->mm);
-	if (err)
-		goto fail;
-	err = setup_stack(k, p->mm);
-	if (err)
-		goto fail;
-	setup_image(k, p->mm);
-	err = add_slot(k, p);
-	if (err)
-		goto fail;
-	p->pid = k->next_pid++;
+	if (!p->fds || add_slot(k, p)) {
+		vm_host_free(k->host, p->fds);
+		vm_host_free(k->host, p);
+		return -ENOMEM;
+	}
+	p->pid = p->tgid = k->next_pid++;
 	p->cpu = (unsigned)p->pid % k->ncpus;
 	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
 	p->state = VM_PROC_RUNNING;
 	*out = p;
 	return 0;
-fail:
-	if (p->mm)
-		vm_mm_put(k, p->mm);
-	vm_host_free(k->host, p->fds);
-	vm_host_free(k->host, p);
-	return err;
+}
+
+int vm_proc_create(struct vm_kernel *k, const char *name, struct vm_proc **out)
+{
+	struct vm_mm *mm;
+	int err = vm_mm_create(k, &mm);
+
+	*out = NULL;
+	if (err)
+		return err;
+	err = setup_stack(k, mm);
+	if (!err)
+		err = vm_proc_alloc(k, name, out);
+	if (err) {
+		vm_mm_put(k, mm);
+		return err;
+	}
+	setup_image(k, mm);
+	(*out)->mm = mm;
+	return 0;
 }
 
 struct vm_proc *vm_proc_find(struct vm_kernel *k, int pid)
@@ -154,7 +165,25 @@ struct vm_proc *vm_proc_find(struct vm_kernel *k, int pid)
 	return NULL;
 }
 
-/* Linux: close_files() + exit_mm() as do_exit() runs them. */
+void vm_proc_vfork_done(struct vm_kernel *k, struct vm_proc *p)
+{
+	struct vm_proc *parent = p->ppid ? vm_proc_find(k, p->ppid) : NULL;
+
+	if (parent && parent->vfork_child == p->pid)
+		parent->vfork_child = 0;
+}
+
+/* Linux: forget_original_parent() — children of an exiting process have
+ * no parent to wait for them (init would reap them; the model has none). */
+static void reparent_children(struct vm_kernel *k, const struct vm_proc *p)
+{
+	for (unsigned i = 0; i < k->procs_cap; i++)
+		if (k->procs[i] && k->procs[i]->ppid == p->pid && k->procs[i] != p)
+			k->procs[i]->ppid = 0;
+}
+
+/* Linux: close_files() + exit_mm() (with mm_release, which wakes a vfork
+ * parent) + exit_notify() as do_exit() runs them. */
 static void release(struct vm_kernel *k, struct vm_proc *p)
 {
 	for (int fd = 0; p->fds && fd < VM_NOFILE; fd++)
@@ -162,23 +191,45 @@ static void release(struct vm_kernel *k, struct vm_proc *p)
 			vm_file_put(k, p->fds[fd].file);
 			p->fds[fd] = (struct vm_fd){ 0 };
 		}
+	p->vfork_child = 0;      /* a vfork parent killed while it waits */
 	if (p->mm) {
 		int saved = k->cur_cpu;
+		vm_proc_vfork_done(k, p);
+		/* Linux: exit_mm() -> enter_lazy_tlb(): the CPU keeps the tables
+		 * loaded but no longer runs the mm, so flushes of the mm (by the
+		 * threads that live on) do not interrupt it; it catches up when
+		 * it runs the mm again (the PCID slot, kernel.c). */
+		if (p->cpu < k->ncpus && k->cpu_mm[p->cpu] == p->mm)
+			k->cpu_mm[p->cpu] = NULL;
 		k->cur_cpu = (int)p->cpu;
 		vm_mm_put(k, p->mm);
 		k->cur_cpu = saved;
 		p->mm = NULL;
 	}
+	if (p->tgid == p->pid)
+		reparent_children(k, p);
+}
+
+static void kill_one(struct vm_kernel *k, struct vm_proc *p, const struct vm_siginfo *sig)
+{
+	p->state = VM_PROC_KILLED;
+	p->sig = *sig;
+	p->exit_code = 128 + sig->signo;       /* as a shell reports it */
+	release(k, p);
 }
 
 void vm_proc_kill(struct vm_kernel *k, struct vm_proc *p, const struct vm_siginfo *sig)
 {
 	if (!p || p->state != VM_PROC_RUNNING)
 		return;
-	p->state = VM_PROC_KILLED;
-	p->sig = *sig;
-	p->exit_code = 128 + sig->signo;       /* as a shell reports it */
-	release(k, p);
+	int tgid = p->tgid;
+	kill_one(k, p, sig);
+	/* Linux: do_group_exit() — the other threads die with it. */
+	for (unsigned i = 0; i < k->procs_cap; i++) {
+		struct vm_proc *t = k->procs[i];
+		if (t && t->tgid == tgid && t->state == VM_PROC_RUNNING)
+			kill_one(k, t, sig);
+	}
 }
 
 void vm_sys_exit(struct vm_kernel *k, struct vm_proc *p, int code)

@@ -38,7 +38,12 @@ struct vm_fd {
 };
 
 struct vm_proc {
-	int pid, ppid;
+	int pid;
+	int ppid;                     /* the parent that may wait for it; 0 = none (orphan) */
+	int tgid;                     /* thread group: the pid of its process (== pid but for
+				       * threads, which share the leader's mm) */
+	int vfork_child;              /* pid of the vfork child it waits for (Linux: the
+				       * vfork_done completion), 0 = not waiting */
 	char name[VM_PROC_NAME];
 	struct vm_mm *mm;
 	unsigned cpu;                 /* the CPU it runs on */
@@ -55,14 +60,27 @@ struct vm_proc {
  * pid % ncpus.  0, -ENOMEM. */
 int vm_proc_create(struct vm_kernel *k, const char *name, struct vm_proc **out);
 
+/* A process struct with a pid (the next one), a slot in the process
+ * table, an empty descriptor table, CPU pid % ncpus; no mm, state
+ * RUNNING (the caller gives it an mm, or frees it with vm_proc_reap).
+ * 0, -ENOMEM. */
+int vm_proc_alloc(struct vm_kernel *k, const char *name, struct vm_proc **out);
+
 /* By pid, or NULL (dead processes stay findable until reaped). */
 struct vm_proc *vm_proc_find(struct vm_kernel *k, int pid);
 
 /* Kill a process with a signal from a fault: record it, free its address
- * space, close its files. */
+ * space, close its files.  The whole thread group dies (a fatal signal's
+ * default action is do_group_exit). */
 void vm_proc_kill(struct vm_kernel *k, struct vm_proc *p, const struct vm_siginfo *sig);
 
 /* Free a dead process's slot and struct. */
 void vm_proc_reap(struct vm_kernel *k, struct vm_proc *p);
+
+/* Linux mm_release() -> complete_vfork_done(): p stops using the mm it
+ * borrowed from a vfork parent (it exits, is killed, or execs a new
+ * program): the parent waiting for it runs again.  Nothing when p is no
+ * vfork child.  exec calls it before it replaces the mm. */
+void vm_proc_vfork_done(struct vm_kernel *k, struct vm_proc *p);
 
 #endif

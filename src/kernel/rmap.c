@@ -24,12 +24,16 @@ void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint
 {
 	struct vm_page *pg = &k->pages[pfn];
 
-	vm_anon_vma_prepare(vma);          /* Linux: anon_vma_prepare() before the first page */
+	/* Linux: folio->mapping is the VMA's anon_vma (the fault path ran
+	 * anon_vma_prepare).  Shared anonymous memory never gets here: its
+	 * pages are the shmem file's page cache. */
+	VM_ASSERT(vma->anon && !(vma->vm_flags & VM_SHARED));
 	pg->owner_kind = VM_OWNER_ANON;
 	pg->owner = vma->anon;
 	pg->index = va >> VM_PAGE_SHIFT;
 	pg->mapcount = 1;
 	vm_page_set(pg, VM_PG_SWAPBACKED);
+	vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);
 	vma->mm->rss[vm_rss_kind(vma, pg)] += UINT64_C(1) << order;
 }
 
@@ -53,7 +57,8 @@ void vm_rmap_split_thp(struct vm_kernel *k, uint64_t pfn)
 	struct vm_page *head = &k->pages[head_pfn];
 	if (!vm_page_test(head, VM_PG_HEAD) || head->order != THP_ORDER)
 		return;
-	uint32_t keep = head->flags & ((1u << VM_PG_SWAPBACKED) | (1u << VM_PG_DIRTY));
+	uint32_t keep = head->flags & ((1u << VM_PG_SWAPBACKED) | (1u << VM_PG_DIRTY) |
+				       (1u << VM_PG_ANON_EXCLUSIVE));
 	if (vm_buddy_split(k->buddy, head_pfn))
 		return;
 	/* Linux __split_huge_page_tail(): every tail takes the head's state;

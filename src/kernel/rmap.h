@@ -4,9 +4,10 @@
  * folio_add_*_rmap*, folio_remove_rmap*, and split_huge_page for THPs).
  * The counting rules are those at the top of kernel.h.
  *
- * An anonymous page's owner is its VMA's anon root (vm_anon_vma_prepare:
- * the mm itself until fork exists) and its index the vpn it was first
- * mapped at.
+ * An anonymous page's owner is the anon_vma of the VMA it was first mapped
+ * in (anon_vma.h) and its index the vpn it was first mapped at.  Shared
+ * anonymous memory has no anonymous pages: it is a shmem file, its pages
+ * page-cache pages.
  */
 #ifndef VM_KERNEL_RMAP_H
 #define VM_KERNEL_RMAP_H
@@ -22,8 +23,8 @@ enum vm_rss vm_rss_kind(const struct vm_vma *vma, const struct vm_page *pg);
 
 /* Linux folio_add_new_anon_rmap(): the block at pfn (2^order frames, fresh
  * from vm_page_alloc with its one reference) is now mapped once in vma at
- * va (order 0, or 9 for a THP).  Gives vma its anon root if it has none,
- * sets the owner, mapcount 1, RSS. */
+ * va (order 0, or 9 for a THP); vma, a private mapping, has its anon_vma
+ * already (vm_anon_vma_prepare).  Sets the owner, mapcount 1, RSS. */
 void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint64_t pfn,
 		      unsigned order);
 

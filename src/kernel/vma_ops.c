@@ -4,8 +4,9 @@
  * (vma_merge_new_range), changing part of a VMA with a merge or a split
  * (vma_modify / vma_merge_existing_range), and the munmap core
  * (do_vmi_align_munmap).  Merges follow REFERENCE.md 2.7: equal flags but
- * VM_SOFTDIRTY, the same file (and shmem object), contiguous page offsets,
- * compatible anon roots, never VM_SPECIAL.
+ * VM_SOFTDIRTY (VM_SYNC among them: MAP_SYNC keeps VMAs apart), the same
+ * file (a shmem object is a file), contiguous page offsets,
+ * compatible anon_vmas (anon_vma.c), never VM_SPECIAL.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "base/compiler.h"
 #include "base/host.h"
+#include "kernel/anon_vma.h"
 #include "kernel/fault.h"
 #include "kernel/mm_internal.h"
 #include "kernel/rmap.h"
@@ -29,7 +31,7 @@ struct vm_vma *vm_vma_new(struct vm_kernel *k)
 	return vm_host_calloc(k->host, 1, sizeof(struct vm_vma));
 }
 
-/* Linux: vm_area_dup(). */
+/* Linux: vm_area_dup() + anon_vma_clone(). */
 struct vm_vma *vm_vma_dup(struct vm_kernel *k, const struct vm_vma *src)
 {
 	struct vm_vma *v = vm_vma_new(k);
@@ -38,14 +40,22 @@ struct vm_vma *vm_vma_dup(struct vm_kernel *k, const struct vm_vma *src)
 		return NULL;
 	*v = *src;
 	memset(&v->node, 0, sizeof(v->node));
+	v->chain = NULL;
+	v->nr_chain = 0;
+	if (vm_anon_vma_clone(k, v, src)) {
+		vm_host_free(k->host, v);
+		return NULL;
+	}
 	if (v->vm_file)
 		vm_file_get(v->vm_file);
 	return v;
 }
 
-/* Linux: remove_vma(). */
+/* Linux: remove_vma() (with unlink_anon_vmas, which free_pgtables and
+ * the merge path run). */
 void vm_vma_free(struct vm_kernel *k, struct vm_vma *vma)
 {
+	vm_unlink_anon_vmas(k, vma);
 	if (vma->vm_file)
 		vm_file_put(k, vma->vm_file);
 	vm_host_free(k->host, vma);
@@ -65,28 +75,6 @@ void vm_stat_account(struct vm_mm *mm, uint64_t flags, int64_t npages)
 		mm->locked_vm += (uint64_t)npages;
 	if (mm->total_vm > mm->hiwater_vm)
 		mm->hiwater_vm = mm->total_vm;
-}
-
-static int anon_leaf(void *arg, const struct vm_pt_leaf *leaf)
-{
-	const struct vm_kernel *k = arg;
-	uint64_t pfn = pte_leaf_base(leaf->pte, leaf->level) >> VM_PAGE_SHIFT;
-
-	return pfn != k->zero_pfn && pfn < k->phys->nframes &&
-	       k->pages[pfn].owner_kind == VM_OWNER_ANON;
-}
-
-bool vm_vma_has_anon(struct vm_kernel *k, struct vm_vma *vma)
-{
-	struct vm_pt *pt = &vma->mm->pt;
-
-	if (vma->anon)
-		return true;
-	if (vma->vm_file)
-		return false;
-	if (pt->ops->for_each(pt, vma->vm_start, vma->vm_end, anon_leaf, k) > 0)
-		vm_anon_vma_prepare(vma);
-	return vma->anon != NULL;
 }
 
 /* Linux: __split_vma() -> vma_adjust_trans_huge(): a THP straddling addr
@@ -138,11 +126,10 @@ int vm_split_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr addr, bool ne
 }
 
 /* Drop a VMA whose range a neighbour has taken over (vma_complete's
- * remove path): its pages stay mapped, now under the neighbour. */
-static void remove_merged(struct vm_kernel *k, struct vm_vma *keep, struct vm_vma *gone)
+ * remove path): its pages stay mapped, now under the neighbour, which a
+ * dup_anon_vma before has linked to the same anon_vmas. */
+static void remove_merged(struct vm_kernel *k, struct vm_vma *gone)
 {
-	if (!keep->anon)
-		keep->anon = gone->anon;     /* Linux: dup_anon_vma / anon_vma_merge */
 	vm_vma_unlink(gone->mm, gone);
 	vm_vma_free(k, gone);
 }
@@ -153,26 +140,37 @@ static bool mergeable(const struct vm_vma *vma, const struct vm_merge *m)
 	return !((vma->vm_flags ^ m->flags) & ~VM_SOFTDIRTY) && vma->vm_file == m->file;
 }
 
-/* Linux: is_mergeable_anon_vma() for a process that never forked: either
- * side without an anon root, or the same root. */
-static bool anon_ok(const struct vm_anon *a, const struct vm_anon *b)
+/* Linux: is_mergeable_anon_vma() — may the range (whose anon_vma is
+ * m->anon) join tgt?  Where only one side has an anon_vma, the merged VMA
+ * takes it, which Linux refuses for a VMA that shares its parent's pages
+ * after fork (the anon_vma root lock would cover more); where both have
+ * one, it must be the same. */
+static bool anon_mergeable(const struct vm_merge *m, const struct vm_vma *tgt)
 {
-	return !a || !b || a == b;
+	if (!tgt->anon && m->anon)
+		return !vm_vma_is_fork_child(m->middle) && !vm_vma_is_fork_child(m->copied_from);
+	if (tgt->anon && !m->anon)
+		return !vm_vma_is_fork_child(tgt);
+	return tgt->anon == m->anon;
 }
 
-/* Linux: can_vma_merge_before() / can_vma_merge_after(). */
-static bool can_merge_next(const struct vm_merge *m)
-{
-	const struct vm_vma *n = m->next;
-	return n && m->end == n->vm_start && mergeable(n, m) && anon_ok(m->anon, n->anon) &&
-	       n->vm_pgoff == m->pgoff + ((m->end - m->start) >> VM_PAGE_SHIFT);
-}
-
+/* Linux: can_vma_merge_before() / can_vma_merge_left() and
+ * can_vma_merge_after() / can_vma_merge_right(): with both, prev's and
+ * next's anon_vmas must agree with each other too. */
 static bool can_merge_prev(const struct vm_merge *m)
 {
 	const struct vm_vma *p = m->prev;
-	return p && p->vm_end == m->start && mergeable(p, m) && anon_ok(m->anon, p->anon) &&
+	return p && p->vm_end == m->start && mergeable(p, m) && anon_mergeable(m, p) &&
 	       p->vm_pgoff + vma_pages(p) == m->pgoff;
+}
+
+static bool can_merge_next(const struct vm_merge *m, bool left)
+{
+	const struct vm_vma *n = m->next, *p = m->prev;
+	if (!n || m->end != n->vm_start || !mergeable(n, m) || !anon_mergeable(m, n) ||
+	    n->vm_pgoff != m->pgoff + ((m->end - m->start) >> VM_PAGE_SHIFT))
+		return false;
+	return !left || !p->anon || !n->anon || p->anon == n->anon;
 }
 
 /* Grow keep over [start, end) in place (vma_expand). */
@@ -184,34 +182,43 @@ static void set_range(struct vm_vma *vma, vm_vaddr start, vm_vaddr end, uint64_t
 	vm_vma_update_gaps(vma->mm, vma);
 }
 
+/* Linux: vma_merge_new_range() -> vma_expand().  The VMA that grows
+ * takes the anon_vma of what it absorbs: next's when both sides merge,
+ * and the moved VMA's for mremap (dup_anon_vma); a failure to link
+ * (host memory) means no merge. */
 struct vm_vma *vm_merge_new_range(struct vm_kernel *k, struct vm_merge *m)
 {
-	struct vm_vma *prev = m->prev, *next = m->next;
+	struct vm_vma *prev = m->prev, *next = m->next, *target;
 	bool left, right;
 
 	if (m->flags & VM_SPECIAL)
 		return NULL;
 	left = can_merge_prev(m);
-	right = !m->just_expand && can_merge_next(m) && (!left || anon_ok(prev->anon, next->anon));
+	right = !m->just_expand && can_merge_next(m, left);
+	if (!left && !right)
+		return NULL;
+	target = left ? prev : next;
+	if (left && right && vm_dup_anon_vma(k, prev, next))
+		return NULL;
+	if (m->copied_from && vm_dup_anon_vma(k, target, m->copied_from))
+		return NULL;
 	if (left && right) {
 		vm_vaddr end = next->vm_end;
-		remove_merged(k, prev, next);
+		remove_merged(k, next);
 		set_range(prev, prev->vm_start, end, prev->vm_pgoff);
-		return prev;
-	}
-	if (left) {
+	} else if (left) {
 		set_range(prev, prev->vm_start, m->end, prev->vm_pgoff);
-		return prev;
-	}
-	if (right) {
+	} else {
 		set_range(next, m->start, next->vm_end, m->pgoff);
-		return next;
 	}
-	return NULL;
+	return target;
 }
 
-/* Linux: vma_merge_existing_range(). */
-static struct vm_vma *merge_existing(struct vm_kernel *k, struct vm_merge *m)
+/* Linux: vma_merge_existing_range(), its anon_vma duplicated into the
+ * VMA that grows first (dup_anon_vma: prev takes next's or middle's,
+ * next takes middle's).  NULL: no merge (*err -ENOMEM if the links could
+ * not be made). */
+static struct vm_vma *merge_existing(struct vm_kernel *k, struct vm_merge *m, long *err)
 {
 	struct vm_vma *prev = m->prev, *mid = m->middle, *next = m->next;
 	bool left_side = m->start == mid->vm_start, right_side = m->end == mid->vm_end;
@@ -220,23 +227,29 @@ static struct vm_vma *merge_existing(struct vm_kernel *k, struct vm_merge *m)
 	if ((m->flags & VM_SPECIAL) || (!left_side && !right_side))
 		return NULL;
 	merge_left = left_side && can_merge_prev(m);
-	merge_right = right_side && can_merge_next(m) &&
-		      (!merge_left || anon_ok(prev->anon, next->anon));
+	merge_right = right_side && can_merge_next(m, merge_left);
 	if (!merge_left && !merge_right)
+		return NULL;
+
+	if (merge_left && merge_right)
+		*err = vm_dup_anon_vma(k, prev, next->anon ? next : mid);
+	else if (merge_left)
+		*err = vm_dup_anon_vma(k, prev, mid);
+	else
+		*err = vm_dup_anon_vma(k, next, mid);
+	if (*err)
 		return NULL;
 
 	if (merge_left && merge_right) {
 		vm_vaddr end = next->vm_end;
-		remove_merged(k, prev, mid);
-		remove_merged(k, prev, next);
+		remove_merged(k, mid);
+		remove_merged(k, next);
 		set_range(prev, prev->vm_start, end, prev->vm_pgoff);
 		return prev;
 	}
 	if (merge_left) {
-		if (!prev->anon)
-			prev->anon = mid->anon;
 		if (right_side) {
-			remove_merged(k, prev, mid);
+			remove_merged(k, mid);
 		} else {
 			mid->vm_pgoff += (m->end - mid->vm_start) >> VM_PAGE_SHIFT;
 			mid->vm_start = m->end;
@@ -245,10 +258,8 @@ static struct vm_vma *merge_existing(struct vm_kernel *k, struct vm_merge *m)
 		set_range(prev, prev->vm_start, m->end, prev->vm_pgoff);
 		return prev;
 	}
-	if (!next->anon)
-		next->anon = mid->anon;
 	if (left_side) {
-		remove_merged(k, next, mid);
+		remove_merged(k, mid);
 	} else {
 		mid->vm_end = m->start;
 		vm_vma_update_gaps(mid->mm, mid);
@@ -266,11 +277,12 @@ struct vm_vma *vm_vma_modify(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr s
 		.anon = vma->anon,
 		.pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT),
 	};
-	struct vm_vma *merged = merge_existing(k, &m);
+	struct vm_vma *merged;
 	int rc;
 
 	*err = 0;
-	if (merged)
+	merged = merge_existing(k, &m, err);
+	if (merged || *err)
 		return merged;
 	if (vma->vm_start < start) {
 		rc = vm_split_vma(k, vma, start, true);
@@ -327,8 +339,13 @@ int vm_do_munmap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr
 void vm_debug_check(struct vm_kernel *k, const char *where)
 {
 	char msg[256];
-
-	if (vm_kernel_check(k, msg, sizeof(msg))) {
+	/* The checker is no part of the model: the failures a test injects
+	 * into host allocations are not for it. */
+	uint64_t fail_at = k->host->fail_at;
+	k->host->fail_at = 0;
+	int rc = vm_kernel_check(k, msg, sizeof(msg));
+	k->host->fail_at = fail_at;
+	if (rc) {
 		fprintf(stderr, "vmlab: invariant broken after %s: %s\n", where, msg);
 		abort();
 	}

@@ -57,6 +57,8 @@ struct scn_expr {
 /* Per-process figures: `A.name`.  X(id, name, help). */
 #define SCN_FIELDS(X) \
 	X(PID,          "pid",          "process id") \
+	X(PPID,         "ppid",         "parent's pid (0: none, as for an orphan or a scenario process)") \
+	X(CPU,          "cpu",          "the CPU it runs on") \
 	X(ALIVE,        "alive",        "1 while the process runs, 0 once it exited or was killed") \
 	X(EXIT_CODE,    "exit_code",    "the code given to exit") \
 	X(LAST,         "last",         "return value of the last system call (a value or -errno)") \
@@ -111,6 +113,10 @@ enum scn_verb {
 	SCN_TOUCH,         /* P touch ADDR LEN read|write|exec */
 	SCN_EXIT,          /* P exit [CODE] */
 	SCN_EXECVE,        /* P exec PATH [ARG...]: path = PATH, then the args, flags = their count */
+	SCN_FORK,          /* P fork CHILD [cpu N] */
+	SCN_VFORK,         /* P vfork CHILD */
+	SCN_THREAD,        /* P thread CHILD [cpu N] */
+	SCN_WAIT,          /* P wait CHILD */
 	SCN_LET,           /* let NAME EXPR */
 	SCN_SHOW_MAPS,     /* show P maps */
 	SCN_SHOW_SMAPS,    /* show P smaps */
@@ -137,6 +143,8 @@ struct scn_stmt {
 	int path;              /* mmap file, file: offset of the path in the string pool, or SCN_NONE */
 	int text;              /* expect, show EXPR: offset of the source text in the pool */
 	int left, right;       /* expect: offsets of both sides' source text */
+	int child;             /* fork, vfork, thread: the new process; wait: the one
+				  waited for (process indexes), else SCN_NONE */
 };
 
 /* Operand slots of arg[]. */
@@ -146,7 +154,8 @@ enum { SCN_A_ADDR = 0, SCN_A_LEN = 1, SCN_A_LEN2 = 2, SCN_A_EXTRA = 3 };
  *   brk:    ADDR = the amount or the address
  *   write:  ADDR, LEN, EXTRA=value;  read/exec/touch: ADDR, LEN
  *   exit:   ADDR = code;  let, show EXPR, expect: ADDR = the root
- *   file:   LEN = the size (path in `path`) */
+ *   file:   LEN = the size (path in `path`)
+ *   fork, thread: ADDR = the CPU (SCN_NONE: the kernel's choice) */
 
 struct scn_name {
 	char id[SCN_IDENT_MAX + 1];
@@ -191,6 +200,16 @@ static inline const char *scn_str(const struct scn_prog *prog, int off)
 /* Room for element n of an array of *cap elements of size bytes: p itself,
  * or p moved to a doubled array (*cap updated), or NULL (p unchanged). */
 void *scn_grow(void *p, size_t *cap, size_t n, size_t size);
+
+struct scn_cursor;
+
+/* Declare the process called w (a `process` statement, or the child of
+ * fork, vfork, thread): checked and bound; its index in *proc.
+ * 0, -EINVAL with err, -ENOMEM. */
+int scn_add_process(struct scn_prog *prog, struct scn_cursor *cur, const char *w, int *proc,
+		    struct vm_error *err);
+/* The process index of the process name w, or -1. */
+int scn_proc_find(const struct scn_prog *prog, const char *w);
 
 /* The name (process or bound) called id, or -1. */
 int scn_name_find(const struct scn_prog *prog, const char *id);
@@ -297,6 +316,8 @@ struct scn_run {
 	struct vm_proc **procs;        /* by process index; NULL before its `process` */
 	int64_t *last;                 /* by process: A.last */
 	int64_t *value;                /* by process: A.value */
+	struct vm_proc **reaped;       /* by process: what was left of it when a wait reaped it
+					* (procs[] then points here; owned) */
 	long *killed_line;             /* by process: where a signal killed it, 0 = not */
 	int64_t *names;                /* values of bound names */
 	FILE *out;                     /* where shows print: opts->out, or the capture */

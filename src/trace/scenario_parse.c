@@ -26,7 +26,7 @@
 static const char *const keywords[] = { "set", "process", "let", "show", "expect", "file", NULL };
 /* Words with a meaning inside statements, reserved so that no name hides them
  * ("file" is both: a statement, and mmap's clause). */
-static const char *const clause_words[] = { "stats", "at", "as", NULL };
+static const char *const clause_words[] = { "stats", "at", "as", "cpu", NULL };
 
 static bool in_list(const char *const *list, const char *w)
 {
@@ -109,10 +109,15 @@ void scn_peek_word(struct scn_cursor *cur, char *buf, size_t len, bool take)
 		cur->pos = p;
 }
 
-static bool is_proc(const struct scn_prog *prog, const char *w)
+int scn_proc_find(const struct scn_prog *prog, const char *w)
 {
 	int i = scn_name_find(prog, w);
-	return i >= 0 && prog->names[i].proc != SCN_NONE;
+	return i >= 0 ? prog->names[i].proc : -1;
+}
+
+static bool is_proc(const struct scn_prog *prog, const char *w)
+{
+	return scn_proc_find(prog, w) >= 0;
 }
 
 /* Does the next word start a statement (or is the line over)? */
@@ -270,24 +275,30 @@ static int parse_set(struct scn_prog *prog, struct scn_cursor *cur, struct vm_se
 	return 0;
 }
 
-static int add_process(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
-		       struct vm_error *err)
+int scn_add_process(struct scn_prog *prog, struct scn_cursor *cur, const char *w, int *proc,
+		    struct vm_error *err)
 {
-	char w[SCN_LINE_MAX + 1];
 	if (prog->nprocs >= SCN_PROCS_MAX)
 		return BAD(cur, err, "more than %d processes", SCN_PROCS_MAX);
 	struct scn_proc *p = scn_grow(prog->procs, &prog->procs_cap, prog->nprocs, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	prog->procs = p;
-	scn_peek_word(cur, w, sizeof(w), true);
-	st->proc = (int)prog->nprocs;
-	int rc = scn_bind_name(prog, cur, w, st->proc, err, &p[st->proc].name);
+	*proc = (int)prog->nprocs;
+	int rc = scn_bind_name(prog, cur, w, *proc, err, &p[*proc].name);
 	if (rc == 0) {
-		p[st->proc].exit_line = 0;
+		p[*proc].exit_line = 0;
 		prog->nprocs++;
 	}
 	return rc;
+}
+
+static int add_process(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stmt *st,
+		       struct vm_error *err)
+{
+	char w[SCN_LINE_MAX + 1];
+	scn_peek_word(cur, w, sizeof(w), true);
+	return scn_add_process(prog, cur, w, &st->proc, err);
 }
 
 /* `P verb ...` with P a process name (already taken). */
@@ -300,7 +311,8 @@ static int parse_proc_stmt(struct scn_prog *prog, struct scn_cursor *cur, const 
 	int v = scn_verb_find(w);
 	if (v < 0)
 		return BAD(cur, err, "%s: '%.40s' is not a verb (mmap, munmap, mprotect, brk, mremap, "
-			   "madvise, msync, read, write, exec, touch, exit)", pname, w);
+			   "madvise, msync, read, write, exec, touch, exit, fork, vfork, thread, wait)",
+			   pname, w);
 	struct scn_proc *p = &prog->procs[st->proc];
 	if (p->exit_line)
 		return BAD(cur, err, "%s exited at line %ld; only expect and show may name it now",
@@ -317,7 +329,8 @@ static int parse_stmt(struct scn_prog *prog, struct scn_cursor *cur, struct vm_s
 	char w[SCN_LINE_MAX + 1];
 	struct scn_stmt st = { .line = cur->line, .proc = SCN_NONE, .name = SCN_NONE,
 			       .arg = { SCN_NONE, SCN_NONE, SCN_NONE, SCN_NONE }, .path = SCN_NONE,
-			       .text = SCN_NONE, .left = SCN_NONE, .right = SCN_NONE };
+			       .text = SCN_NONE, .left = SCN_NONE, .right = SCN_NONE,
+			       .child = SCN_NONE };
 	int rc;
 	scn_peek_word(cur, w, sizeof(w), true);
 	if (strcmp(w, "set") == 0) {

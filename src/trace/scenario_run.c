@@ -19,6 +19,7 @@
 #include "core/machine.h"
 #include "kernel/exec.h"
 #include "kernel/fault.h"
+#include "kernel/fork.h"
 #include "kernel/kernel.h"
 #include "kernel/proc.h"
 #include "kernel/procfs.h"
@@ -91,6 +92,8 @@ int64_t scn_figure(const struct scn_run *r, int proc, unsigned field)
 		return 0;
 	switch ((enum scn_field)field) {
 	case SCN_F_PID: return p->pid;
+	case SCN_F_PPID: return p->ppid;
+	case SCN_F_CPU: return p->cpu;
 	case SCN_F_ALIVE: return p->state == VM_PROC_RUNNING;
 	case SCN_F_EXIT_CODE: return p->exit_code;
 	case SCN_F_LAST: return r->last[proc];
@@ -169,9 +172,19 @@ static bool operands(struct scn_run *r, const struct scn_stmt *st, int64_t v[4])
 static struct vm_proc *live(struct scn_run *r, const struct scn_stmt *st)
 {
 	struct vm_proc *p = r->procs[st->proc];
+	const char *name = proc_name(r, st->proc);
+	if (p && p->state == VM_PROC_RUNNING && p->vfork_child) {
+		struct vm_proc *c = vm_proc_find(r->k, p->vfork_child);
+		stop(r, st->line, "%s waits for its vfork child %s (pid %d) until that exits or execs",
+		     name, c ? c->name : "?", p->vfork_child);
+		return NULL;
+	}
 	if (p && p->state == VM_PROC_RUNNING)
 		return p;
-	const char *name = proc_name(r, st->proc);
+	if (!p) {
+		stop(r, st->line, "%s does not exist (the fork that was to create it failed)", name);
+		return NULL;
+	}
 	if (p && p->state == VM_PROC_KILLED)
 		stop(r, st->line, "%s was killed by %s at line %ld; only expect and show may name it now",
 		     name, scn_signal_name(p->sig.signo) ? scn_signal_name(p->sig.signo) : "a signal",
@@ -189,7 +202,10 @@ static void killed(struct scn_run *r, const struct scn_stmt *st, const struct vm
 		       : p->sig.code == VM_SEGV_ACCERR ? "SEGV_ACCERR" : "SEGV_PKUERR";
 	else if (p->sig.signo == VM_SIGBUS)
 		code = p->sig.code == VM_BUS_ADRERR ? "BUS_ADRERR" : NULL;
-	r->killed_line[st->proc] = st->line;
+	/* The other threads of the group died with it (do_group_exit). */
+	for (size_t i = 0; i < r->prog->nprocs; i++)
+		if (r->procs[i] && r->procs[i]->state == VM_PROC_KILLED && !r->killed_line[i])
+			r->killed_line[i] = st->line;
 	out_begin(r, st->line, "%s killed by %s%s%s%s at 0x%" PRIx64 "%s%s", proc_name(r, st->proc),
 		  sig ? sig : "a signal", code ? " (" : "", code ? code : "", code ? ")" : "",
 		  p->sig.addr, p->sig.reason ? ": " : "", p->sig.reason ? p->sig.reason : "");
@@ -359,6 +375,66 @@ static void run_call(struct scn_run *r, const struct scn_stmt *st, struct vm_pro
 	r->last[st->proc] = ret;
 }
 
+static const unsigned clone_flags[] = {
+	[SCN_FORK] = 0, [SCN_VFORK] = VM_CLONE_VM | VM_CLONE_VFORK,
+	[SCN_THREAD] = VM_CLONE_VM | VM_CLONE_THREAD,
+};
+
+/* fork, vfork, thread: A.last is the child's pid (or -errno), the
+ * child's own last value 0, as each sees fork return. */
+static void run_clone(struct scn_run *r, const struct scn_stmt *st, struct vm_proc *p,
+		      const int64_t *v)
+{
+	struct vm_proc *child;
+	if (st->arg[SCN_A_ADDR] != SCN_NONE && (v[SCN_A_ADDR] < 0 ||
+						 (uint64_t)v[SCN_A_ADDR] >= r->k->ncpus)) {
+		stop(r, st->line, "cpu %" PRId64 ": the machine has CPUs 0 to %u (set cpus=N)",
+		     v[SCN_A_ADDR], r->k->ncpus - 1);
+		return;
+	}
+	long ret = vm_sys_clone(r->k, p, clone_flags[st->verb], proc_name(r, st->child), &child);
+	r->last[st->proc] = ret;
+	if (ret < 0)
+		return;
+	if (st->arg[SCN_A_ADDR] != SCN_NONE)
+		child->cpu = (unsigned)v[SCN_A_ADDR];
+	r->procs[st->child] = child;
+	r->last[st->child] = 0;
+}
+
+/* wait: the kernel frees what it reaps; the scenario keeps a copy so that
+ * expect and show may still name the child. */
+static void run_wait(struct scn_run *r, const struct scn_stmt *st, struct vm_proc *p)
+{
+	struct vm_proc *c = r->procs[st->child];
+	const char *name = proc_name(r, st->child);
+	if (!c || r->reaped[st->child] == c) {
+		r->last[st->proc] = -ECHILD;     /* never created, or reaped already */
+		return;
+	}
+	if (c->state == VM_PROC_RUNNING && c->ppid == p->pid && c->tgid == c->pid) {
+		stop(r, st->line, "%s still runs: %s would wait forever (a scenario runs one "
+		     "statement at a time; let %s exit first)", name, proc_name(r, st->proc), name);
+		return;
+	}
+	struct vm_proc *copy = malloc(sizeof(*copy));
+	if (!copy) {
+		stop(r, st->line, "out of memory");
+		return;
+	}
+	*copy = *c;
+	copy->fds = NULL;
+	copy->mm = NULL;
+	long ret = vm_sys_wait(r->k, p, c->pid, NULL);
+	r->last[st->proc] = ret;
+	if (ret == copy->pid) {
+		r->reaped[st->child] = copy;
+		r->procs[st->child] = copy;
+	} else {
+		free(copy);
+	}
+}
+
 static void run_expect(struct scn_run *r, const struct scn_stmt *st)
 {
 	const struct scn_expr *cmp = &r->prog->ex[st->arg[SCN_A_ADDR]];
@@ -465,6 +541,16 @@ static void run_stmt(struct scn_run *r, const struct scn_stmt *st)
 		if ((p = live(r, st)) != NULL)
 			run_execve(r, st, p);
 		return;
+	case SCN_FORK:
+	case SCN_VFORK:
+	case SCN_THREAD:
+		if ((p = live(r, st)) != NULL)
+			run_clone(r, st, p, v);
+		return;
+	case SCN_WAIT:
+		if ((p = live(r, st)) != NULL)
+			run_wait(r, st, p);
+		return;
 	default:
 		if ((p = live(r, st)) != NULL)
 			run_call(r, st, p, v);
@@ -495,13 +581,15 @@ static int run_init(struct scn_run *r, const struct scn_prog *prog,
 	r->last = calloc(np, sizeof(*r->last));
 	r->value = calloc(np, sizeof(*r->value));
 	r->killed_line = calloc(np, sizeof(*r->killed_line));
+	r->reaped = calloc(np, sizeof(*r->reaped));
 	r->names = calloc(nn, sizeof(*r->names));
 	r->out = o->out;
 	if (o->json || !o->out) {
 		r->capture = open_memstream(&r->cap_buf, &r->cap_len);
 		r->out = r->capture;
 	}
-	if (!r->procs || !r->last || !r->value || !r->killed_line || !r->names || !r->out)
+	if (!r->procs || !r->last || !r->value || !r->killed_line || !r->reaped || !r->names ||
+	    !r->out)
 		return -ENOMEM;
 	return 0;
 }
@@ -517,6 +605,9 @@ static void run_fini(struct scn_run *r)
 	free(r->last);
 	free(r->value);
 	free(r->killed_line);
+	for (size_t i = 0; r->reaped && i < VM_MAX(r->prog->nprocs, 1); i++)
+		free(r->reaped[i]);
+	free(r->reaped);
 	free(r->names);
 	vmlab_machine_destroy(r->m);
 }

@@ -64,7 +64,8 @@ static const struct scn_word verbs[] = {
 	{ "mmap", SCN_MMAP }, { "munmap", SCN_MUNMAP }, { "mprotect", SCN_MPROTECT },
 	{ "brk", SCN_BRK }, { "mremap", SCN_MREMAP }, { "madvise", SCN_MADVISE },
 	{ "msync", SCN_MSYNC }, { "read", SCN_READ }, { "write", SCN_WRITE }, { "exec", SCN_EXEC },
-	{ "touch", SCN_TOUCH }, { "exit", SCN_EXIT }, { NULL, 0 },
+	{ "touch", SCN_TOUCH }, { "exit", SCN_EXIT }, { "fork", SCN_FORK }, { "vfork", SCN_VFORK },
+	{ "thread", SCN_THREAD }, { "wait", SCN_WAIT }, { NULL, 0 },
 };
 
 static const struct scn_word views[] = {
@@ -285,6 +286,30 @@ int scn_parse_verb(struct scn_prog *prog, struct scn_cursor *cur, struct scn_stm
 		return rc;
 	case SCN_EXIT:
 		return scn_opt_operand(prog, cur, &a[SCN_A_ADDR], err);
+	case SCN_FORK:
+	case SCN_VFORK:
+	case SCN_THREAD:
+		scn_peek_word(cur, w, sizeof(w), true);
+		if (!*w)
+			return BAD(cur, err, "missing the name of the new process");
+		if ((rc = scn_add_process(prog, cur, w, &st->child, err)))
+			return rc;
+		scn_peek_word(cur, w, sizeof(w), false);
+		if (st->verb != SCN_VFORK && strcmp(w, "cpu") == 0) {
+			scn_peek_word(cur, w, sizeof(w), true);
+			rc = scn_operand(prog, cur, "the CPU after 'cpu'", &a[SCN_A_ADDR], err);
+		}
+		return rc;
+	case SCN_WAIT:
+		scn_peek_word(cur, w, sizeof(w), true);
+		if (!*w)
+			return BAD(cur, err, "wait: missing the process to wait for");
+		st->child = scn_proc_find(prog, w);
+		if (st->child < 0)
+			return BAD(cur, err, "wait: '%.40s' is not a process", w);
+		if (st->child == st->proc)
+			return BAD(cur, err, "wait: a process cannot wait for itself");
+		return 0;
 	default:
 		return 0;
 	}

@@ -101,6 +101,24 @@ run "$V" run /nonexistent.vms;    [ $rc -eq 2 ] && has "$err" "/nonexistent.vms:
 run "$V" run a.vms b.vms;         [ $rc -eq 2 ]; ok $? "two files exit 2"
 run "$V" run --help;              [ $rc -eq 0 ] && has "$out" "usage: vmlab run"; ok $? "run --help"
 
+# fork, vfork, thread, wait: the mistakes a scenario can make with them.
+try forkdup 'process A\nprocess B\nA fork B\n' 2 "forkdup.vms:3: 'B' is already defined" \
+	"fork binds a new process name"
+try forkbefore 'process A\nB read 0\nA fork B\n' 2 "forkbefore.vms:2: 'B': no such process" \
+	"a forked process does not exist before its fork"
+try waitwhat 'process A\nA wait C\n' 2 "waitwhat.vms:2: wait: 'C' is not a process" \
+	"wait names a process"
+try waitself 'process A\nA wait A\n' 2 "waitself.vms:2: wait: a process cannot wait for itself" \
+	"a process cannot wait for itself"
+try forkcpu 'set cpus=2\nprocess A\nA fork B cpu 2\n' 1 "forkcpu.vms:3: cpu 2: the machine has CPUs 0 to 1" \
+	"a CPU the machine lacks stops the run"
+try waitrun 'process A\nA fork B\nA wait B\n' 1 "waitrun.vms:3: B still runs: A would wait forever" \
+	"waiting for a running child stops the run"
+try vforkwait 'process A\nA vfork B\nA read 0x1000\n' 1 "vforkwait.vms:3: A waits for its vfork child B (pid 2)" \
+	"a vfork parent cannot run until the child exits"
+try forkexit 'process A\nA exit\nA fork B\n' 2 "forkexit.vms:3: A exited at line 2" \
+	"an exited process cannot fork"
+
 # Determinism: the same scenario twice, the same bytes.
 run "$V" run examples/demand-paging.vms
 first=$out

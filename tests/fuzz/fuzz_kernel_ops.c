@@ -10,7 +10,8 @@
  * mappings), sometimes from the start of an existing VMA, sometimes raw;
  * lengths are mostly small page counts, sometimes raw.  Input that runs out
  * ends the program.  Physical memory is small (8 MiB) so that allocation
- * failures, OOM kills and THP fallbacks happen too.
+ * failures, OOM kills and THP fallbacks happen too.  Processes come from
+ * vm_proc_create and from fork, vfork and threads; wait reaps them.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #include "core/machine.h"
 #include "kernel/fault.h"
+#include "kernel/fork.h"
 #include "kernel/kernel.h"
 #include "kernel/proc.h"
 #include "kernel/syscalls.h"
@@ -30,7 +32,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define WINDOW UINT64_C(0x300000000000)   /* 2 MiB aligned, 512 pages of play */
-#define MAXPROCS 3
+#define MAXPROCS 8
 #define FILE_PATH "tests/scenarios/data/6000-bytes.txt"
 
 struct prog {
@@ -213,6 +215,29 @@ static bool step(struct vm_kernel *k, struct vm_proc **procs, unsigned *nprocs, 
 			*fd = r >= 0 ? (int)r : -1;
 		}
 		break;
+	case 15: {        /* fork, vfork, a thread; or wait */
+		static const unsigned how[] = { 0, VM_CLONE_VM | VM_CLONE_VFORK,
+						VM_CLONE_VM | VM_CLONE_THREAD, VM_CLONE_VM };
+		uint8_t b = byte(g);
+		if (b < 128) {
+			if (*nprocs < MAXPROCS &&
+			    vm_sys_clone(k, p, how[b % 4], "fuzz", &procs[*nprocs]) > 0)
+				(*nprocs)++;
+			break;
+		}
+		int pids[MAXPROCS];
+		for (unsigned i = 0; i < *nprocs; i++)
+			pids[i] = procs[i]->pid;
+		long r = vm_sys_wait(k, p, b & 1 ? -1 : pids[byte(g) % *nprocs], NULL);
+		for (unsigned i = 0; r > 0 && i < *nprocs; i++)
+			if (pids[i] == r) {        /* reaped: its struct is gone */
+				memmove(&procs[i], &procs[i + 1], (*nprocs - i - 1) * sizeof(procs[0]));
+				(*nprocs)--;
+				*cur = 0;
+				break;
+			}
+		break;
+	}
 	default:
 		break;
 	}

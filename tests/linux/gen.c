@@ -83,7 +83,7 @@ static const struct kd_name advice_names[] = {
 #define N_ADVICE (sizeof advice_names / sizeof advice_names[0] - 1)
 
 static const char *const kind_names[KD_KIND_COUNT] = {
-	"mmap", "munmap", "mprotect", "mremap", "madvise", "msync", "brk", "touch",
+	"mmap", "munmap", "mprotect", "mremap", "madvise", "msync", "brk", "touch", "fork",
 };
 
 const char *kd_kind_name(unsigned kind)
@@ -312,7 +312,19 @@ bool kd_seq_uses_rwfile(const struct kd_seq *seq)
 	return false;
 }
 
-void kd_generate(uint64_t seed, unsigned calls, struct kd_seq *seq)
+/* A fork step: the touch phases of parent and child write (or read then
+ * write) where a touch would go; the parent exits at once 40 % of the
+ * time (so that the child's anon_vmas lose their parent's VMAs), else
+ * waits. */
+static void gen_fork(struct vm_rng *r, const struct kd_op *last_map, struct kd_op *op)
+{
+	gen_touch(r, last_map, op);
+	op->kind = KD_FORK;
+	op->flags = (chance(r, 70) ? KD_T_W : KD_T_RW) | (op->flags & KD_T_DOWN) |
+		    (chance(r, 40) ? KD_F_EXIT : 0);
+}
+
+void kd_generate(uint64_t seed, unsigned calls, bool fork, struct kd_seq *seq)
 {
 	const struct kd_op *last_map = NULL;
 	struct vm_rng r, rw;
@@ -324,7 +336,7 @@ void kd_generate(uint64_t seed, unsigned calls, struct kd_seq *seq)
 	vm_rng_seed(&rw, seed ^ UINT64_C(0x7277666696c65));
 	memset(seq, 0, sizeof *seq);
 	seq->seed = seed;
-	for (unsigned i = 0; i < calls && seq->n + 2 <= KD_MAX_STEPS; i++) {
+	for (unsigned i = 0; i < calls && seq->n + 3 <= KD_MAX_STEPS; i++) {
 		struct kd_op *op = &seq->op[seq->n++];
 		unsigned c = (unsigned)below(&r, 100);
 		if (c < 30)
@@ -348,6 +360,9 @@ void kd_generate(uint64_t seed, unsigned calls, struct kd_seq *seq)
 			last_map = op;
 		if (chance(&r, 50))
 			gen_touch(&r, last_map, &seq->op[seq->n++]);
+		/* Fork mode draws more numbers: its sequences are its own. */
+		if (fork && seq->n < KD_MAX_STEPS && chance(&r, 8))
+			gen_fork(&r, last_map, &seq->op[seq->n++]);
 	}
 }
 
@@ -439,6 +454,10 @@ void kd_op_format(const struct kd_op *op, char *buf, size_t len)
 	case KD_TOUCH:
 		snprintf(buf, len, "touch %s %" PRIu64 " %s %s", a, op->len, modes[op->flags & KD_T_MODE],
 			 op->flags & KD_T_DOWN ? "down" : "up");
+		break;
+	case KD_FORK:
+		snprintf(buf, len, "fork %s %" PRIu64 " %s %s %s", a, op->len, modes[op->flags & KD_T_MODE],
+			 op->flags & KD_T_DOWN ? "down" : "up", op->flags & KD_F_EXIT ? "exit" : "wait");
 		break;
 	default:
 		snprintf(buf, len, "?");
@@ -562,13 +581,18 @@ static int parse_kv(struct kd_op *op, const char *w)
 }
 
 /* Positional words after the kind: address, then numbers (touch: pages,
- * mode, direction). */
+ * mode, direction; fork: the same, then what the parent does). */
 static int parse_pos(struct kd_op *op, unsigned i, const char *w)
 {
 	uint64_t x;
 	if (i == 0)
 		return get_addr(w, &op->addr);
-	if (op->kind == KD_TOUCH) {
+	if (op->kind == KD_TOUCH || op->kind == KD_FORK) {
+		if (i == 4 && op->kind == KD_FORK) {
+			if (strcmp(w, "exit") == 0)
+				op->flags |= KD_F_EXIT;
+			return strcmp(w, "exit") && strcmp(w, "wait") ? -1 : 0;
+		}
 		if (i == 1)
 			return get_u64(w, &op->len);
 		if (i == 2) {
@@ -619,7 +643,8 @@ int kd_op_parse(const char *line, struct kd_op *op, char *msg, size_t msglen)
 			return -1;
 		}
 	}
-	if (pos < (op->kind == KD_BRK ? 1u : op->kind == KD_MREMAP || op->kind == KD_TOUCH ? 3u : 2u)) {
+	if (pos < (op->kind == KD_BRK ? 1u
+		   : op->kind == KD_MREMAP || op->kind == KD_TOUCH || op->kind == KD_FORK ? 3u : 2u)) {
 		snprintf(msg, msglen, "too few arguments");
 		return -1;
 	}

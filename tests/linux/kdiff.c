@@ -24,6 +24,10 @@
  *   --minimize     on a mismatch, shrink the sequence and print the case
  *   --check-every  run the model's invariant checker after every step (else
  *                  after the setup and at the end of each sequence)
+ *   --fork         generate sequences with fork steps (fork mode: the same
+ *                  seed gives another sequence; docs/differential.md, "Fork")
+ *   --fork-count N after the random sequences, N more in fork mode (with
+ *                  the same seeds); known fork-mode seeds are "fork:SEED"
  *
  * Output is TAP: one line per case file and per batch of 100 sequences,
  * totals in a diagnostic line.  A mismatch prints the seed, the step, the
@@ -47,13 +51,13 @@
 #include "tap.h"
 
 struct options {
-	uint64_t count, seed, calls, host_check, max_fail;
+	uint64_t count, seed, calls, host_check, max_fail, fork_count;
 	const char *cases;
-	bool self_check, print, trace, minimize, check_every, no_exclusions;
+	bool self_check, print, trace, minimize, check_every, no_exclusions, fork;
 };
 
 struct totals {
-	uint64_t sequences, calls, touches, accesses, faults, lines;
+	uint64_t sequences, calls, touches, accesses, faults, lines, forks;
 	uint64_t noise;          /* differences that did not repeat */
 	uint64_t known;          /* seeds that differ as the known list says */
 	uint64_t kind_calls[KD_KIND_COUNT], kind_ok[KD_KIND_COUNT];
@@ -108,7 +112,7 @@ static bool excluded(const struct kd_op *op, bool rwfile)
 static void generate(uint64_t seed, struct kd_seq *seq)
 {
 	unsigned n = 0;
-	kd_generate(seed, (unsigned)opt.calls, seq);
+	kd_generate(seed, (unsigned)opt.calls, opt.fork, seq);
 	bool rwfile = kd_seq_uses_rwfile(seq);
 	for (unsigned i = 0; i < seq->n; i++)
 		if (!excluded(&seq->op[i], rwfile))
@@ -259,6 +263,11 @@ static void print_result(const char *who, const struct kd_op *op, const struct k
 	if (op && op->kind == KD_TOUCH)
 		printf("#   %s: faults per access %s (minflt %" PRIu64 ", majflt %" PRIu64 "), data read %016"
 		       PRIx64 "\n", who, r->access, r->minflt, r->majflt, r->sum);
+	else if (op && op->kind == KD_FORK)
+		printf("#   %s: faults per access: parent %s (minflt %" PRIu64 ", majflt %" PRIu64
+		       ", data read %016" PRIx64 "), child %s (minflt %" PRIu64 ", majflt %" PRIu64
+		       ", data read %016" PRIx64 ")\n", who, r->access, r->minflt, r->majflt, r->sum,
+		       r->access2, r->minflt2, r->majflt2, r->sum2);
 	else
 		printf("#   %s: ret %s, minflt %" PRIu64 ", majflt %" PRIu64 "\n", who, ret, r->minflt,
 		       r->majflt);
@@ -294,7 +303,12 @@ static void print_maps_diff(const char *a, const char *b)
 
 static bool rec_equal(const struct kd_op *op, const struct kd_rec *a, const struct kd_rec *b)
 {
-	if (op && op->kind == KD_TOUCH) {
+	if (op && op->kind == KD_FORK) {
+		if (strcmp(a->access, b->access) != 0 || strcmp(a->access2, b->access2) != 0 ||
+		    a->sum != b->sum || a->sum2 != b->sum2 || a->minflt2 != b->minflt2 ||
+		    a->majflt2 != b->majflt2)
+			return false;
+	} else if (op && op->kind == KD_TOUCH) {
 		if (strcmp(a->access, b->access) != 0 || a->sum != b->sum)
 			return false;
 	} else if (a->ret_kind != b->ret_kind || a->ret != b->ret) {
@@ -470,10 +484,14 @@ static void count(const struct kd_seq *seq, const struct kd_run *r)
 	tot.sequences++;
 	for (unsigned i = 0; i < seq->n && i + 1 < r->n; i++) {
 		const struct kd_rec *rec = &r->rec[i + 1];
-		if (seq->op[i].kind == KD_TOUCH) {
-			tot.touches++;
+		if (seq->op[i].kind == KD_TOUCH || seq->op[i].kind == KD_FORK) {
+			tot.touches += seq->op[i].kind == KD_FORK ? 2 : 1;
+			tot.forks += seq->op[i].kind == KD_FORK;
 			for (const char *a = rec->access; *a; a++)
 				tot.accesses += *a != '-';
+			for (const char *a = rec->access2; *a; a++)
+				tot.accesses += *a != '-';
+			tot.faults += rec->minflt2 + rec->majflt2;
 		} else {
 			tot.calls++;
 			tot.kind_calls[seq->op[i].kind]++;
@@ -629,6 +647,7 @@ static void run_cases(const char *dir)
  * does not fail its batch; one that agrees is named too, to be removed. */
 #define MAX_KNOWN 256
 static uint64_t known_seed[MAX_KNOWN];
+static bool known_fork[MAX_KNOWN];        /* a seed of fork mode ("fork:SEED") */
 static char known_case[MAX_KNOWN][64];
 static unsigned nknown;
 
@@ -641,8 +660,10 @@ static int read_known(const char *path)
 	while (fgets(line, sizeof line, f) && nknown < MAX_KNOWN) {
 		unsigned long long seed;
 		char name[64];
-		if (line[0] == '#' || sscanf(line, "%llu %63s", &seed, name) != 2)
+		bool fork = strncmp(line, "fork:", 5) == 0;
+		if (line[0] == '#' || sscanf(line + (fork ? 5 : 0), "%llu %63s", &seed, name) != 2)
 			continue;
+		known_fork[nknown] = fork;
 		known_seed[nknown] = seed;
 		snprintf(known_case[nknown++], sizeof known_case[0], "%s", name);
 	}
@@ -653,7 +674,7 @@ static int read_known(const char *path)
 static const char *known(uint64_t seed)
 {
 	for (unsigned i = 0; i < nknown; i++)
-		if (known_seed[i] == seed)
+		if (known_seed[i] == seed && known_fork[i] == opt.fork)
 			return known_case[i];
 	return NULL;
 }
@@ -672,15 +693,17 @@ static void run_random(uint64_t count)
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t seed = opt.seed + i;
 		char name[64];
-		snprintf(name, sizeof name, "sequence %" PRIu64, seed);
+		snprintf(name, sizeof name, "%ssequence %" PRIu64, opt.fork ? "fork-mode " : "", seed);
 		generate(seed, seq);
 		const char *why = opt.self_check ? NULL : known(seed);
 		bool same = check(name, seq, why != NULL);
 		if (why && !same) {
-			diag("seed %" PRIu64 " differs, as known: open model bug, cases/%s", seed, why);
+			diag("%sseed %" PRIu64 " differs, as known: open model bug, cases/%s",
+			     opt.fork ? "fork-mode " : "", seed, why);
 			tot.known++;
 		} else if (why) {
-			diag("seed %" PRIu64 " agrees now: remove it from the known differences (%s)", seed, why);
+			diag("%sseed %" PRIu64 " agrees now: remove it from the known differences (%s)",
+			     opt.fork ? "fork-mode " : "", seed, why);
 		} else if (!same) {
 			failed++;
 			batch_failed++;
@@ -688,9 +711,9 @@ static void run_random(uint64_t count)
 		bool stop = failed >= opt.max_fail && !opt.trace;
 		if ((i + 1) % batch == 0 || i + 1 == count || stop) {
 			uint64_t first = i - i % batch;
-			ok(batch_failed == 0, "%s: seeds %" PRIu64 "..%" PRIu64 " (%" PRIu64 " differ)",
-			   opt.self_check ? "linux twice" : "linux vs vmlab", opt.seed + first, seed,
-			   batch_failed);
+			ok(batch_failed == 0, "%s%s: seeds %" PRIu64 "..%" PRIu64 " (%" PRIu64 " differ)",
+			   opt.self_check ? "linux twice" : "linux vs vmlab", opt.fork ? " (fork mode)" : "",
+			   opt.seed + first, seed, batch_failed);
 			batch_failed = 0;
 			fflush(stdout);
 		}
@@ -723,7 +746,7 @@ static void check_text_form(void)
 	char line[400], msg[160] = "";
 
 	for (uint64_t s = 1; seq && s <= 300; s++) {
-		kd_generate(s, 50, seq);
+		kd_generate(s, 50, s % 2 == 0, seq);
 		for (unsigned i = 0; i < seq->n; i++, steps++) {
 			struct kd_op back;
 			kd_op_format(&seq->op[i], line, sizeof line);
@@ -744,7 +767,8 @@ static int usage(const char *prog)
 	fprintf(stderr,
 		"usage: %s [--count N] [--seed S] [--calls N] [--cases DIR] [--self-check]\n"
 		"          [--host-check N] [--max-fail N] [--print] [--trace] [--minimize]\n"
-		"          [--check-every] [--no-exclusions] [--known FILE] [CASE...]\n", prog);
+		"          [--check-every] [--no-exclusions] [--known FILE] [--fork]\n"
+		"          [--fork-count N] [CASE...]\n", prog);
 	return 2;
 }
 
@@ -752,11 +776,12 @@ static int usage(const char *prog)
 static const struct { const char *name; bool *flag; } flag_opts[] = {
 	{ "--self-check", &opt.self_check }, { "--print", &opt.print }, { "--trace", &opt.trace },
 	{ "--minimize", &opt.minimize }, { "--check-every", &opt.check_every },
-	{ "--no-exclusions", &opt.no_exclusions },
+	{ "--no-exclusions", &opt.no_exclusions }, { "--fork", &opt.fork },
 };
 static const struct { const char *name; uint64_t *value; } number_opts[] = {
 	{ "--count", &opt.count }, { "--seed", &opt.seed }, { "--calls", &opt.calls },
 	{ "--max-fail", &opt.max_fail }, { "--host-check", &opt.host_check },
+	{ "--fork-count", &opt.fork_count },
 };
 
 /* One option at argv[*i] (advancing *i past its value): 0, or -1 if it is
@@ -854,10 +879,16 @@ int main(int argc, char **argv)
 	}
 	if (ncases == 0 && opt.count)
 		run_random(opt.count);
+	if (ncases == 0 && opt.fork_count && !opt.fork) {
+		opt.fork = true;
+		run_random(opt.fork_count);
+		opt.fork = false;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	diag("%" PRIu64 " sequences agreed: %" PRIu64 " calls, %" PRIu64 " touch phases (%" PRIu64
-	     " accesses), %" PRIu64 " faults, %" PRIu64 " maps lines compared in %.1f s",
-	     tot.sequences, tot.calls, tot.touches, tot.accesses, tot.faults, tot.lines,
+	diag("%" PRIu64 " sequences agreed: %" PRIu64 " calls, %" PRIu64 " forks, %" PRIu64
+	     " touch phases (%" PRIu64 " accesses), %" PRIu64 " faults, %" PRIu64
+	     " maps lines compared in %.1f s",
+	     tot.sequences, tot.calls, tot.forks, tot.touches, tot.accesses, tot.faults, tot.lines,
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (tot.known)
 		diag("%" PRIu64 " sequences differ as known (open model bugs, listed with --known)", tot.known);

@@ -48,8 +48,9 @@ static inline unsigned char kd_file_byte(uint64_t i)
 	return (unsigned char)(i * 7 + (i >> 12));
 }
 
-/* The byte the writes of step `step` (a touch phase) store: it changes from
- * step to step, so that a stale page reads differently. */
+/* The byte the writes of step `step` (a touch phase, or a fork's parent)
+ * store: it changes from step to step, so that a stale page reads
+ * differently. */
 static inline unsigned char kd_touch_byte(unsigned step)
 {
 	return (unsigned char)(0x41 + step % 26);
@@ -62,9 +63,17 @@ static inline uint64_t kd_sum_byte(uint64_t sum, unsigned char b)
 }
 #define KD_SUM_INIT UINT64_C(0xcbf29ce484222325)
 
+/* The byte a fork's child writes in its touch phase: another than its
+ * parent's in the same step, so that what a read returns shows whose
+ * write it sees (a page shared, or copied). */
+static inline unsigned char kd_child_byte(unsigned step)
+{
+	return (unsigned char)(0x61 + step % 26);
+}
+
 enum kd_kind {
 	KD_MMAP, KD_MUNMAP, KD_MPROTECT, KD_MREMAP, KD_MADVISE, KD_MSYNC, KD_BRK, KD_TOUCH,
-	KD_KIND_COUNT
+	KD_FORK, KD_KIND_COUNT
 };
 
 /* Where an address argument is anchored: the range base, the initial break
@@ -79,20 +88,25 @@ struct kd_addr {
 /* The fd argument of mmap, symbolic: each side passes its own number. */
 enum kd_fd { KD_FD_NONE, KD_FD_FILE, KD_FD_BAD, KD_FD_RWFILE };
 
-/* Touch modes and directions (op.flags of KD_TOUCH). */
-enum { KD_T_R = 1, KD_T_W = 2, KD_T_RW = 3, KD_T_MODE = 3, KD_T_DOWN = 4 };
+/* Touch modes and directions (op.flags of KD_TOUCH and KD_FORK); KD_F_EXIT:
+ * the parent of a fork exits after its touch phase instead of waiting. */
+enum { KD_T_R = 1, KD_T_W = 2, KD_T_RW = 3, KD_T_MODE = 3, KD_T_DOWN = 4, KD_F_EXIT = 8 };
 
-/* One step of a sequence: a system call or a touch phase. */
+/* One step of a sequence: a system call, a touch phase, or a fork.  A fork
+ * (docs/differential.md, "Fork") forks the process running the sequence;
+ * the parent makes the fork's touch phase, then exits (KD_F_EXIT) or waits
+ * for the child until the end; the child then makes the same touch phase
+ * and runs the rest of the sequence. */
 struct kd_op {
 	uint8_t kind;            /* enum kd_kind */
 	uint8_t fd;              /* KD_MMAP: enum kd_fd */
 	struct kd_addr addr;     /* mmap, munmap, mprotect, madvise, msync: addr;
-				  * mremap: old_addr; brk: the break; touch: first page */
+				  * mremap: old_addr; brk: the break; touch, fork: first page */
 	struct kd_addr addr2;    /* mremap: new_addr */
-	uint64_t len;            /* len; mremap: old_len; touch: pages */
+	uint64_t len;            /* len; mremap: old_len; touch, fork: pages */
 	uint64_t len2;           /* mremap: new_len */
 	int64_t prot;            /* mmap, mprotect */
-	int64_t flags;           /* mmap, mremap, msync flags; madvise advice; touch mode */
+	int64_t flags;           /* mmap, mremap, msync flags; madvise advice; touch, fork mode */
 	uint64_t off;            /* mmap: file offset in bytes */
 };
 
@@ -113,7 +127,9 @@ enum kd_ret_kind {
 };
 
 #define KD_MAX_ACCESS 128    /* accesses per touch phase (pages x 2) */
-#define KD_MAPS_TEXT 8192    /* normalised maps lines of one step */
+#define KD_MAPS_TEXT 16384   /* normalised maps lines of one step (a fork: both processes') */
+/* A fork's record holds the parent's maps, this line, then the child's. */
+#define KD_CHILD_MAPS "--- the child:\n"
 
 struct kd_rec {
 	uint8_t ret_kind;        /* enum kd_ret_kind */
@@ -123,6 +139,10 @@ struct kd_rec {
 	 * '0' + the minor faults that access took. */
 	char access[KD_MAX_ACCESS + 1];
 	uint64_t sum;            /* touch phases: kd_sum_byte over the bytes read, in order */
+	/* A fork: the child's touch phase (access, minflt, majflt, sum are the
+	 * parent's). */
+	char access2[KD_MAX_ACCESS + 1];
+	uint64_t minflt2, majflt2, sum2;
 	char maps[KD_MAPS_TEXT]; /* normalised lines after the step, '\n' each */
 };
 
@@ -136,8 +156,9 @@ struct kd_run {
 
 /* ------------------------------------------------------------------ gen.c */
 
-/* The sequence for a seed: calls system calls plus touch phases between. */
-void kd_generate(uint64_t seed, unsigned calls, struct kd_seq *seq);
+/* The sequence for a seed: calls system calls plus touch phases between;
+ * with fork, fork steps too (the same seed then gives another sequence). */
+void kd_generate(uint64_t seed, unsigned calls, bool fork, struct kd_seq *seq);
 /* Does a step of seq map the writable file? */
 bool kd_seq_uses_rwfile(const struct kd_seq *seq);
 /* One step as a line of text (no newline), the form case files use. */
@@ -206,10 +227,15 @@ bool kd_accessible(const struct kd_env *env, const struct kd_vma *vmas, int n, u
 /* The address an anchored argument stands for on a side. */
 uint64_t kd_resolve(const struct kd_env *env, struct kd_addr a);
 
-/* The list of accesses of a touch phase: addresses and kinds (true =
- * write), in order; returns the count (<= KD_MAX_ACCESS). */
+/* The list of accesses of a touch phase (or of the touch phases of a
+ * fork): addresses and kinds (true = write), in order; returns the count
+ * (<= KD_MAX_ACCESS). */
 unsigned kd_touch_plan(const struct kd_env *env, const struct kd_op *op, uint64_t *va,
 		       bool *write);
+
+/* Append the child's normalised maps to a fork's record (after
+ * KD_CHILD_MAPS), cut at KD_MAPS_TEXT. */
+void kd_maps_append_child(char *maps, const char *child);
 
 /* Normalise a call's return value (rec->minflt/majflt already set):
  * addresses into the range become KD_RET_RANGE, breaks KD_RET_HEAP, other

@@ -265,6 +265,13 @@ uint64_t kd_resolve(const struct kd_env *env, struct kd_addr a)
 	}
 }
 
+void kd_maps_append_child(char *maps, const char *child)
+{
+	size_t used = strlen(maps);
+
+	snprintf(maps + used, KD_MAPS_TEXT - used, "%s%s", KD_CHILD_MAPS, child);
+}
+
 unsigned kd_touch_plan(const struct kd_env *env, const struct kd_op *op, uint64_t *va, bool *write)
 {
 	uint64_t first = kd_resolve(env, op->addr) & ~UINT64_C(0xfff);

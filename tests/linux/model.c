@@ -20,6 +20,7 @@
 
 #include "core/machine.h"
 #include "kernel/fault.h"
+#include "kernel/fork.h"
 #include "kernel/kernel.h"
 #include "kernel/proc.h"
 #include "kernel/procfs.h"
@@ -53,12 +54,13 @@ void kd_host_read(struct kd_host *h)
 struct model {
 	struct vm_machine *m;
 	struct vm_kernel *k;      /* the machine's kernel */
-	struct vm_proc *p;
+	struct vm_proc *p;        /* the process running the sequence (after a fork: the child) */
 	int fd, rwfd;             /* the file, read-only; the writable file, read-write */
 	struct kd_env env;
 	struct kd_vma vmas[1024];
 	int nvmas;
 	char text[1 << 20];       /* maps text */
+	char child_maps[KD_MAPS_TEXT];
 };
 
 static int fail(struct kd_run *run, const char *what, long rc)
@@ -189,20 +191,21 @@ static long call(struct model *md, const struct kd_op *op)
 	return -ENOSYS;
 }
 
-static int touch(struct model *md, const struct kd_op *op, unsigned step, struct kd_rec *rec,
-		 struct kd_run *run)
+/* A touch phase: each access writes wbyte or reads a byte into *sum. */
+static int touch(struct model *md, const struct kd_op *op, unsigned char wbyte, char *access,
+		 uint64_t *minflt, uint64_t *majflt, uint64_t *sum, struct kd_run *run)
 {
 	uint64_t va[KD_MAX_ACCESS];
 	bool write[KD_MAX_ACCESS];
 	unsigned n = kd_touch_plan(&md->env, op, va, write);
 
-	rec->sum = KD_SUM_INIT;
+	*sum = KD_SUM_INIT;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t mf = md->p->min_flt, Mf = md->p->maj_flt;
-		unsigned char byte = kd_touch_byte(step);
+		unsigned char byte = wbyte;
 		int rc;
 		if (!kd_accessible(&md->env, md->vmas, md->nvmas, va[i], write[i])) {
-			rec->access[i] = '-';
+			access[i] = '-';
 			continue;
 		}
 		rc = vm_user_access(md->k, md->p, va[i], 1, write[i] ? VM_ACC_WRITE : VM_ACC_READ, &byte);
@@ -214,15 +217,39 @@ static int touch(struct model *md, const struct kd_op *op, unsigned step, struct
 			return -1;
 		}
 		if (!write[i])
-			rec->sum = kd_sum_byte(rec->sum, byte);
+			*sum = kd_sum_byte(*sum, byte);
 		mf = md->p->min_flt - mf;
 		Mf = md->p->maj_flt - Mf;
-		rec->access[i] = (char)('0' + (mf > 9 ? 9 : mf));
-		rec->minflt += mf;
-		rec->majflt += Mf;
+		access[i] = (char)('0' + (mf > 9 ? 9 : mf));
+		*minflt += mf;
+		*majflt += Mf;
 	}
-	rec->access[n] = 0;
+	access[n] = 0;
 	return 0;
+}
+
+/* A fork step as the native side makes it: the parent's touch phase and
+ * maps, the parent exits (or stays, waiting), the child's touch phase;
+ * the child runs the rest.  The child's maps are appended by the caller. */
+static int fork_step(struct model *md, const struct kd_op *op, unsigned step, struct kd_rec *rec,
+		     struct kd_run *run)
+{
+	struct vm_proc *child;
+	long rc = vm_sys_clone(md->k, md->p, 0, "kdiff", &child);
+
+	if (rc < 0)
+		return fail(run, "fork", rc);
+	if (touch(md, op, kd_touch_byte(step), rec->access, &rec->minflt, &rec->majflt, &rec->sum,
+		  run) || collect(md, run))
+		return -1;
+	kd_maps_normalise(&md->env, md->vmas, md->nvmas, rec->maps);
+	if (op->flags & KD_F_EXIT)
+		vm_sys_exit(md->k, md->p, 0);
+	md->p = child;
+	if (collect(md, run))      /* its own maps decide what it may touch */
+		return -1;
+	return touch(md, op, kd_child_byte(step), rec->access2, &rec->minflt2, &rec->majflt2,
+		     &rec->sum2, run);
 }
 
 static int steps(struct model *md, const struct kd_seq *seq, bool check_every, struct kd_run *run)
@@ -236,7 +263,11 @@ static int steps(struct model *md, const struct kd_seq *seq, bool check_every, s
 		struct kd_rec *rec = &run->rec[i + 1];
 		memset(rec, 0, sizeof *rec - sizeof rec->maps);
 		if (op->kind == KD_TOUCH) {
-			if (touch(md, op, i, rec, run))
+			if (touch(md, op, kd_touch_byte(i), rec->access, &rec->minflt, &rec->majflt,
+				  &rec->sum, run))
+				return -1;
+		} else if (op->kind == KD_FORK) {
+			if (fork_step(md, op, i, rec, run))
 				return -1;
 		} else {
 			uint64_t mf = md->p->min_flt, Mf = md->p->maj_flt;
@@ -252,7 +283,12 @@ static int steps(struct model *md, const struct kd_seq *seq, bool check_every, s
 		if (op->kind == KD_MMAP && rec->ret_kind == KD_RET_RANGE &&
 		    (op->flags & (VM_MAP_SHARED | VM_MAP_ANONYMOUS)) == (VM_MAP_SHARED | VM_MAP_ANONYMOUS))
 			kd_note_shm(&md->env, md->vmas, md->nvmas, KD_BASE + (uint64_t)rec->ret, op->len);
-		kd_maps_normalise(&md->env, md->vmas, md->nvmas, rec->maps);
+		if (op->kind == KD_FORK) {
+			kd_maps_normalise(&md->env, md->vmas, md->nvmas, md->child_maps);
+			kd_maps_append_child(rec->maps, md->child_maps);
+		} else {
+			kd_maps_normalise(&md->env, md->vmas, md->nvmas, rec->maps);
+		}
 		run->n = i + 2;
 	}
 	return check(md, run);

@@ -22,6 +22,15 @@
  *                               the sequence maps it.
  * After the heap is given back the child must not call malloc: it does
  * not (raw system calls, static buffers, the shared buffer).
+ *
+ * A fork step forks the process running the sequence (a raw fork: no
+ * atfork handlers).  The parent re-warms (its stack is now shared
+ * copy-on-write), makes the touch phase, records its maps, lets the child
+ * go through a pipe, then exits or waits for the child; the child, once
+ * let go (and, after an exiting parent, once that is gone: its parent pid
+ * changes after exit_mm), re-warms, makes the touch phase and runs the
+ * rest of the sequence.  Every process of a run holds the write end of
+ * the "done" pipe, so that the harness knows when the last one is gone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,9 +58,11 @@ struct kd_shared {
 static struct kd_shared *shared;
 static size_t shared_size;
 static pid_t child_pid = -1;
+static int done_fd = -1;          /* read end of the done pipe (the harness's) */
 
 /* The child's own buffers (never touched by the parent). */
 static char maps_buf[1 << 20];
+static char child_maps[KD_MAPS_TEXT];
 static struct kd_vma vmas[1024];
 static struct kd_env env;
 
@@ -169,12 +180,23 @@ static uint64_t read_start_brk(void)
 	return v;
 }
 
-static void setup(int *fd, int *rwfd)
+/* Fault in what the measuring windows use: the stack below, the two
+ * measuring functions' code and frames (after a fork, a process shares
+ * its stack copy-on-write and has none of the executable's text mapped). */
+static void warm(void)
 {
 	uint64_t mf, Mf;
 	long a[6] = { 0 };
 	unsigned char byte = 0;
 
+	warm_stack();
+	measured_call(SYS_getpid, a, &mf, &Mf);
+	measured_access((uint64_t)(uintptr_t)&mf, false, &byte, &mf, &Mf);
+	measured_access((uint64_t)(uintptr_t)&mf, true, &byte, &mf, &Mf);
+}
+
+static void setup(int *fd, int *rwfd)
+{
 	sys6(SYS_alarm, 30, 0, 0, 0, 0, 0);
 	if (sys6(SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0) != 0)
 		fail("prctl(PR_SET_THP_DISABLE)", -EINVAL);
@@ -194,11 +216,7 @@ static void setup(int *fd, int *rwfd)
 	if (shared->rw_path[0] &&
 	    (*rwfd = (int)sys6(SYS_openat, AT_FDCWD, (long)shared->rw_path, O_RDWR, 0, 0, 0)) < 0)
 		fail("open the writable file", *rwfd);
-	warm_stack();
-	a[0] = 0;
-	measured_call(SYS_getpid, a, &mf, &Mf);
-	measured_access((uint64_t)(uintptr_t)&mf, false, &byte, &mf, &Mf);
-	measured_access((uint64_t)(uintptr_t)&mf, true, &byte, &mf, &Mf);
+	warm();
 }
 
 static long op_nr(const struct kd_op *op)
@@ -237,28 +255,72 @@ static void op_args(const struct kd_op *op, int fd, int rwfd, long *a)
 	}
 }
 
-static void run_touch(const struct kd_op *op, unsigned step, int nvmas, struct kd_rec *rec)
+/* A touch phase: each access writes wbyte or reads a byte into *sum. */
+static void run_touch(const struct kd_op *op, unsigned char wbyte, int nvmas, char *access,
+		      uint64_t *minflt, uint64_t *majflt, uint64_t *sum)
 {
 	uint64_t va[KD_MAX_ACCESS];
 	bool write[KD_MAX_ACCESS];
 	unsigned n = kd_touch_plan(&env, op, va, write);
 
-	rec->sum = KD_SUM_INIT;
+	*sum = KD_SUM_INIT;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t mf = 0, Mf = 0;
-		unsigned char byte = kd_touch_byte(step);
+		unsigned char byte = wbyte;
 		if (!kd_accessible(&env, vmas, nvmas, va[i], write[i])) {
-			rec->access[i] = '-';
+			access[i] = '-';
 			continue;
 		}
 		measured_access(va[i], write[i], &byte, &mf, &Mf);
 		if (!write[i])
-			rec->sum = kd_sum_byte(rec->sum, byte);
-		rec->access[i] = (char)('0' + (mf > 9 ? 9 : mf));
-		rec->minflt += mf;
-		rec->majflt += Mf;
+			*sum = kd_sum_byte(*sum, byte);
+		access[i] = (char)('0' + (mf > 9 ? 9 : mf));
+		*minflt += mf;
+		*majflt += Mf;
 	}
-	rec->access[n] = 0;
+	access[n] = 0;
+}
+
+/* A fork step; returns in the child only (see the top of the file). */
+static void run_fork(const struct kd_op *op, unsigned step, int nvmas, struct kd_rec *rec)
+{
+	int p[2];
+	char msg[200], b = 'x';
+	long parent = sys6(SYS_getpid, 0, 0, 0, 0, 0, 0), pid, rc;
+
+	if ((rc = sys6(SYS_pipe2, (long)p, 0, 0, 0, 0, 0)) < 0)
+		fail("pipe2", rc);
+	if ((pid = sys6(SYS_fork, 0, 0, 0, 0, 0, 0)) < 0)
+		fail("fork", pid);
+	if (pid == 0) {
+		sys6(SYS_alarm, 30, 0, 0, 0, 0, 0);            /* alarms are not inherited */
+		sys6(SYS_close, p[1], 0, 0, 0, 0, 0);
+		if (sys6(SYS_read, p[0], (long)&b, 1, 0, 0, 0) != 1)
+			sys6(SYS_exit_group, 3, 0, 0, 0, 0, 0);   /* the parent failed and said why */
+		sys6(SYS_close, p[0], 0, 0, 0, 0, 0);
+		while ((op->flags & KD_F_EXIT) && sys6(SYS_getppid, 0, 0, 0, 0, 0, 0) == parent)
+			sys6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		/* Its own maps decide what it may touch (VM_DONTCOPY VMAs are gone). */
+		if ((nvmas = collect(msg, sizeof msg)) < 0)
+			fail(msg, -EINVAL);
+		warm();
+		run_touch(op, kd_child_byte(step), nvmas, rec->access2, &rec->minflt2, &rec->majflt2,
+			  &rec->sum2);
+		return;
+	}
+	sys6(SYS_close, p[0], 0, 0, 0, 0, 0);
+	warm();
+	run_touch(op, kd_touch_byte(step), nvmas, rec->access, &rec->minflt, &rec->majflt,
+		  &rec->sum);
+	if ((nvmas = collect(msg, sizeof msg)) < 0)
+		fail(msg, -EINVAL);
+	kd_maps_normalise(&env, vmas, nvmas, rec->maps);
+	sys6(SYS_write, p[1], (long)&b, 1, 0, 0, 0);
+	sys6(SYS_close, p[1], 0, 0, 0, 0, 0);
+	if (!(op->flags & KD_F_EXIT))
+		while (sys6(SYS_wait4, pid, 0, 0, 0, 0, 0) == -EINTR)
+			;
+	sys6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
 }
 
 static void child(void)
@@ -277,7 +339,10 @@ static void child(void)
 		const struct kd_op *op = &seq->op[i];
 		struct kd_rec *rec = &run->rec[i + 1];
 		if (op->kind == KD_TOUCH) {
-			run_touch(op, i, nvmas, rec);
+			run_touch(op, kd_touch_byte(i), nvmas, rec->access, &rec->minflt, &rec->majflt,
+				  &rec->sum);
+		} else if (op->kind == KD_FORK) {
+			run_fork(op, i, nvmas, rec);
 		} else {
 			long a[6];
 			op_args(op, fd, rwfd, a);
@@ -291,7 +356,12 @@ static void child(void)
 		if (op->kind == KD_MMAP && rec->ret_kind == KD_RET_RANGE &&
 		    (op->flags & (VM_MAP_SHARED | VM_MAP_ANONYMOUS)) == (VM_MAP_SHARED | VM_MAP_ANONYMOUS))
 			kd_note_shm(&env, vmas, nvmas, KD_BASE + (uint64_t)rec->ret, op->len);
-		kd_maps_normalise(&env, vmas, nvmas, rec->maps);
+		if (op->kind == KD_FORK) {
+			kd_maps_normalise(&env, vmas, nvmas, child_maps);
+			kd_maps_append_child(rec->maps, child_maps);
+		} else {
+			kd_maps_normalise(&env, vmas, nvmas, rec->maps);
+		}
 		run->n = i + 2;
 	}
 	sys6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
@@ -317,6 +387,8 @@ void kd_native_fini(void)
 int kd_native_start(const struct kd_seq *seq, const char *path, const char *rw_path,
 		    struct kd_run *run)
 {
+	int done[2];
+
 	(void)run;
 	shared->seq = *seq;
 	snprintf(shared->path, sizeof shared->path, "%s", path);
@@ -324,12 +396,21 @@ int kd_native_start(const struct kd_seq *seq, const char *path, const char *rw_p
 	shared->run.n = 0;
 	shared->run.error[0] = 0;
 	memset(shared->run.rec, 0, sizeof shared->run.rec[0] * (seq->n + 1));
+	if (pipe(done) != 0)
+		return -errno;
 	fflush(stdout);
 	child_pid = fork();
-	if (child_pid < 0)
+	if (child_pid < 0) {
+		close(done[0]);
+		close(done[1]);
 		return -errno;
-	if (child_pid == 0)
+	}
+	if (child_pid == 0) {
+		close(done[0]);
 		child();
+	}
+	close(done[1]);
+	done_fd = done[0];
 	return 0;
 }
 
@@ -342,6 +423,16 @@ int kd_native_finish(struct kd_run *run)
 		w = waitpid(child_pid, &status, 0);
 	while (w < 0 && errno == EINTR);
 	child_pid = -1;
+	/* After a fork step the last process of the run may be another one:
+	 * wait until no process holds the done pipe. */
+	for (;;) {
+		char b;
+		ssize_t n = read(done_fd, &b, 1);
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break;
+	}
+	close(done_fd);
+	done_fd = -1;
 	run->n = shared->run.n;
 	memcpy(run->error, shared->run.error, sizeof run->error);
 	memcpy(run->rec, shared->run.rec, sizeof run->rec[0] * run->n);
@@ -359,6 +450,12 @@ int kd_native_finish(struct kd_run *run)
 		if (!run->error[0])
 			snprintf(run->error, sizeof run->error, "native child exited with %d",
 				 WEXITSTATUS(status));
+		return -1;
+	}
+	if (!run->error[0] && run->n != shared->seq.n + 1) {
+		snprintf(run->error, sizeof run->error,
+			 "a native process of the run died after %u steps (a forked one: no status)",
+			 run->n ? run->n - 1 : 0);
 		return -1;
 	}
 	return 0;

@@ -160,7 +160,7 @@ static void test_invalid(void)
 	      "t.vms:2: '16Q' is not a number (decimal, 0x hex, or a size such as 64K)", "a bad size");
 	fails("process A\nA frob p\n",
 	      "t.vms:2: A: 'frob' is not a verb (mmap, munmap, mprotect, brk, mremap, madvise, msync, "
-	      "read, write, exec, touch, exit)", "an unknown verb");
+	      "read, write, exec, touch, exit, fork, vfork, thread, wait)", "an unknown verb");
 	fails("B mmap p 4K rw private,anon\n",
 	      "t.vms:1: 'B': no such process (declare it with `process B`)", "an unknown process");
 	fails("mmap p 4K rw private\n",
