@@ -88,6 +88,8 @@
 	X(tlb_flush_range,   "flushes",  "kernel TLB flushes of an address range (INVLPG each page, up to 33)") \
 	X(tlb_flush_mm,      "flushes",  "kernel TLB flushes of a whole address space (its PCID)") \
 	X(tlb_shootdowns,    "IPIs",     "TLB shootdown interrupts sent to other CPUs") \
+	X(nr_dirtied,        "pages",    "file pages that became dirty (a write to a shared mapping; Linux nr_dirtied)") \
+	X(nr_written,        "pages",    "dirty file pages written back (msync MS_SYNC; Linux nr_written)") \
 	X(ctx_switches,      "switches", "address-space switches: a CPU loads another mm's tables (switch_mm)") \
 	X(forks,             "calls",    "processes and threads created by fork, vfork and clone") \
 	X(fork_ptes,         "entries",  "page-table entries copied into children by fork (copy_page_range)") \

@@ -65,7 +65,6 @@ bool vm_anon_vma_in_chain(const struct vm_vma *vma, const struct vm_anon_vma *av
 static bool anon_vma_compatible(const struct vm_vma *a, const struct vm_vma *b)
 {
 	return a->vm_end == b->vm_start && a->vm_file == b->vm_file &&
-	       a->shmem_ino == b->shmem_ino &&
 	       !((a->vm_flags ^ b->vm_flags) & ~(VM_READ | VM_WRITE | VM_EXEC | VM_SOFTDIRTY)) &&
 	       b->vm_pgoff == a->vm_pgoff + ((b->vm_start - a->vm_start) >> VM_PAGE_SHIFT);
 }

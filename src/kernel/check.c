@@ -117,8 +117,7 @@ static int check_leaf(void *arg, const struct vm_pt_leaf *leaf)
 		return fail(c, "page %#" PRIx64 ": frame %#" PRIx64 " marked exclusive but has "
 			    "refcount %u", leaf->va, pfn, pg->refcount);
 	c->rss[vm_rss_kind(vma, pg)] += size >> VM_PAGE_SHIFT;
-	if (pg->owner_kind == VM_OWNER_ANON && !vm_vma_is_shmem(vma) &&
-	    !vm_anon_vma_in_chain(vma, pg->owner))
+	if (pg->owner_kind == VM_OWNER_ANON && !vm_anon_vma_in_chain(vma, pg->owner))
 		return fail(c, "page %#" PRIx64 ": its anon_vma is not in the VMA's chain (the "
 			    "reverse map would miss this mapping)", leaf->va);
 	return count(c, pfn, 1, 1);
@@ -212,8 +211,6 @@ static int check_mm(struct check *c, struct vm_mm *mm)
 		if (v->vm_end > mm->task_size)
 			return fail(c, "VMA [%#" PRIx64 ", %#" PRIx64 ") beyond TASK_SIZE",
 				    v->vm_start, v->vm_end);
-		if (v->vm_file && v->shmem_ino)
-			return fail(c, "VMA %#" PRIx64 " both file and shmem", v->vm_start);
 		if (check_chain(c, v))
 			return c->err;
 		total += n;
@@ -329,9 +326,10 @@ static int check_files(struct check *c)
 				for (struct vm_vma *v = vm_vma_first(p->mm); v; v = vm_vma_next(v))
 					refs += v->vm_file == f;
 		}
+		refs += f->pinned;      /* the kernel's own */
 		if (refs != f->refs)
-			return fail(c, "%s: %u references, %" PRIu64 " descriptors and VMAs", f->path,
-				    f->refs, refs);
+			return fail(c, "%s: %u references, %" PRIu64 " descriptors, VMAs and pins",
+				    f->path, f->refs, refs);
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "kernel/fault_internal.h"
 #include "kernel/rmap.h"
 #include "kernel/uapi.h"
+#include "kernel/vfs.h"
 
 #define THP_ORDER 9
 
@@ -57,11 +58,11 @@ static struct vm_cpu *local_cpu(const struct vm_fault *vmf)
 /* ---- anonymous memory ------------------------------------------------------ */
 
 /* Linux: vmf_anon_prepare() — the VMA's anon_vma before its first
- * anonymous page (shmem has none). */
+ * anonymous page.  Only private mappings get here (a private mapping of a
+ * tmpfs file too, for its copies on write): shared anonymous memory is a
+ * shmem file, whose pages come from its page cache. */
 static unsigned anon_prepare(struct vm_fault *vmf)
 {
-	if (vm_vma_is_shmem(vmf->vma))
-		return 0;
 	return vm_anon_vma_prepare(vmf->k, vmf->vma) ? VM_FAULT_OOM : 0;
 }
 
@@ -106,21 +107,6 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 	return ret;
 }
 
-/* Shared anonymous memory (Linux: shmem_fault on the shmem file behind
- * MAP_SHARED|MAP_ANONYMOUS): every fault allocates, no zero page; shmem
- * has no dirty tracking, so a read maps the page writable already. */
-static unsigned do_shmem_fault(struct vm_fault *vmf)
-{
-	uint64_t pfn;
-
-	if (vm_page_alloc(vmf->k, 0, &pfn))
-		return VM_FAULT_OOM;
-	unsigned ret = vm_fault_map_anon(vmf, pfn, vm_fault_prot(vmf, true, fault_write(vmf)));
-	if (!ret)
-		vmf->k->stats->flt_anon++;
-	return ret;
-}
-
 /* ---- transparent huge pages ------------------------------------------------- */
 
 /* Linux: thp_vma_allowable_order() + thp_vma_suitable_order() for an
@@ -145,10 +131,7 @@ static int any_leaf(void *ctx, const struct vm_pt_leaf *leaf)
 	return 1;
 }
 
-/* Linux: pmd_none() — nothing maps the 2 MiB around the address (the
- * radix tables free a page table once it is empty, so no leaf means no
- * table either; map() reports -EEXIST otherwise). */
-static bool pmd_none(const struct vm_fault *vmf)
+bool vm_fault_pmd_none(const struct vm_fault *vmf)
 {
 	struct vm_pt *pt = &vmf->mm->pt;
 	vm_vaddr haddr = VM_ALIGN_DOWN(vmf->address, VM_PMD_SIZE);
@@ -267,7 +250,7 @@ static unsigned do_wp_page(struct vm_fault *vmf, const struct vm_pt_leaf *leaf)
 		/* Linux: wp_page_shared() — page_mkwrite, then reuse; the page
 		 * is dirty from now on (fault_dirty_shared_page). */
 		if (pg->owner_kind == VM_OWNER_FILE)
-			vm_page_set(pg, VM_PG_DIRTY);
+			vm_page_mark_dirty(k, pfn);
 		return wp_page_reuse(vmf, leaf);
 	}
 	/* Linux: PageAnonExclusive, or wp_can_reuse_anon_folio() — an
@@ -313,11 +296,8 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 	struct vm_pt_leaf leaf;
 	int err = pt->ops->lookup(pt, vmf->address, &leaf);
 
-	if (err == -ENOENT) {
-		if (vmf->vma->vm_file)
-			return vm_do_fault(vmf);
-		return vm_vma_is_shmem(vmf->vma) ? do_shmem_fault(vmf) : do_anonymous_page(vmf);
-	}
+	if (err == -ENOENT)     /* shared anonymous memory is a shmem file: do_fault */
+		return vmf->vma->vm_file ? vm_do_fault(vmf) : do_anonymous_page(vmf);
 	if (err)
 		return VM_FAULT_SIGSEGV;
 	if (leaf.size != VM_PSIZE_4K)
@@ -333,7 +313,7 @@ static unsigned handle_fault(struct vm_fault *vmf)
 	struct vm_pt *pt = &vmf->mm->pt;
 
 	if (pt->ops->lookup(pt, vmf->address, NULL) == -ENOENT && thp_allowed(vmf) &&
-	    pmd_none(vmf)) {
+	    vm_fault_pmd_none(vmf)) {
 		unsigned ret = do_huge_pmd_anonymous_page(vmf);
 		if (!(ret & VM_FAULT_FALLBACK))
 			return ret;

@@ -73,6 +73,20 @@ int vm_populate(struct vm_kernel *k, struct vm_proc *p, vm_vaddr start, vm_vaddr
  * the range is split; the part outside stays mapped. */
 void vm_zap_range(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr start, vm_vaddr end);
 
+/* Unmap the page-cache pages of file f with indexes [first, last] from
+ * every mapping of it in every address space (Linux unmap_mapping_range
+ * with even_cows false: private copies in private mappings stay), with
+ * TLB flushes as vm_zap_range. */
+void vm_file_unmap_range(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last);
+
+/* Call fn for every VMA, in every address space, that maps some of pages
+ * [first, last] of file f, with the range [start, end) of the VMA that
+ * holds them (Linux: vma_interval_tree_foreach over f's i_mmap).  fn may
+ * change page-table entries, not VMAs. */
+void vm_file_for_each_vma(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last,
+			  void (*fn)(void *ctx, struct vm_vma *vma, vm_vaddr start, vm_vaddr end),
+			  void *ctx);
+
 /* A user access of size bytes at va by p, as the CPU makes it: split at
  * page boundaries (and by the caller's access size), each piece translated
  * by the MMU on p's CPU, faults handled and retried.  kind is VM_ACC_READ,

@@ -1,12 +1,14 @@
 /*
  * Faults on file mappings (Linux mm/memory.c do_fault -> do_read_fault with
  * do_fault_around / filemap_map_pages, do_cow_fault, do_shared_fault; the
- * page comes from the page cache, filemap_fault).
+ * page comes from the page cache, filemap_fault or shmem_fault).
  *
- * Shared file mappings are modelled as on a filesystem that tracks dirty
- * pages (ext4 and most others: vma_wants_writenotify): a read fault maps
- * the page read-only, and the first write faults again (do_wp_page ->
- * wp_page_shared) to make it writable and dirty.
+ * Shared mappings of host files are modelled as on a filesystem that
+ * tracks dirty pages (ext4 and most others: vma_wants_writenotify): a read
+ * fault maps the page read-only, and the first write faults again
+ * (do_wp_page -> wp_page_shared) to make it writable and dirty.  shmem
+ * (shared anonymous memory, tmpfs) does not: its shared writable mappings
+ * map pages writable from the first fault, fault-around included.
  */
 #include <errno.h>
 
@@ -20,6 +22,14 @@
 static unsigned cache_error(int err)
 {
 	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+}
+
+/* Linux: vma->vm_page_prot of a file VMA allows writing only in a shared
+ * writable mapping that needs no write notification (shmem); private
+ * mappings copy on write, tracked ones fault to dirty the page. */
+static bool maps_writable(const struct vm_vma *vma)
+{
+	return (vma->vm_flags & VM_SHARED) && !vm_vma_tracks_dirty(vma);
 }
 
 /* Which pages of the window already have a present leaf. */
@@ -60,8 +70,8 @@ static bool filemap_map_pages(struct vm_fault *vmf, uint64_t start_pgoff, uint64
 	uint64_t n = end_pgoff - start_pgoff + 1;
 	pt->ops->for_each(pt, base, base + (n << VM_PAGE_SHIFT), mark_present, &pm);
 
-	uint64_t prot = vm_fault_prot(vmf, false, false);
-	bool mapped_fault_page = false;
+	uint64_t prot = vm_fault_prot(vmf, maps_writable(vma), false);
+	bool mapped_fault_page = false, first = true;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t pfn;
 		vm_vaddr va = base + (i << VM_PAGE_SHIFT);
@@ -72,6 +82,20 @@ static bool filemap_map_pages(struct vm_fault *vmf, uint64_t start_pgoff, uint64
 			continue;
 		if (err)
 			break;
+		/* Linux 6.18 ("do not populate page table entries beyond
+		 * i_size"): when the first folio found reaches the end of the
+		 * file, filemap_map_pmd() is not called (no PMD mapping across
+		 * i_size), so an empty PMD gets no page table, and the PTE
+		 * lookup that follows finds none: nothing is mapped.  shmem is
+		 * exempt.  Measured: a fault or populate past the end of the
+		 * file maps nothing when the window's first cached page is the
+		 * last one and no page table is there yet, and maps it when a
+		 * table is (tests/linux/cases/populate-eof.case). */
+		if (first && start_pgoff + i == last - 1 && !f->shmem && vm_fault_pmd_none(vmf)) {
+			vm_page_put(k, pfn);
+			break;
+		}
+		first = false;
 		if (pt->ops->map(pt, va, pfn, VM_PSIZE_4K, prot)) {
 			vm_page_put(k, pfn);
 			break;
@@ -118,7 +142,7 @@ static unsigned do_read_fault(struct vm_fault *vmf)
 	int err = vm_pagecache_get(k, vmf->vma->vm_file, vmf->pgoff, &pfn, &major);
 	if (err)
 		return cache_error(err);
-	unsigned ret = vm_fault_map(vmf, pfn, vm_fault_prot(vmf, false, false));
+	unsigned ret = vm_fault_map(vmf, pfn, vm_fault_prot(vmf, maps_writable(vmf->vma), false));
 	if (ret) {
 		vm_page_put(k, pfn);
 		return ret;
@@ -155,8 +179,8 @@ static unsigned do_cow_fault(struct vm_fault *vmf)
 }
 
 /* Linux: do_shared_fault() — the cached page itself, mapped writable and
- * dirty (page_mkwrite has nothing to do: writeback is not modelled yet),
- * the page marked dirty (fault_dirty_shared_page). */
+ * dirty (page_mkwrite has nothing to wait for: writeback completes at
+ * once), the page marked dirty (fault_dirty_shared_page). */
 static unsigned do_shared_fault(struct vm_fault *vmf)
 {
 	struct vm_kernel *k = vmf->k;
@@ -172,7 +196,7 @@ static unsigned do_shared_fault(struct vm_fault *vmf)
 		return ret;
 	}
 	vm_rmap_add_file(k, vmf->vma, pfn);
-	vm_page_set(&k->pages[pfn], VM_PG_DIRTY);
+	vm_page_mark_dirty(k, pfn);
 	k->stats->flt_file++;
 	return major ? VM_FAULT_MAJOR : 0;
 }

@@ -30,13 +30,11 @@ static bool is_cow_mapping(uint64_t flags)
 
 /* Linux: vma_needs_copy() — page tables are copied only where a fault
  * could not fill them again: VMAs with anonymous pages (an anon_vma).
- * File and shmem pages come back from the page cache on the child's
- * first access.  The model's shared anonymous memory has no object the
- * pages could come back from (docs/fork.md), so its tables are copied too. */
+ * File pages, shared anonymous memory's among them (a shmem file), come
+ * back from the page cache on the child's first access. */
 static bool vma_needs_copy(const struct vm_vma *src)
 {
-	return src->anon || (src->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)) ||
-	       (!src->vm_file && (src->vm_flags & VM_SHARED));
+	return src->anon || (src->vm_flags & (VM_PFNMAP | VM_MIXEDMAP));
 }
 
 struct copy_ctx {
@@ -165,7 +163,6 @@ static int dup_mm(struct vm_kernel *k, struct vm_mm *old, struct vm_mm **out)
 	mm->start_brk = old->start_brk;
 	mm->brk = old->brk;
 	mm->start_stack = old->start_stack;
-	mm->shmem_seq = old->shmem_seq;
 	for (struct vm_vma *pvma = vm_vma_first(old); pvma; pvma = vm_vma_next(pvma)) {
 		if (pvma->vm_flags & VM_DONTCOPY)
 			continue;

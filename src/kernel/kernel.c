@@ -80,6 +80,7 @@ int vm_kernel_init(struct vm_kernel *k, const struct vm_settings *s)
 	k->next_pcid = 1;
 	k->cur_cpu = -1;
 	vm_list_init(&k->files);
+	k->last_ino = 0;
 	k->anon_vmas = k->anon_vma_serial = 0;
 
 	k->cpu_mm = vm_host_calloc(k->host, k->ncpus, sizeof(*k->cpu_mm));

@@ -79,6 +79,8 @@ struct vm_kernel {
 	uint16_t next_pcid;                 /* PCIDs handed out round robin, 1..4095 */
 
 	struct vm_list files;               /* every struct vm_file, by file->link */
+	uint64_t last_ino;                  /* get_next_ino(): the last inode number given
+					     * to an in-memory file (shmem, tmpfs) */
 	uint64_t anon_vmas;                 /* live struct vm_anon_vma (anon_vma.c) */
 	uint64_t anon_vma_serial;           /* anon_vmas ever created: their serial numbers */
 

@@ -8,8 +8,8 @@
  * that runs past the last VMA stops there with -ENOMEM.  Advice that changes
  * flags splits and merges VMAs through vm_vma_modify, like mprotect.
  *
- * What the model does not do (see docs/kernel.md): MADV_FREE frees at once
- * (Linux frees lazily under memory pressure); COLD, PAGEOUT, COLLAPSE,
+ * What the model does not do (see docs/kernel.md): MADV_FREE marks pages
+ * lazyfree but nothing reclaims them yet; COLD, PAGEOUT, COLLAPSE,
  * GUARD_* and the KSM and fork flags are accepted as Linux accepts them,
  * with no effect beyond the VMA flags.
  */
@@ -18,6 +18,7 @@
 #include "base/compiler.h"
 #include "kernel/fault.h"
 #include "kernel/mm_internal.h"
+#include "kernel/rmap.h"
 #include "kernel/syscalls.h"
 #include "kernel/uapi.h"
 #include "kernel/vfs.h"
@@ -54,7 +55,74 @@ struct madv {
 	int advice;
 };
 
-/* Linux: madvise_dontneed_free(): the pages go, the VMA stays. */
+/* Pages of one page table, collected before their entries change (the
+ * page-table walk must not see its own edits). */
+struct lazyfree {
+	struct vm_kernel *k;
+	unsigned n;
+	struct { vm_vaddr va; uint64_t size; } leaf[512];
+};
+
+/* Linux: madvise_free_pte_range() / madvise_free_huge_pmd() for one leaf:
+ * a normal anonymous page this mapping alone holds loses its dirty flag
+ * (folio_clear_dirty) and becomes lazyfree (folio_mark_lazyfree clears
+ * SwapBacked: reclaim may drop it while it stays clean); its entry is
+ * queued for pte_mkold + pte_mkclean if A or D is set.  The zero page and
+ * pages shared with another mapping are left alone. */
+static int lazyfree_leaf(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	struct lazyfree *l = ctx;
+	uint64_t pfn = pte_leaf_base(leaf->pte, leaf->level) >> VM_PAGE_SHIFT;
+
+	if (pfn == l->k->zero_pfn || pfn >= l->k->phys->nframes)
+		return 0;
+	struct vm_page *pg = &l->k->pages[pfn];
+	if (pg->owner_kind != VM_OWNER_ANON || pg->mapcount != 1)
+		return 0;
+	vm_page_clear(pg, VM_PG_DIRTY);
+	vm_page_clear(pg, VM_PG_SWAPBACKED);
+	if (leaf->pte.v & (VM_PTE_A | VM_PTE_D)) {
+		l->leaf[l->n].va = leaf->va;
+		l->leaf[l->n].size = UINT64_C(1) << vm_psize_shift(leaf->size);
+		l->n++;
+	}
+	return 0;
+}
+
+/* Linux: madvise_free_single_vma().  The pages stay mapped and keep their
+ * bytes: a write before reclaim dirties the entry again and the page is
+ * kept; only reclaim (not modelled yet) would drop a page still clean.
+ * The entries made old and clean are flushed (tlb_remove_tlb_entry), so
+ * the next access sets A (and D) again through a walk, without a fault. */
+static void madvise_free(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
+{
+	struct vm_pt *pt = &vma->mm->pt;
+	struct lazyfree batch, *l = &batch;
+	bool flush = false;
+
+	/* A THP cut by the range is split first (split_folio), so that only
+	 * the range becomes lazyfree. */
+	if (start & (VM_PMD_SIZE - 1))
+		vm_split_huge_pmd(a->k, vma, start);
+	if (end & (VM_PMD_SIZE - 1))
+		vm_split_huge_pmd(a->k, vma, end - 1);
+	l->k = a->k;
+	for (vm_vaddr lo = start; lo < end;) {
+		vm_vaddr hi = VM_MIN(VM_ALIGN_DOWN(lo, VM_PMD_SIZE) + VM_PMD_SIZE, end);
+		l->n = 0;
+		pt->ops->for_each(pt, lo, hi, lazyfree_leaf, l);
+		for (unsigned i = 0; i < l->n; i++)
+			pt->ops->protect(pt, l->leaf[i].va, l->leaf[i].va + l->leaf[i].size, 0,
+					 VM_PTE_A | VM_PTE_D);
+		flush |= l->n > 0;
+		lo = hi;
+	}
+	if (flush)
+		vm_flush_tlb_range(a->k, vma->mm, start, end, a->k->cur_cpu);
+}
+
+/* Linux: madvise_dontneed_free(): DONTNEED zaps the pages (the VMA
+ * stays), FREE makes them lazyfree. */
 static long dontneed_free(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
 {
 	uint64_t forbidden = VM_PFNMAP | (a->advice == MADV_DONTNEED_LOCKED ? 0 : VM_LOCKED);
@@ -64,16 +132,20 @@ static long dontneed_free(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm
 	if (a->advice == VM_MADV_FREE && !vma_is_anonymous(vma))
 		return -EINVAL;
 	vm_vma_has_anon(a->k, vma);          /* the anon root outlives the pages */
-	vm_zap_range(a->k, vma, start, end);
+	if (a->advice == VM_MADV_FREE)
+		madvise_free(a, vma, start, end);
+	else
+		vm_zap_range(a->k, vma, start, end);
 	return 0;
 }
 
 /* Linux: madvise_willneed() -> vfs_fadvise(POSIX_FADV_WILLNEED): read the
  * file's pages of the range into the page cache (up to the end of the
- * file).  Anonymous memory: swap-in, nothing to do without swap. */
+ * file).  Anonymous memory and shmem: swap-in (shmem_swapin_range), which
+ * makes no new page, and nothing to do without swap. */
 static long willneed(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
 {
-	struct vm_file *f = vma->vm_file;
+	struct vm_file *f = vm_vma_is_shmem(vma) ? NULL : vma->vm_file;
 	uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT);
 	uint64_t last = first + ((end - start) >> VM_PAGE_SHIFT);
 	uint64_t eof = f ? VM_ALIGN_UP(f->size, VM_PAGE_SIZE) >> VM_PAGE_SHIFT : 0;
@@ -88,17 +160,21 @@ static long willneed(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vadd
 	return 0;
 }
 
-/* Linux: madvise_remove(): punch a hole in the shmem object behind a
- * shared writable mapping. */
+/* Linux: madvise_remove() -> vfs_fallocate(PUNCH_HOLE): free the file's
+ * pages behind a shared writable mapping (shmem_fallocate, ext4_punch_hole:
+ * unmapped from every mapping, dropped from the cache; they read as
+ * zeroes again). */
 static long remove_range(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
 {
 	if (vma->vm_flags & VM_LOCKED)
 		return -EINVAL;
-	if (!vma->vm_file && !vma->shmem_ino)
+	if (!vma->vm_file)
 		return -EINVAL;
 	if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
 		return -EACCES;
-	vm_zap_range(a->k, vma, start, end);
+	uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT);
+	uint64_t last = first + ((end - start) >> VM_PAGE_SHIFT) - 1;
+	vm_file_punch_hole(a->k, vma->vm_file, first, last);
 	return 0;
 }
 
@@ -286,9 +362,11 @@ long vm_sys_madvise(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint6
 	return vm_sys_leave(k, saved, ret, "madvise");
 }
 
-/* Linux: SYSCALL_DEFINE3(msync).  MS_SYNC of a shared file mapping would
- * write its dirty pages back (vfs_fsync_range); host files are read-only
- * in the model, so there is nothing to write yet. */
+/* Linux: SYSCALL_DEFINE3(msync).  MS_SYNC writes back the dirty pages of
+ * each shared file mapping's part of the range (vfs_fsync_range over its
+ * file offsets: writeback.c); MS_ASYNC does nothing since Linux 2.6.19
+ * (dirty pages are tracked and written back by the kernel anyway), and
+ * MS_INVALIDATE only refuses locked memory. */
 long vm_sys_msync(struct vm_kernel *k, struct vm_proc *p, vm_vaddr start, uint64_t len, int flags)
 {
 	int saved;
@@ -323,6 +401,11 @@ long vm_sys_msync(struct vm_kernel *k, struct vm_proc *p, vm_vaddr start, uint64
 		if ((flags & VM_MS_INVALIDATE) && (vma->vm_flags & VM_LOCKED)) {
 			ret = -EBUSY;
 			break;
+		}
+		if ((flags & VM_MS_SYNC) && vma->vm_file && (vma->vm_flags & VM_SHARED)) {
+			uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT);
+			uint64_t pages = (VM_MIN(end, vma->vm_end) - start) >> VM_PAGE_SHIFT;
+			vm_file_writeback(k, vma->vm_file, first, first + pages - 1);
 		}
 		start = vma->vm_end;
 		if (start >= end) {

@@ -77,10 +77,8 @@ struct vm_vma {
 	uint64_t vm_flags;        /* VM_* */
 	struct vm_vma_node node;
 	uint64_t vm_pgoff;        /* file offset in pages; private anon: vm_start >> 12 when created */
-	struct vm_file *vm_file;  /* holds one file reference; NULL = anonymous */
-	uint64_t shmem_ino;       /* shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, no
-				   * vm_file): the inode number of its shmem object, which
-				   * maps shows as /dev/zero (deleted); 0 otherwise */
+	struct vm_file *vm_file;  /* holds one file reference; NULL = anonymous; shared
+				   * anonymous memory maps its shmem file (shmem_zero_setup) */
 	/* Linux vma->anon_vma and anon_vma_chain (anon_vma.h): the anon_vma
 	 * its new anonymous pages belong to, NULL until the first one
 	 * (private VMAs only: shared anonymous memory is shmem); the chain,
@@ -139,7 +137,6 @@ struct vm_mm {
 	uint64_t rss[VM_RSS_COUNT];   /* == present pages counted by kind; see vm_check */
 	uint64_t hiwater_rss;         /* peak of rss[FILE] + rss[ANON] + rss[SHMEM] */
 	uint64_t hiwater_vm;          /* peak of total_vm */
-	uint64_t shmem_seq;           /* inode numbers given to its shared anonymous mappings */
 };
 
 /* Linux's vm_get_page_prot() for x86-64 (protection_map): the PTE flags

@@ -40,7 +40,7 @@ static inline uint64_t vma_pages(const struct vm_vma *vma)
 
 static inline bool vma_is_anonymous(const struct vm_vma *vma)
 {
-	return !vma->vm_file && !vma->shmem_ino;
+	return !vma->vm_file;
 }
 
 /* The effective mmap_min_addr of mm/mmap.c (max of the DAC and LSM limits). */
@@ -103,7 +103,6 @@ struct vm_merge {
 	vm_vaddr start, end;
 	uint64_t flags, pgoff;
 	struct vm_file *file;
-	uint64_t shmem_ino;
 	struct vm_anon_vma *anon;             /* the range's anon_vma: middle's, or copied_from's */
 	struct vm_vma *copied_from;           /* mremap's copy_vma: the VMA being moved */
 	bool just_expand;                     /* brk: only prev may grow */

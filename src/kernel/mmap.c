@@ -16,14 +16,12 @@
 #include "kernel/uapi.h"
 #include "kernel/vfs.h"
 
-/* include/linux/mman.h: the flags MAP_SHARED_VALIDATE accepts (MAP_SYNC
- * needs a DAX file, which host files are not). */
+/* include/linux/mman.h: the flags MAP_SHARED_VALIDATE accepts; MAP_SYNC
+ * too when the file system declares it (FOP_MMAP_SYNC, vm_file.mmap_sync). */
 #define LEGACY_MAP_MASK (VM_MAP_SHARED | VM_MAP_PRIVATE | VM_MAP_FIXED | VM_MAP_ANONYMOUS | \
 			 VM_MAP_DENYWRITE | VM_MAP_EXECUTABLE | VM_MAP_UNINITIALIZED | \
 			 VM_MAP_GROWSDOWN | VM_MAP_LOCKED | VM_MAP_NORESERVE | VM_MAP_POPULATE | \
 			 VM_MAP_NONBLOCK | VM_MAP_STACK | VM_MAP_HUGETLB)
-/* MAX_LFS_FILESIZE: file_mmap_ok()'s limit for regular files. */
-#define MAX_LFS_FILESIZE UINT64_C(0x7fffffffffffffff)
 
 int vm_sys_enter(struct vm_kernel *k, struct vm_proc *p, int *saved)
 {
@@ -67,6 +65,8 @@ static uint64_t mmap_vm_flags(int prot, int flags)
 		vf |= VM_GROWSDOWN;
 	if (flags & VM_MAP_LOCKED)
 		vf |= VM_LOCKED;
+	if (flags & VM_MAP_SYNC)
+		vf |= VM_SYNC;           /* whatever the map type: it keeps VMAs apart */
 	if (flags & VM_MAP_STACK)
 		vf |= VM_NOHUGEPAGE;     /* since Linux 6.7: MAP_STACK implies no THP */
 	return vf;
@@ -102,6 +102,13 @@ static long mmap_region(struct vm_kernel *k, struct vm_mm *mm, struct vm_file *f
 			return err;
 		vma = vm_find_vma_prev(mm, addr, &prev);
 	}
+	/* mmap_file(): ext4_file_mmap and xfs_file_mmap refuse VM_SYNC on a
+	 * file that is not DAX (daxdev_mapping_supported), and no file of the
+	 * model is.  This comes after MAP_FIXED cleared the old range, which
+	 * stays unmapped (vms_abort_munmap_vmas cannot restore it).  Other
+	 * file systems accept VM_SYNC from MAP_SHARED or MAP_PRIVATE. */
+	if (file && file->mmap_sync && (vm_flags & VM_SYNC))
+		return -EOPNOTSUPP;
 	struct vm_merge m = {
 		.mm = mm, .prev = prev, .next = vma, .start = addr, .end = end,
 		.flags = vm_flags, .pgoff = pgoff, .file = file,
@@ -124,8 +131,13 @@ static long mmap_region(struct vm_kernel *k, struct vm_mm *mm, struct vm_file *f
 		if (file) {
 			vma->vm_file = file;
 			vm_file_get(file);
-		} else if (vm_flags & VM_SHARED) {
-			vma->shmem_ino = ++mm->shmem_seq;
+		} else if ((vm_flags & VM_SHARED) &&
+			   vm_shmem_file_create(k, "/dev/zero (deleted)", VM_SHM_DEV_MINOR, len,
+						&vma->vm_file)) {
+			/* shmem_zero_setup(): an object of the mapping's size, its
+			 * reference held by the VMA. */
+			vm_vma_free(k, vma);
+			return -ENOMEM;
 		}
 		vm_vma_link_after(mm, vma, prev);
 	}
@@ -148,6 +160,7 @@ static long mmap_file_checks(const struct vm_fd *f, uint64_t pgoff, uint64_t len
 {
 	bool can_read = (f->flags & VM_O_ACCMODE) != VM_O_WRONLY;
 	bool can_write = (f->flags & VM_O_ACCMODE) != VM_O_RDONLY;
+	int flags_mask = LEGACY_MAP_MASK | (f->file && f->file->mmap_sync ? VM_MAP_SYNC : 0);
 
 	/* file_mmap_ok() */
 	if (len > MAX_LFS_FILESIZE || pgoff > (MAX_LFS_FILESIZE - len) >> VM_PAGE_SHIFT)
@@ -157,7 +170,7 @@ static long mmap_file_checks(const struct vm_fd *f, uint64_t pgoff, uint64_t len
 		flags &= LEGACY_MAP_MASK;
 		/* fall through */
 	case VM_MAP_SHARED_VALIDATE:
-		if (flags & ~LEGACY_MAP_MASK)
+		if (flags & ~flags_mask)
 			return -EOPNOTSUPP;
 		if ((prot & VM_PROT_WRITE) && !can_write)
 			return -EACCES;

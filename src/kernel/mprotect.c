@@ -12,6 +12,7 @@
 #include "kernel/mm_internal.h"
 #include "kernel/syscalls.h"
 #include "kernel/uapi.h"
+#include "kernel/vfs.h"
 
 #define PROT_SEM 0x8          /* accepted and ignored (arch_validate_prot) */
 #define PTE_RIGHTS (VM_PTE_US | VM_PTE_RW | VM_PTE_NX)
@@ -76,7 +77,7 @@ static void change_protection(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr 
 	uint64_t f = vma->vm_flags, prot = vm_get_page_prot(f, vm_kernel_nxe(k)), present = 0;
 	bool upgrade;
 
-	if (vma->vm_file && (f & VM_SHARED))
+	if (vm_vma_tracks_dirty(vma))
 		prot &= ~VM_PTE_RW;            /* writenotify: the first write faults */
 	pt->ops->for_each(pt, start, end, count_leaf, &present);
 	if (!present)
@@ -84,7 +85,7 @@ static void change_protection(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr 
 	pt->ops->protect(pt, start, end, prot & PTE_RIGHTS, PTE_RIGHTS & ~prot);
 	/* vma_wants_manual_pte_write_upgrade(): private writable, or shared
 	 * with write notification. */
-	upgrade = (f & VM_WRITE) && (!(f & VM_SHARED) || vma->vm_file);
+	upgrade = (f & VM_WRITE) && (!(f & VM_SHARED) || vm_vma_tracks_dirty(vma));
 	for (vm_vaddr va = start; upgrade && va < end;) {
 		struct upgrade u = { .k = k, .vma = vma };
 		if (pt->ops->for_each(pt, va, end, find_upgrade, &u) <= 0)

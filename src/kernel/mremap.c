@@ -200,7 +200,7 @@ static struct vm_vma *copy_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr
 	struct vm_merge m = {
 		.mm = mm, .prev = prev, .next = next, .start = addr, .end = addr + len,
 		.flags = vma->vm_flags, .pgoff = pgoff, .file = vma->vm_file,
-		.shmem_ino = vma->shmem_ino, .anon = vma->anon, .copied_from = vma,
+		.anon = vma->anon, .copied_from = vma,
 	};
 	new = vm_merge_new_range(k, &m);
 	if (new)
@@ -226,6 +226,10 @@ static void unmap_source(struct remap *r)
 	vm_vaddr end = r->addr + r->old_len, vm_start = vma->vm_start, vm_end = vma->vm_end;
 	bool accountable = (vma->vm_flags & VM_ACCOUNT) && !(r->flags & VM_MREMAP_DONTUNMAP);
 
+	/* A duplicate (old_len 0) leaves the source alone: do_vmi_munmap
+	 * refuses the empty range. */
+	if (!r->old_len)
+		return;
 	if (accountable)
 		vma->vm_flags &= ~VM_ACCOUNT;
 	if (vm_do_munmap(r->k, mm, r->addr, end)) {
@@ -361,8 +365,7 @@ static long expand_in_place(struct remap *r)
 	struct vm_merge m = {
 		.mm = r->mm, .prev = vma, .next = vm_vma_next(vma), .start = vma->vm_end,
 		.end = vma->vm_end + r->delta, .flags = vma->vm_flags,
-		.pgoff = vma->vm_pgoff + vma_pages(vma), .file = vma->vm_file,
-		.shmem_ino = vma->shmem_ino, .anon = vma->anon,
+		.pgoff = vma->vm_pgoff + vma_pages(vma), .file = vma->vm_file, .anon = vma->anon,
 	};
 	uint64_t flags = vma->vm_flags;
 	if (!vm_merge_new_range(r->k, &m))

@@ -1,9 +1,11 @@
 /*
- * The page cache, read side (Linux mm/filemap.c): (file, page index) ->
+ * The page cache (Linux mm/filemap.c, mm/shmem.c): (file, page index) ->
  * frame, one reference held by the cache.  A page enters the cache when a
  * fault needs it (filemap_fault -> the read of filemap_read_folio); in
  * data mode its bytes come from the host file with pread, the part past
- * the end of the file reading as zeroes.
+ * the end of the file reading as zeroes.  A page of an in-memory file is
+ * a zeroed frame (shmem_get_folio: shmem_alloc_and_add_folio), SwapBacked,
+ * never a major fault; it counts as cached only once it exists.
  *
  * Warm and cold: with pagecache=warm a file counts as entirely cached from
  * the start (as a file just read or written on a real system is), so a
@@ -18,15 +20,26 @@
 #include <unistd.h>
 
 #include "base/compiler.h"
+#include "kernel/fault.h"
 
-/* Fill frame pfn with page index of f (data mode): pread into a buffer,
- * short at the end of the file (the frame is already zeroed). */
+/* Fill frame pfn with page index of f (data mode): the overlay's copy if
+ * the page was written back, else pread into a buffer, short at the end of
+ * the file (the frame is already zeroed). */
 static int read_page(struct vm_kernel *k, struct vm_file *f, uint64_t index, uint64_t pfn)
 {
 	unsigned char buf[VM_PAGE_SIZE];
 	size_t done = 0;
+	uint64_t copy;
 
-	if (!k->phys->data || f->host_fd < 0)
+	if (!k->phys->data)
+		return 0;
+	if (vm_u64map_get(&f->written, index, &copy)) {
+		if (copy && vm_phys_write(k->phys, (vm_paddr){ pfn << VM_PAGE_SHIFT },
+					  (const void *)(uintptr_t)copy, VM_PAGE_SIZE))
+			return -EIO;
+		return 0;       /* 0: a hole, zeroes */
+	}
+	if (f->host_fd < 0)
 		return 0;
 	while (done < sizeof(buf)) {
 		ssize_t n = pread(f->host_fd, buf + done, sizeof(buf) - done,
@@ -62,7 +75,10 @@ static int add_page(struct vm_kernel *k, struct vm_file *f, uint64_t index, bool
 	pg->owner_kind = VM_OWNER_FILE;
 	pg->owner = f;
 	pg->index = index;
+	if (f->shmem)
+		vm_page_set(pg, VM_PG_SWAPBACKED);
 	f->cached_pages++;
+	vm_u64map_del(&f->uncached, index, NULL);
 	if (io)
 		k->stats->pagecache_reads++;
 	return 0;
@@ -83,10 +99,11 @@ int vm_pagecache_get(struct vm_kernel *k, struct vm_file *f, uint64_t index, uin
 	if (index >= vm_file_pages(f))
 		return -ENXIO;
 	if (!vm_u64map_get(&f->cache, index, pfn)) {
-		int err = add_page(k, f, index, !f->warm, pfn);
+		bool io = !f->shmem && (!f->warm || vm_u64map_get(&f->uncached, index, NULL));
+		int err = add_page(k, f, index, io, pfn);
 		if (err)
 			return err;
-		*major = !f->warm;
+		*major = io;
 	}
 	vm_page_get(k, *pfn);
 	return 0;
@@ -98,7 +115,7 @@ int vm_pagecache_get_cached(struct vm_kernel *k, struct vm_file *f, uint64_t ind
 	if (index >= vm_file_pages(f))
 		return -ENXIO;
 	if (!vm_u64map_get(&f->cache, index, pfn)) {
-		if (!f->warm)
+		if (!f->warm || vm_u64map_get(&f->uncached, index, NULL))
 			return -ENOENT;
 		int err = add_page(k, f, index, false, pfn);
 		if (err)
@@ -108,14 +125,16 @@ int vm_pagecache_get_cached(struct vm_kernel *k, struct vm_file *f, uint64_t ind
 	return 0;
 }
 
-/* Linux: invalidate_mapping_pages() as drop_caches runs it — only pages
- * nobody else holds (the cache's reference is the only one) go. */
+/* Linux: invalidate_mapping_pages() as drop_caches runs it — only clean
+ * pages nobody else holds (the cache's reference is the only one) go. */
 uint64_t vm_pagecache_evict(struct vm_kernel *k, struct vm_file *f)
 {
 	uint64_t pos = 0, index, pfn, dropped = 0;
 
+	if (f->shmem)
+		return 0;           /* no backing store to read it back from (only swap) */
 	while (vm_u64map_next(&f->cache, &pos, &index, &pfn)) {
-		if (k->pages[pfn].refcount != 1)
+		if (k->pages[pfn].refcount != 1 || vm_page_test(&k->pages[pfn], VM_PG_DIRTY))
 			continue;
 		vm_u64map_del(&f->cache, index, NULL);
 		vm_u64map_next_after_del(&pos);
@@ -125,6 +144,42 @@ uint64_t vm_pagecache_evict(struct vm_kernel *k, struct vm_file *f)
 	}
 	f->warm = false;
 	return dropped;
+}
+
+/* An overlay remembers a hole as pages of zeroes, replacing what was
+ * written back there; the pages are cold from now on. */
+static int record_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last)
+{
+	uint64_t end = VM_MIN(last, vm_file_pages(f) - 1), buf;
+
+	for (uint64_t index = first; index <= end && vm_file_pages(f); index++) {
+		if (vm_u64map_get(&f->written, index, &buf))
+			vm_host_free(k->host, (void *)(uintptr_t)buf);
+		if (vm_u64map_put(&f->written, index, 0) || vm_u64map_put(&f->uncached, index, 1))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void vm_file_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t last)
+{
+	uint64_t pos = 0, index, pfn;
+
+	if ((!f->shmem && !f->overlay) || first > last)
+		return;
+	vm_file_unmap_range(k, f, first, last);
+	/* truncate_inode_pages_range() / shmem_undo_range(): the pages leave
+	 * the cache, which held the only reference left. */
+	while (vm_u64map_next(&f->cache, &pos, &index, &pfn)) {
+		if (index < first || index > last)
+			continue;
+		vm_u64map_del(&f->cache, index, NULL);
+		vm_u64map_next_after_del(&pos);
+		f->cached_pages--;
+		vm_page_put(k, pfn);
+	}
+	if (!f->shmem)
+		record_hole(k, f, first, last);
 }
 
 void vm_pagecache_release(struct vm_kernel *k, struct vm_file *f)

@@ -261,7 +261,8 @@ void vm_proc_reap(struct vm_kernel *k, struct vm_proc *p)
 }
 
 /* Linux: do_sys_openat2() — a descriptor first (get_unused_fd_flags, the
- * lowest free one), then the path.  Only reading is modelled. */
+ * lowest free one), then the path.  A file opened for writing is written
+ * in memory only (vm_file_open_write: docs/files.md). */
 long vm_sys_openat(struct vm_kernel *k, struct vm_proc *p, const char *path, int flags)
 {
 	struct vm_file *f = NULL;
@@ -276,11 +277,16 @@ long vm_sys_openat(struct vm_kernel *k, struct vm_proc *p, const char *path, int
 		return vm_sys_leave(k, saved, -EMFILE, "openat");
 	ret = vm_file_open(k, path, &f);
 	if ((flags & VM_O_ACCMODE) != VM_O_RDONLY) {
-		/* Writing a directory is EISDIR; writing files is not modelled yet. */
-		vm_file_put(k, f);
-		if (!ret || ret == -ENODEV || (ret == -ENOENT && (flags & VM_O_CREAT)))
+		/* Writing a directory is EISDIR; devices and new files are not
+		 * modelled (EROFS). */
+		if (!ret)
+			ret = vm_file_open_write(k, f, path);
+		else if (ret == -ENODEV || (ret == -ENOENT && (flags & VM_O_CREAT)))
 			ret = -EROFS;
-		return vm_sys_leave(k, saved, ret, "openat");
+		if (ret) {
+			vm_file_put(k, f);
+			return vm_sys_leave(k, saved, ret, "openat");
+		}
 	}
 	if (ret == -EISDIR || ret == -ENODEV)
 		p->fds[fd] = (struct vm_fd){ .flags = flags & VM_O_ACCMODE, .special = true };

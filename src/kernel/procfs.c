@@ -54,15 +54,11 @@ static void show_map_vma(FILE *out, const struct vm_mm *mm, const struct vm_vma 
 		minor = v->vm_file->dev_minor;
 		ino = v->vm_file->ino;
 		pgoff = v->vm_pgoff << VM_PAGE_SHIFT;
-	} else if (v->shmem_ino) {
-		minor = 1;                      /* the shm_mnt superblock, 00:01 */
-		ino = v->shmem_ino;
-		pgoff = v->vm_pgoff << VM_PAGE_SHIFT;
 	}
 	n = fprintf(out, "%08" PRIx64 "-%08" PRIx64 " %c%c%c%c %08" PRIx64 " %02x:%02x %" PRIu64 " ",
 		    v->vm_start, v->vm_end, f & VM_READ ? 'r' : '-', f & VM_WRITE ? 'w' : '-',
 		    f & VM_EXEC ? 'x' : '-', f & VM_MAYSHARE ? 's' : 'p', pgoff, major, minor, ino);
-	if (!v->vm_file && !v->shmem_ino) {
+	if (!v->vm_file) {
 		if (v->vm_name)
 			name = v->vm_name;      /* vm_ops->name() comes first */
 		else if (is_heap(v, mm))
@@ -70,14 +66,14 @@ static void show_map_vma(FILE *out, const struct vm_mm *mm, const struct vm_vma 
 		else if (is_stack(v, mm))
 			name = "[stack]";
 	}
-	if (v->vm_file || v->shmem_ino || name) {
+	if (v->vm_file || name) {
 		for (; n < MAPS_NAME_COLUMN; n++)
 			fputc(' ', out);
 		fputc(' ', out);
 		if (v->vm_file)
 			put_path(out, v->vm_file->path);
 		else
-			fputs(name ? name : "/dev/zero (deleted)", out);
+			fputs(name, out);
 	}
 	fputc('\n', out);
 }
@@ -133,7 +129,7 @@ static int smaps_leaf(void *arg, const struct vm_pt_leaf *leaf)
 	if (pfn == s->k->zero_pfn || pfn >= s->k->phys->nframes)
 		return 0;                               /* vm_normal_page(): not a normal page */
 	const struct vm_page *pg = &s->k->pages[pfn];
-	bool anon = pg->owner_kind == VM_OWNER_ANON && !vm_vma_is_shmem(s->vma);
+	bool anon = pg->owner_kind == VM_OWNER_ANON;     /* folio_test_anon() */
 
 	if (anon) {
 		s->anonymous += size;

@@ -13,11 +13,10 @@
 
 enum vm_rss vm_rss_kind(const struct vm_vma *vma, const struct vm_page *pg)
 {
-	if (pg->owner_kind == VM_OWNER_FILE)
-		return VM_RSS_FILE;
-	if (pg->owner_kind == VM_OWNER_NONE && vma->vm_file)
-		return VM_RSS_FILE;     /* a cache page whose file is gone */
-	return vm_vma_is_shmem(vma) ? VM_RSS_SHMEM : VM_RSS_ANON;
+	/* VM_OWNER_NONE in a file VMA: a cache page whose file is gone. */
+	if (pg->owner_kind == VM_OWNER_FILE || (pg->owner_kind == VM_OWNER_NONE && vma->vm_file))
+		return vm_page_test(pg, VM_PG_SWAPBACKED) ? VM_RSS_SHMEM : VM_RSS_FILE;
+	return VM_RSS_ANON;
 }
 
 void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint64_t pfn,
@@ -26,16 +25,15 @@ void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint
 	struct vm_page *pg = &k->pages[pfn];
 
 	/* Linux: folio->mapping is the VMA's anon_vma (the fault path ran
-	 * anon_vma_prepare); shmem pages belong to the shmem object instead,
-	 * which the model does not keep (NULL). */
-	VM_ASSERT(vma->anon || vm_vma_is_shmem(vma));
+	 * anon_vma_prepare).  Shared anonymous memory never gets here: its
+	 * pages are the shmem file's page cache. */
+	VM_ASSERT(vma->anon && !(vma->vm_flags & VM_SHARED));
 	pg->owner_kind = VM_OWNER_ANON;
-	pg->owner = vm_vma_is_shmem(vma) ? NULL : vma->anon;
+	pg->owner = vma->anon;
 	pg->index = va >> VM_PAGE_SHIFT;
 	pg->mapcount = 1;
 	vm_page_set(pg, VM_PG_SWAPBACKED);
-	if (!vm_vma_is_shmem(vma))
-		vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);
+	vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);
 	vma->mm->rss[vm_rss_kind(vma, pg)] += UINT64_C(1) << order;
 }
 

@@ -5,8 +5,9 @@
  * The counting rules are those at the top of kernel.h.
  *
  * An anonymous page's owner is the anon_vma of the VMA it was first mapped
- * in (anon_vma.h; NULL for shared anonymous memory) and its index the vpn
- * it was first mapped at.
+ * in (anon_vma.h) and its index the vpn it was first mapped at.  Shared
+ * anonymous memory has no anonymous pages: it is a shmem file, its pages
+ * page-cache pages.
  */
 #ifndef VM_KERNEL_RMAP_H
 #define VM_KERNEL_RMAP_H
@@ -16,20 +17,14 @@
 #include "kernel/kernel.h"
 
 /* The RSS counter a page mapped in vma counts in (Linux mm_counter):
- * page-cache pages FILE, anonymous pages ANON, or SHMEM in a shared
- * anonymous VMA. */
+ * anonymous pages ANON, page-cache pages FILE, or SHMEM when SwapBacked
+ * (in-memory files: mm_counter_file). */
 enum vm_rss vm_rss_kind(const struct vm_vma *vma, const struct vm_page *pg);
-
-/* A shared anonymous VMA (Linux: shmem behind MAP_SHARED|MAP_ANONYMOUS). */
-static inline bool vm_vma_is_shmem(const struct vm_vma *vma)
-{
-	return !vma->vm_file && (vma->vm_flags & VM_SHARED);
-}
 
 /* Linux folio_add_new_anon_rmap(): the block at pfn (2^order frames, fresh
  * from vm_page_alloc with its one reference) is now mapped once in vma at
- * va (order 0, or 9 for a THP); vma has its anon_vma already
- * (vm_anon_vma_prepare) unless it is shmem.  Sets the owner, mapcount 1, RSS. */
+ * va (order 0, or 9 for a THP); vma, a private mapping, has its anon_vma
+ * already (vm_anon_vma_prepare).  Sets the owner, mapcount 1, RSS. */
 void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint64_t pfn,
 		      unsigned order);
 

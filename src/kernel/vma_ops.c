@@ -4,7 +4,8 @@
  * (vma_merge_new_range), changing part of a VMA with a merge or a split
  * (vma_modify / vma_merge_existing_range), and the munmap core
  * (do_vmi_align_munmap).  Merges follow REFERENCE.md 2.7: equal flags but
- * VM_SOFTDIRTY, the same file (and shmem object), contiguous page offsets,
+ * VM_SOFTDIRTY (VM_SYNC among them: MAP_SYNC keeps VMAs apart), the same
+ * file (a shmem object is a file), contiguous page offsets,
  * compatible anon_vmas (anon_vma.c), never VM_SPECIAL.
  */
 #include <errno.h>
@@ -139,8 +140,7 @@ static void remove_merged(struct vm_kernel *k, struct vm_vma *gone)
 /* Linux: is_mergeable_vma(). */
 static bool mergeable(const struct vm_vma *vma, const struct vm_merge *m)
 {
-	return !((vma->vm_flags ^ m->flags) & ~VM_SOFTDIRTY) && vma->vm_file == m->file &&
-	       vma->shmem_ino == m->shmem_ino;
+	return !((vma->vm_flags ^ m->flags) & ~VM_SOFTDIRTY) && vma->vm_file == m->file;
 }
 
 /* Linux: is_mergeable_anon_vma() — may the range (whose anon_vma is
@@ -277,7 +277,7 @@ struct vm_vma *vm_vma_modify(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr s
 	struct vm_merge m = {
 		.mm = vma->mm, .prev = vm_vma_prev(vma), .middle = vma, .next = vm_vma_next(vma),
 		.start = start, .end = end, .flags = flags, .file = vma->vm_file,
-		.shmem_ino = vma->shmem_ino, .anon = vma->anon,
+		.anon = vma->anon,
 		.pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT),
 	};
 	struct vm_vma *merged;

@@ -125,6 +125,7 @@ enum scn_verb {
 	SCN_SHOW_STATS,    /* show stats */
 	SCN_SHOW_EXPR,     /* show EXPR */
 	SCN_EXPECT,        /* expect EXPR OP EXPR */
+	SCN_FILE,          /* file PATH SIZE: an in-memory (tmpfs) file */
 };
 
 #define SCN_NONE (-1)
@@ -139,7 +140,7 @@ struct scn_stmt {
 	int prot;              /* mmap, mprotect: VM_PROT_* */
 	int flags;             /* mmap: VM_MAP_*; mremap: VM_MREMAP_*; msync: VM_MS_*;
 				  madvise: VM_MADV_*; touch: VM_ACC_* */
-	int path;              /* mmap file: offset of the path in the string pool, or SCN_NONE */
+	int path;              /* mmap file, file: offset of the path in the string pool, or SCN_NONE */
 	int text;              /* expect, show EXPR: offset of the source text in the pool */
 	int left, right;       /* expect: offsets of both sides' source text */
 	int child;             /* fork, vfork, thread: the new process; wait: the one
@@ -153,6 +154,7 @@ enum { SCN_A_ADDR = 0, SCN_A_LEN = 1, SCN_A_LEN2 = 2, SCN_A_EXTRA = 3 };
  *   brk:    ADDR = the amount or the address
  *   write:  ADDR, LEN, EXTRA=value;  read/exec/touch: ADDR, LEN
  *   exit:   ADDR = code;  let, show EXPR, expect: ADDR = the root
+ *   file:   LEN = the size (path in `path`)
  *   fork, thread: ADDR = the CPU (SCN_NONE: the kernel's choice) */
 
 struct scn_name {

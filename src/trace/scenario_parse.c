@@ -23,9 +23,10 @@
 
 #define BAD(cur, err, ...) vm_error_at(err, (cur)->file, (cur)->line, __VA_ARGS__)
 
-static const char *const keywords[] = { "set", "process", "let", "show", "expect", NULL };
-/* Words with a meaning inside statements, reserved so that no name hides them. */
-static const char *const clause_words[] = { "stats", "file", "at", "as", "cpu", NULL };
+static const char *const keywords[] = { "set", "process", "let", "show", "expect", "file", NULL };
+/* Words with a meaning inside statements, reserved so that no name hides them
+ * ("file" is both: a statement, and mmap's clause). */
+static const char *const clause_words[] = { "stats", "at", "as", "cpu", NULL };
 
 static bool in_list(const char *const *list, const char *w)
 {
@@ -354,6 +355,15 @@ static int parse_stmt(struct scn_prog *prog, struct scn_cursor *cur, struct vm_s
 	} else if (strcmp(w, "expect") == 0) {
 		st.verb = SCN_EXPECT;
 		rc = parse_expect(prog, cur, &st, err);
+	} else if (strcmp(w, "file") == 0) {
+		/* file PATH SIZE: the path is one word, as in mmap's clause. */
+		st.verb = SCN_FILE;
+		scn_peek_word(cur, w, sizeof(w), true);
+		if (!*w || in_list(keywords, w) || is_proc(prog, w))
+			return BAD(cur, err, "file needs a path and a size (file PATH SIZE)");
+		rc = scn_pool_add(prog, w, strlen(w), &st.path);
+		if (rc == 0)
+			rc = scn_operand(prog, cur, "the size after the path", &st.arg[SCN_A_LEN], err);
 	} else if (is_proc(prog, w)) {
 		rc = parse_proc_stmt(prog, cur, w, &st, err);
 	} else if (scn_verb_find(w) >= 0) {
@@ -364,10 +374,10 @@ static int parse_stmt(struct scn_prog *prog, struct scn_cursor *cur, struct vm_s
 		if (scn_verb_find(v) >= 0)
 			return BAD(cur, err, "'%s': no such process (declare it with `process %s`)", w, w);
 		return BAD(cur, err, "'%s': expected a statement (set, process, let, show, expect, "
-			   "or a process name and a verb)", w);
+			   "file, or a process name and a verb)", w);
 	} else {
 		return BAD(cur, err, "'%.40s': expected a statement (set, process, let, show, expect, "
-			   "or a process name and a verb)", w);
+			   "file, or a process name and a verb)", w);
 	}
 	if (rc)
 		return rc;

@@ -25,6 +25,7 @@
 #include "kernel/procfs.h"
 #include "kernel/syscalls.h"
 #include "kernel/uapi.h"
+#include "kernel/vfs.h"
 #include "trace/scenario.h"
 
 static void record(struct scn_run *r, const struct vm_error *e)
@@ -289,8 +290,11 @@ static long run_mmap(struct scn_run *r, const struct scn_stmt *st, struct vm_pro
 	vm_vaddr addr = (vm_vaddr)v[SCN_A_EXTRA];
 	if (st->path == SCN_NONE)
 		return vm_sys_mmap(r->k, p, addr, len, st->prot, st->flags, -1, off);
-	/* As a program does: open, mmap, close (the mapping keeps the file). */
-	long fd = vm_sys_openat(r->k, p, scn_str(r->prog, st->path), VM_O_RDONLY);
+	/* As a program does: open, mmap, close (the mapping keeps the file);
+	 * for writing too when the mapping is shared and writable. */
+	bool shared_write = (st->flags & VM_MAP_TYPE) != VM_MAP_PRIVATE && (st->prot & VM_PROT_WRITE);
+	long fd = vm_sys_openat(r->k, p, scn_str(r->prog, st->path),
+				shared_write ? VM_O_RDWR : VM_O_RDONLY);
 	if (fd < 0)
 		return fd;
 	long ret = vm_sys_mmap(r->k, p, addr, len, st->prot, st->flags, (int)fd, off);
@@ -505,6 +509,16 @@ static void run_stmt(struct scn_run *r, const struct scn_stmt *st)
 	case SCN_LET:
 		r->names[st->name] = v[SCN_A_ADDR];
 		return;
+	case SCN_FILE: {
+		int rc = v[SCN_A_LEN] < 0 ? -EINVAL
+					  : vm_tmpfs_create(r->k, scn_str(r->prog, st->path),
+							    (uint64_t)v[SCN_A_LEN], NULL);
+		if (rc)
+			stop(r, st->line, "file %s: %s", scn_str(r->prog, st->path),
+			     rc == -EEXIST ? "an in-memory file has that path already (-EEXIST)"
+			     : rc == -EINVAL ? "bad path or size (-EINVAL)" : "out of memory");
+		return;
+	}
 	case SCN_EXPECT:
 		run_expect(r, st);
 		return;

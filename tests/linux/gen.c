@@ -304,6 +304,14 @@ static void gen_touch(struct vm_rng *r, const struct kd_op *last_map, struct kd_
 	op->flags = modes[below(r, 3)] | (chance(r, 25) ? KD_T_DOWN : 0);
 }
 
+bool kd_seq_uses_rwfile(const struct kd_seq *seq)
+{
+	for (unsigned i = 0; i < seq->n; i++)
+		if (seq->op[i].kind == KD_MMAP && seq->op[i].fd == KD_FD_RWFILE)
+			return true;
+	return false;
+}
+
 /* A fork step: the touch phases of parent and child write (or read then
  * write) where a touch would go; the parent exits at once 40 % of the
  * time (so that the child's anon_vmas lose their parent's VMAs), else
@@ -319,9 +327,13 @@ static void gen_fork(struct vm_rng *r, const struct kd_op *last_map, struct kd_o
 void kd_generate(uint64_t seed, unsigned calls, bool fork, struct kd_seq *seq)
 {
 	const struct kd_op *last_map = NULL;
-	struct vm_rng r;
+	struct vm_rng r, rw;
 
 	vm_rng_seed(&r, seed);
+	/* Which file mmaps use the writable file comes from a stream of its
+	 * own, so that every other draw stays what it was before the
+	 * writable file existed. */
+	vm_rng_seed(&rw, seed ^ UINT64_C(0x7277666696c65));
 	memset(seq, 0, sizeof *seq);
 	seq->seed = seed;
 	for (unsigned i = 0; i < calls && seq->n + 3 <= KD_MAX_STEPS; i++) {
@@ -342,6 +354,8 @@ void kd_generate(uint64_t seed, unsigned calls, bool fork, struct kd_seq *seq)
 			gen_msync(&r, op);
 		else
 			gen_brk(&r, op);
+		if (op->kind == KD_MMAP && op->fd == KD_FD_FILE && chance(&rw, 35))
+			op->fd = KD_FD_RWFILE;
 		if ((op->kind == KD_MMAP || op->kind == KD_MREMAP) && op->addr.anchor == KD_RANGE)
 			last_map = op;
 		if (chance(&r, 50))
@@ -397,7 +411,7 @@ static const char *advice_name(int64_t a)
 
 void kd_op_format(const struct kd_op *op, char *buf, size_t len)
 {
-	static const char *const fds[] = { "none", "file", "bad" };
+	static const char *const fds[] = { "none", "file", "bad", "rwfile" };
 	static const char *const modes[] = { "?", "r", "w", "rw" };
 	char a[40], b[40], f[120], p[40];
 
@@ -407,7 +421,7 @@ void kd_op_format(const struct kd_op *op, char *buf, size_t len)
 		put_prot(p, sizeof p, op->prot);
 		put_flags(f, sizeof f, mmap_flag_names, op->flags);
 		snprintf(buf, len, "mmap %s 0x%" PRIx64 " prot=%s flags=%s fd=%s off=0x%" PRIx64, a,
-			 op->len, p, f, fds[op->fd % 3], op->off);
+			 op->len, p, f, fds[op->fd % 4], op->off);
 		break;
 	case KD_MUNMAP:
 		snprintf(buf, len, "munmap %s 0x%" PRIx64, a, op->len);
@@ -541,8 +555,10 @@ static int parse_kv(struct kd_op *op, const char *w)
 		return get_flags(v, t, &op->flags);
 	}
 	if ((v = kv(w, "fd"))) {
-		op->fd = strcmp(v, "file") == 0 ? KD_FD_FILE : strcmp(v, "bad") == 0 ? KD_FD_BAD : KD_FD_NONE;
-		return strcmp(v, "file") && strcmp(v, "bad") && strcmp(v, "none") ? -1 : 0;
+		op->fd = strcmp(v, "file") == 0 ? KD_FD_FILE : strcmp(v, "bad") == 0 ? KD_FD_BAD
+		       : strcmp(v, "rwfile") == 0 ? KD_FD_RWFILE : KD_FD_NONE;
+		return strcmp(v, "file") && strcmp(v, "bad") && strcmp(v, "none") && strcmp(v, "rwfile")
+		       ? -1 : 0;
 	}
 	if ((v = kv(w, "off"))) {
 		int rc = get_u64(v, &x);

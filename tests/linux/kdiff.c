@@ -64,6 +64,10 @@ struct totals {
 };
 
 static char file_path[256];
+/* The writable file: the native side's copy (a new one for each run of a
+ * sequence that maps it) and the model's (never written: the model writes
+ * in memory). */
+static char rw_native_path[256], rw_model_path[256];
 static struct kd_host host;
 static struct options opt;
 static struct totals tot;
@@ -75,52 +79,32 @@ static struct kd_run run_a, run_b;
 
 /* Differences that are known and excluded on purpose, each with its
  * reason (docs/differential.md lists them).  An op that matches one is left
- * out of generated sequences; every run prints the list. */
+ * out of generated sequences (only of those that map the writable file,
+ * with rwfile); every run prints the list. */
 struct kd_exclusion {
 	const char *what;
 	bool (*match)(const struct kd_op *op);
+	bool rwfile;
 };
 
-static bool is_map_sync(const struct kd_op *op)
+static bool is_madv_remove(const struct kd_op *op)
 {
-	return op->kind == KD_MMAP && (op->flags & VM_MAP_SYNC);
-}
-
-static bool is_madv_free(const struct kd_op *op)
-{
-	return op->kind == KD_MADVISE && op->flags == VM_MADV_FREE;
-}
-
-static bool is_mremap_dup(const struct kd_op *op)
-{
-	return op->kind == KD_MREMAP && op->len == 0;
-}
-
-/* Fork mode only: shared anonymous memory.  Linux's child refaults it from
- * the shmem object (with fault-around); the model has no shmem object yet
- * and copies the parent's entries (docs/fork.md). */
-static bool is_shmem_in_fork_mode(const struct kd_op *op)
-{
-	return opt.fork && op->kind == KD_MMAP &&
-	       (op->flags & (VM_MAP_SHARED | VM_MAP_ANONYMOUS)) == (VM_MAP_SHARED | VM_MAP_ANONYMOUS);
+	return op->kind == KD_MADVISE && op->flags == VM_MADV_REMOVE;
 }
 
 static const struct kd_exclusion exclusions[] = {
-	{ "mremap with old_len 0 (duplicating a shared mapping): open model bug, "
-	  "cases/mremap-dup.case", is_mremap_dup },
-	{ "mmap with MAP_SYNC: open model bug, cases/mmap-sync.case", is_map_sync },
-	{ "madvise(MADV_FREE): open model bug, cases/madv-free.case", is_madv_free },
-	{ "in fork mode, MAP_SHARED|MAP_ANONYMOUS: the model has no shmem object for a child "
-	  "to fault from (docs/fork.md)", is_shmem_in_fork_mode },
-	{ NULL, NULL },
+	{ "MADV_REMOVE in sequences that map the writable file: after ext4 punches a hole, "
+	  "readahead brings the neighbouring holes in with the first major fault; the model "
+	  "has no readahead (docs/files.md)", is_madv_remove, true },
+	{ NULL, NULL, false },
 };
 
-static bool excluded(const struct kd_op *op)
+static bool excluded(const struct kd_op *op, bool rwfile)
 {
 	if (opt.no_exclusions)
 		return false;
 	for (const struct kd_exclusion *e = exclusions; e->what; e++)
-		if (e->match(op))
+		if ((!e->rwfile || rwfile) && e->match(op))
 			return true;
 	return false;
 }
@@ -129,8 +113,9 @@ static void generate(uint64_t seed, struct kd_seq *seq)
 {
 	unsigned n = 0;
 	kd_generate(seed, (unsigned)opt.calls, opt.fork, seq);
+	bool rwfile = kd_seq_uses_rwfile(seq);
 	for (unsigned i = 0; i < seq->n; i++)
-		if (!excluded(&seq->op[i]))
+		if (!excluded(&seq->op[i], rwfile))
 			seq->op[n++] = seq->op[i];
 	seq->n = n;
 }
@@ -162,7 +147,7 @@ static int make_file(void)
 	if (fd < 0)
 		return -errno;
 	for (size_t i = 0; i < sizeof buf; i++)
-		buf[i] = (char)(i * 7 + (i >> 12));
+		buf[i] = (char)kd_file_byte(i);
 	/* Written a page at a time, so that the page cache holds it in
 	 * order-0 folios (a larger write gets large folios on ext4, and 6.18's
 	 * fault-around maps a whole large folio, beyond its 64 KiB window);
@@ -187,6 +172,33 @@ static int make_file(void)
 	}
 	mlock(file_pin, KD_FILE_SIZE);     /* best effort: the mapping alone resists drop_caches */
 	return 0;
+}
+
+/* A new writable file (the file's bytes) at a fresh path made from
+ * `pattern`, a page per write (order-0 folios).  A new inode each time: its
+ * pages are dirty but young, so the flusher, which writes back inodes dirty
+ * for 30 s, never write-protects pages a native child has mapped while it
+ * runs (the next write would fault).  -errno. */
+static int new_rw_file(char *path, size_t len, const char *name)
+{
+	const char *dir = getenv("TMPDIR");
+	char buf[4096];
+	int fd, rc = 0;
+
+	snprintf(path, len, "%s/%s-XXXXXX", dir && *dir ? dir : "/tmp", name);
+	if ((fd = mkstemp(path)) < 0)
+		return -errno;
+	for (size_t off = 0; off < KD_FILE_SIZE && !rc; off += sizeof buf) {
+		size_t n = KD_FILE_SIZE - off < sizeof buf ? KD_FILE_SIZE - off : sizeof buf;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (char)kd_file_byte(off + i);
+		if (write(fd, buf, n) != (ssize_t)n)
+			rc = -EIO;
+	}
+	close(fd);
+	if (rc)
+		unlink(path);
+	return rc;
 }
 
 /* Before every sequence: is every page of the file still cached?  If the
@@ -249,12 +261,13 @@ static void print_result(const char *who, const struct kd_op *op, const struct k
 	char ret[64];
 	format_ret(r, ret, sizeof ret);
 	if (op && op->kind == KD_TOUCH)
-		printf("#   %s: faults per access %s (minflt %" PRIu64 ", majflt %" PRIu64 ")\n", who,
-		       r->access, r->minflt, r->majflt);
+		printf("#   %s: faults per access %s (minflt %" PRIu64 ", majflt %" PRIu64 "), data read %016"
+		       PRIx64 "\n", who, r->access, r->minflt, r->majflt, r->sum);
 	else if (op && op->kind == KD_FORK)
 		printf("#   %s: faults per access: parent %s (minflt %" PRIu64 ", majflt %" PRIu64
-		       "), child %s (minflt %" PRIu64 ", majflt %" PRIu64 ")\n", who, r->access,
-		       r->minflt, r->majflt, r->access2, r->minflt2, r->majflt2);
+		       ", data read %016" PRIx64 "), child %s (minflt %" PRIu64 ", majflt %" PRIu64
+		       ", data read %016" PRIx64 ")\n", who, r->access, r->minflt, r->majflt, r->sum,
+		       r->access2, r->minflt2, r->majflt2, r->sum2);
 	else
 		printf("#   %s: ret %s, minflt %" PRIu64 ", majflt %" PRIu64 "\n", who, ret, r->minflt,
 		       r->majflt);
@@ -292,10 +305,11 @@ static bool rec_equal(const struct kd_op *op, const struct kd_rec *a, const stru
 {
 	if (op && op->kind == KD_FORK) {
 		if (strcmp(a->access, b->access) != 0 || strcmp(a->access2, b->access2) != 0 ||
-		    a->minflt2 != b->minflt2 || a->majflt2 != b->majflt2)
+		    a->sum != b->sum || a->sum2 != b->sum2 || a->minflt2 != b->minflt2 ||
+		    a->majflt2 != b->majflt2)
 			return false;
 	} else if (op && op->kind == KD_TOUCH) {
-		if (strcmp(a->access, b->access) != 0)
+		if (strcmp(a->access, b->access) != 0 || a->sum != b->sum)
 			return false;
 	} else if (a->ret_kind != b->ret_kind || a->ret != b->ret) {
 		return false;
@@ -398,7 +412,7 @@ static void run_model(const struct kd_seq *seq, struct kd_run *out)
 				 -1, 0);
 		if (model_run == MAP_FAILED) {
 			model_run = NULL;
-			kd_model_run(seq, file_path, &host, opt.check_every, out);   /* in-process */
+			kd_model_run(seq, file_path, rw_model_path, &host, opt.check_every, out);   /* in-process */
 			return;
 		}
 	}
@@ -407,7 +421,7 @@ static void run_model(const struct kd_seq *seq, struct kd_run *out)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		kd_model_run(seq, file_path, &host, opt.check_every, model_run);
+		kd_model_run(seq, file_path, rw_model_path, &host, opt.check_every, model_run);
 		_exit(0);
 	}
 	do
@@ -425,23 +439,42 @@ static void run_model(const struct kd_seq *seq, struct kd_run *out)
 			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), out->n ? out->n - 1 : 0);
 }
 
+/* Start seq natively with a new copy of the writable file if it maps it
+ * (an earlier run may have written the last one); finish removes it. */
+static int native_start(const struct kd_seq *seq, struct kd_run *run)
+{
+	rw_native_path[0] = 0;
+	if (kd_seq_uses_rwfile(seq) && new_rw_file(rw_native_path, sizeof rw_native_path,
+						   "vmlab-kdiff-rw") != 0)
+		return -1;
+	return kd_native_start(seq, file_path, rw_native_path, run);
+}
+
+static void native_finish(struct kd_run *run)
+{
+	kd_native_finish(run);
+	if (rw_native_path[0])
+		unlink(rw_native_path);
+	rw_native_path[0] = 0;
+}
+
 /* Run seq on both sides into run_a (Linux) and run_b (vmlab, or Linux again
  * with --self-check); the first difference as first_difference. */
 static int run_both(const struct kd_seq *seq)
 {
 	memset(run_a.error, 0, sizeof run_a.error);
 	memset(run_b.error, 0, sizeof run_b.error);
-	if (kd_native_start(seq, file_path, &run_a) != 0) {
+	if (native_start(seq, &run_a) != 0) {
 		snprintf(run_a.error, sizeof run_a.error, "fork: %s", strerror(errno));
 		return -2;
 	}
 	if (opt.self_check) {
-		kd_native_finish(&run_a);
-		if (kd_native_start(seq, file_path, &run_b) == 0)
-			kd_native_finish(&run_b);
+		native_finish(&run_a);
+		if (native_start(seq, &run_b) == 0)
+			native_finish(&run_b);
 	} else {
 		run_model(seq, &run_b);          /* while the native child runs */
-		kd_native_finish(&run_a);
+		native_finish(&run_a);
 	}
 	return first_difference(seq, &run_a, &run_b);
 }
@@ -812,7 +845,9 @@ int main(int argc, char **argv)
 		free(seq);
 		return 0;
 	}
-	if ((rc = make_file()) != 0 || (rc = kd_native_init()) != 0) {
+	if ((rc = make_file()) != 0 || (rc = new_rw_file(rw_model_path, sizeof rw_model_path,
+							  "vmlab-kdiff-rwm")) != 0 ||
+	    (rc = kd_native_init()) != 0) {
 		printf("1..0 # SKIP cannot set up: %s\n", strerror(-rc));
 		return 0;
 	}
@@ -873,5 +908,6 @@ int main(int argc, char **argv)
 		munmap(model_run, sizeof *model_run);
 	unpin_file();
 	unlink(file_path);
+	unlink(rw_model_path);
 	return done_testing();
 }

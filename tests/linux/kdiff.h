@@ -35,9 +35,41 @@
 #define KD_HEAP_SPAN UINT64_C(0x400000)
 
 /* The temporary file both sides map: 40 pages and a partial 41st, so that
- * fault-around windows and touches meet the end of the file. */
+ * fault-around windows and touches meet the end of the file.  The writable
+ * file (fd=rwfile, opened O_RDWR) has the same size and bytes; each side
+ * has its own copy, the native one rewritten before every sequence that
+ * maps it (the model's never changes: it writes in memory). */
 #define KD_FILE_SIZE (40 * 4096 + 1234)
 #define KD_FILE_PAGES 41
+
+/* Byte i of both files. */
+static inline unsigned char kd_file_byte(uint64_t i)
+{
+	return (unsigned char)(i * 7 + (i >> 12));
+}
+
+/* The byte the writes of step `step` (a touch phase, or a fork's parent)
+ * store: it changes from step to step, so that a stale page reads
+ * differently. */
+static inline unsigned char kd_touch_byte(unsigned step)
+{
+	return (unsigned char)(0x41 + step % 26);
+}
+
+/* FNV-1a, one byte more: the data a touch phase read. */
+static inline uint64_t kd_sum_byte(uint64_t sum, unsigned char b)
+{
+	return (sum ^ b) * UINT64_C(0x100000001b3);
+}
+#define KD_SUM_INIT UINT64_C(0xcbf29ce484222325)
+
+/* The byte a fork's child writes in its touch phase: another than its
+ * parent's in the same step, so that what a read returns shows whose
+ * write it sees (a page shared, or copied). */
+static inline unsigned char kd_child_byte(unsigned step)
+{
+	return (unsigned char)(0x61 + step % 26);
+}
 
 enum kd_kind {
 	KD_MMAP, KD_MUNMAP, KD_MPROTECT, KD_MREMAP, KD_MADVISE, KD_MSYNC, KD_BRK, KD_TOUCH,
@@ -54,7 +86,7 @@ struct kd_addr {
 };
 
 /* The fd argument of mmap, symbolic: each side passes its own number. */
-enum kd_fd { KD_FD_NONE, KD_FD_FILE, KD_FD_BAD };
+enum kd_fd { KD_FD_NONE, KD_FD_FILE, KD_FD_BAD, KD_FD_RWFILE };
 
 /* Touch modes and directions (op.flags of KD_TOUCH and KD_FORK); KD_F_EXIT:
  * the parent of a fork exits after its touch phase instead of waiting. */
@@ -106,10 +138,11 @@ struct kd_rec {
 	/* Touch phases: one char per access, '-' skipped (not accessible), or
 	 * '0' + the minor faults that access took. */
 	char access[KD_MAX_ACCESS + 1];
-	/* A fork: the child's touch phase (access, minflt, majflt are the
+	uint64_t sum;            /* touch phases: kd_sum_byte over the bytes read, in order */
+	/* A fork: the child's touch phase (access, minflt, majflt, sum are the
 	 * parent's). */
 	char access2[KD_MAX_ACCESS + 1];
-	uint64_t minflt2, majflt2;
+	uint64_t minflt2, majflt2, sum2;
 	char maps[KD_MAPS_TEXT]; /* normalised lines after the step, '\n' each */
 };
 
@@ -126,6 +159,8 @@ struct kd_run {
 /* The sequence for a seed: calls system calls plus touch phases between;
  * with fork, fork steps too (the same seed then gives another sequence). */
 void kd_generate(uint64_t seed, unsigned calls, bool fork, struct kd_seq *seq);
+/* Does a step of seq map the writable file? */
+bool kd_seq_uses_rwfile(const struct kd_seq *seq);
 /* One step as a line of text (no newline), the form case files use. */
 void kd_op_format(const struct kd_op *op, char *buf, size_t len);
 /* Parse a line back; 0 or -1 with msg. */
@@ -151,6 +186,7 @@ struct kd_vma {
 struct kd_env {
 	uint64_t start_brk;
 	const char *file_path;   /* the temporary file's absolute path */
+	const char *rw_path;     /* this side's copy of the writable file */
 	/* Shared anonymous mappings: each shmem inode seen, in order of first
 	 * appearance (the normalised name), and its size in pages. */
 	unsigned nshm;
@@ -210,8 +246,10 @@ void kd_ret_normalise(const struct kd_env *env, const struct kd_op *op, int64_t 
 
 /* --------------------------------------------------------------- native.c */
 
-/* Run seq natively in a child process with the file at path. */
-int kd_native_start(const struct kd_seq *seq, const char *path, struct kd_run *run);
+/* Run seq natively in a child process with the file at path and the
+ * writable file at rw_path. */
+int kd_native_start(const struct kd_seq *seq, const char *path, const char *rw_path,
+		    struct kd_run *run);
 /* Wait for the child started by kd_native_start and collect its results. */
 int kd_native_finish(struct kd_run *run);
 /* Set up and tear down the shared buffers (once per program). */
@@ -229,7 +267,7 @@ void kd_host_read(struct kd_host *h);
 
 /* Run seq in a fresh vmlab machine; vm_kernel_check after the setup, at
  * the end, and after every step if check_every.  0, or -1 with run->error. */
-int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_host *h,
-		 bool check_every, struct kd_run *run);
+int kd_model_run(const struct kd_seq *seq, const char *path, const char *rw_path,
+		 const struct kd_host *h, bool check_every, struct kd_run *run);
 
 #endif

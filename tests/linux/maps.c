@@ -139,10 +139,22 @@ int kd_maps_collect(const char *text, size_t len, const struct kd_env *env, stru
 	return n;
 }
 
+static bool named(const struct kd_vma *v, const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+	return n && v->name_len == n && memcmp(v->name, path, n) == 0;
+}
+
+/* The writable file: each side maps its own copy. */
+static bool is_rwfile(const struct kd_env *env, const struct kd_vma *v)
+{
+	return named(v, env->rw_path);
+}
+
+/* Either file (of KD_FILE_PAGES pages). */
 static bool is_file(const struct kd_env *env, const struct kd_vma *v)
 {
-	size_t n = strlen(env->file_path);
-	return v->name_len == n && memcmp(v->name, env->file_path, n) == 0;
+	return named(v, env->file_path) || is_rwfile(env, v);
 }
 
 /* Index of a shmem inode in env, or -1. */
@@ -180,18 +192,28 @@ void kd_maps_normalise(struct kd_env *env, const struct kd_vma *vmas, int n, cha
 		bool heap = !overlaps(v, KD_BASE - KD_GUARD, KD_BASE + KD_SIZE + KD_GUARD);
 		char anchor = heap ? 'B' : 'R';
 		uint64_t base = heap ? env->start_brk : KD_BASE;
-		char ino[32];
+		char ino[32], dev[16];
+		const char *name = v->name;
+		int name_len = (int)(v->name_len > 100 ? 100 : v->name_len);
 
-		if (v->inode && !is_file(env, v))
+		snprintf(dev, sizeof dev, "%02x:%02x", v->dev_major, v->dev_minor);
+		if (is_rwfile(env, v)) {
+			/* Two copies, one per side: neither device, inode nor path
+			 * compare, only that it is the writable file. */
+			snprintf(dev, sizeof dev, "rw");
+			snprintf(ino, sizeof ino, "rw");
+			name = "rwfile";
+			name_len = 6;
+		} else if (v->inode && !is_file(env, v)) {
 			snprintf(ino, sizeof ino, "shm#%d", shm_id(env, v->inode));
-		else
+		} else {
 			snprintf(ino, sizeof ino, "%" PRIu64, v->inode);
+		}
 		used += (size_t)put_anchored(out + used, KD_MAPS_TEXT - used, anchor, base, v->start);
 		out[used++] = '-';
 		used += (size_t)put_anchored(out + used, KD_MAPS_TEXT - used, anchor, base, v->end);
-		used += (size_t)snprintf(out + used, KD_MAPS_TEXT - used, " %s %08" PRIx64 " %02x:%02x %s %.*s\n",
-					 v->perms, v->offset, v->dev_major, v->dev_minor, ino,
-					 (int)(v->name_len > 100 ? 100 : v->name_len), v->name);
+		used += (size_t)snprintf(out + used, KD_MAPS_TEXT - used, " %s %08" PRIx64 " %s %s %.*s\n",
+					 v->perms, v->offset, dev, ino, name_len, name);
 	}
 }
 

@@ -55,7 +55,7 @@ struct model {
 	struct vm_machine *m;
 	struct vm_kernel *k;      /* the machine's kernel */
 	struct vm_proc *p;        /* the process running the sequence (after a fork: the child) */
-	int fd;
+	int fd, rwfd;             /* the file, read-only; the writable file, read-write */
 	struct kd_env env;
 	struct kd_vma vmas[1024];
 	int nvmas;
@@ -128,8 +128,8 @@ static int check(struct model *md, struct kd_run *run)
 	return 0;
 }
 
-static int setup(struct model *md, const char *path, const struct kd_host *h, uint64_t seed,
-		 struct kd_run *run)
+static int setup(struct model *md, const char *path, const char *rw_path, const struct kd_host *h,
+		 uint64_t seed, struct kd_run *run)
 {
 	struct vm_error err = { 0 };
 	struct vm_settings *s = settings_for(h, seed);
@@ -147,6 +147,7 @@ static int setup(struct model *md, const char *path, const struct kd_host *h, ui
 		return fail(run, "vm_proc_create", rc);
 	md->env.start_brk = md->p->mm->start_brk;
 	md->env.file_path = path;
+	md->env.rw_path = rw_path;
 	rc = vm_sys_brk(md->k, md->p, 0);
 	if ((uint64_t)rc != md->env.start_brk)
 		return fail(run, "brk(0) is not start_brk", rc);
@@ -158,6 +159,10 @@ static int setup(struct model *md, const char *path, const struct kd_host *h, ui
 	if (rc < 0)
 		return fail(run, "open the file", rc);
 	md->fd = (int)rc;
+	rc = vm_sys_openat(md->k, md->p, rw_path, VM_O_RDWR);
+	if (rc < 0)
+		return fail(run, "open the writable file", rc);
+	md->rwfd = (int)rc;
 	return 0;
 }
 
@@ -167,7 +172,8 @@ static long call(struct model *md, const struct kd_op *op)
 	switch (op->kind) {
 	case KD_MMAP:
 		return vm_sys_mmap(md->k, md->p, a, op->len, (int)op->prot, (int)op->flags,
-				   op->fd == KD_FD_FILE ? md->fd : op->fd == KD_FD_BAD ? 1000 : -1, op->off);
+				   op->fd == KD_FD_FILE ? md->fd : op->fd == KD_FD_RWFILE ? md->rwfd
+				   : op->fd == KD_FD_BAD ? 1000 : -1, op->off);
 	case KD_MUNMAP:
 		return vm_sys_munmap(md->k, md->p, a, op->len);
 	case KD_MPROTECT:
@@ -185,16 +191,18 @@ static long call(struct model *md, const struct kd_op *op)
 	return -ENOSYS;
 }
 
-static int touch(struct model *md, const struct kd_op *op, char *access, uint64_t *minflt,
-		 uint64_t *majflt, struct kd_run *run)
+/* A touch phase: each access writes wbyte or reads a byte into *sum. */
+static int touch(struct model *md, const struct kd_op *op, unsigned char wbyte, char *access,
+		 uint64_t *minflt, uint64_t *majflt, uint64_t *sum, struct kd_run *run)
 {
 	uint64_t va[KD_MAX_ACCESS];
 	bool write[KD_MAX_ACCESS];
 	unsigned n = kd_touch_plan(&md->env, op, va, write);
 
+	*sum = KD_SUM_INIT;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t mf = md->p->min_flt, Mf = md->p->maj_flt;
-		unsigned char byte = 0x5a;
+		unsigned char byte = wbyte;
 		int rc;
 		if (!kd_accessible(&md->env, md->vmas, md->nvmas, va[i], write[i])) {
 			access[i] = '-';
@@ -208,6 +216,8 @@ static int touch(struct model *md, const struct kd_op *op, char *access, uint64_
 				 md->p->sig.reason ? md->p->sig.reason : "no reason given");
 			return -1;
 		}
+		if (!write[i])
+			*sum = kd_sum_byte(*sum, byte);
 		mf = md->p->min_flt - mf;
 		Mf = md->p->maj_flt - Mf;
 		access[i] = (char)('0' + (mf > 9 ? 9 : mf));
@@ -221,7 +231,7 @@ static int touch(struct model *md, const struct kd_op *op, char *access, uint64_
 /* A fork step as the native side makes it: the parent's touch phase and
  * maps, the parent exits (or stays, waiting), the child's touch phase;
  * the child runs the rest.  The child's maps are appended by the caller. */
-static int fork_step(struct model *md, const struct kd_op *op, struct kd_rec *rec,
+static int fork_step(struct model *md, const struct kd_op *op, unsigned step, struct kd_rec *rec,
 		     struct kd_run *run)
 {
 	struct vm_proc *child;
@@ -229,7 +239,8 @@ static int fork_step(struct model *md, const struct kd_op *op, struct kd_rec *re
 
 	if (rc < 0)
 		return fail(run, "fork", rc);
-	if (touch(md, op, rec->access, &rec->minflt, &rec->majflt, run) || collect(md, run))
+	if (touch(md, op, kd_touch_byte(step), rec->access, &rec->minflt, &rec->majflt, &rec->sum,
+		  run) || collect(md, run))
 		return -1;
 	kd_maps_normalise(&md->env, md->vmas, md->nvmas, rec->maps);
 	if (op->flags & KD_F_EXIT)
@@ -237,7 +248,8 @@ static int fork_step(struct model *md, const struct kd_op *op, struct kd_rec *re
 	md->p = child;
 	if (collect(md, run))      /* its own maps decide what it may touch */
 		return -1;
-	return touch(md, op, rec->access2, &rec->minflt2, &rec->majflt2, run);
+	return touch(md, op, kd_child_byte(step), rec->access2, &rec->minflt2, &rec->majflt2,
+		     &rec->sum2, run);
 }
 
 static int steps(struct model *md, const struct kd_seq *seq, bool check_every, struct kd_run *run)
@@ -251,10 +263,11 @@ static int steps(struct model *md, const struct kd_seq *seq, bool check_every, s
 		struct kd_rec *rec = &run->rec[i + 1];
 		memset(rec, 0, sizeof *rec - sizeof rec->maps);
 		if (op->kind == KD_TOUCH) {
-			if (touch(md, op, rec->access, &rec->minflt, &rec->majflt, run))
+			if (touch(md, op, kd_touch_byte(i), rec->access, &rec->minflt, &rec->majflt,
+				  &rec->sum, run))
 				return -1;
 		} else if (op->kind == KD_FORK) {
-			if (fork_step(md, op, rec, run))
+			if (fork_step(md, op, i, rec, run))
 				return -1;
 		} else {
 			uint64_t mf = md->p->min_flt, Mf = md->p->maj_flt;
@@ -281,8 +294,8 @@ static int steps(struct model *md, const struct kd_seq *seq, bool check_every, s
 	return check(md, run);
 }
 
-int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_host *h,
-		 bool check_every, struct kd_run *run)
+int kd_model_run(const struct kd_seq *seq, const char *path, const char *rw_path,
+		 const struct kd_host *h, bool check_every, struct kd_run *run)
 {
 	struct model *md = calloc(1, sizeof *md);
 	int rc;
@@ -291,7 +304,7 @@ int kd_model_run(const struct kd_seq *seq, const char *path, const struct kd_hos
 	run->error[0] = 0;
 	if (!md)
 		return fail(run, "out of memory", -ENOMEM);
-	rc = setup(md, path, h, seq->seed ? seq->seed : 1, run);
+	rc = setup(md, path, rw_path, h, seq->seed ? seq->seed : 1, run);
 	if (rc == 0)
 		rc = steps(md, seq, check_every, run);
 	vmlab_machine_destroy(md->m);

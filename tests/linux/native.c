@@ -17,7 +17,9 @@
  *                               break starts at start_brk with no [heap];
  *   mmap(KD_BASE, KD_SIZE, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|
  *        MAP_NORESERVE|MAP_FIXED_NOREPLACE)   the reserved range;
- *   openat(path, O_RDONLY)      the temporary file.
+ *   openat(path, O_RDONLY)      the temporary file;
+ *   openat(rw_path, O_RDWR)     the writable file (this side's copy), if
+ *                               the sequence maps it.
  * After the heap is given back the child must not call malloc: it does
  * not (raw system calls, static buffers, the shared buffer).
  *
@@ -49,7 +51,7 @@
 
 struct kd_shared {
 	struct kd_seq seq;
-	char path[256];
+	char path[256], rw_path[256];
 	struct kd_run run;
 };
 
@@ -97,19 +99,21 @@ __attribute__((noinline)) static long measured_call(long nr, const long *a, uint
 	return ret;
 }
 
-/* One byte load or store between two getrusage calls. */
-__attribute__((noinline)) static void measured_access(uint64_t va, bool write, uint64_t *minflt,
-						      uint64_t *majflt)
+/* One byte load or store (of *byte; a load returns it there) between two
+ * getrusage calls. */
+__attribute__((noinline)) static void measured_access(uint64_t va, bool write, unsigned char *byte,
+						      uint64_t *minflt, uint64_t *majflt)
 {
 	struct rusage r0, r1;
-	unsigned char v;
+	unsigned char v = *byte;
 
 	rusage_now(&r0);
 	if (write)
-		__asm__ volatile("movb $0x5a, (%0)" : : "r"(va) : "memory");
+		__asm__ volatile("movb %1, (%0)" : : "r"(va), "q"(v) : "memory");
 	else
 		__asm__ volatile("movb (%1), %0" : "=q"(v) : "r"(va) : "memory");
 	rusage_now(&r1);
+	*byte = v;
 	*minflt = (uint64_t)(r1.ru_minflt - r0.ru_minflt);
 	*majflt = (uint64_t)(r1.ru_majflt - r0.ru_majflt);
 }
@@ -183,21 +187,22 @@ static void warm(void)
 {
 	uint64_t mf, Mf;
 	long a[6] = { 0 };
+	unsigned char byte = 0;
 
 	warm_stack();
 	measured_call(SYS_getpid, a, &mf, &Mf);
-	measured_access((uint64_t)(uintptr_t)&mf, false, &mf, &Mf);
-	measured_access((uint64_t)(uintptr_t)&mf, true, &mf, &Mf);
+	measured_access((uint64_t)(uintptr_t)&mf, false, &byte, &mf, &Mf);
+	measured_access((uint64_t)(uintptr_t)&mf, true, &byte, &mf, &Mf);
 }
 
-static void setup(int *fd)
+static void setup(int *fd, int *rwfd)
 {
-
 	sys6(SYS_alarm, 30, 0, 0, 0, 0, 0);
 	if (sys6(SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0) != 0)
 		fail("prctl(PR_SET_THP_DISABLE)", -EINVAL);
 	env.start_brk = read_start_brk();
 	env.file_path = shared->path;
+	env.rw_path = shared->rw_path;
 	if ((uint64_t)sys6(SYS_brk, (long)env.start_brk, 0, 0, 0, 0, 0) != env.start_brk)
 		fail("brk(start_brk)", -ENOMEM);
 	long rc = sys6(SYS_mmap, (long)KD_BASE, (long)KD_SIZE, PROT_NONE,
@@ -207,6 +212,10 @@ static void setup(int *fd)
 	*fd = (int)sys6(SYS_openat, AT_FDCWD, (long)shared->path, O_RDONLY, 0, 0, 0);
 	if (*fd < 0)
 		fail("open the file", *fd);
+	*rwfd = -1;         /* only a sequence that maps the writable file has a copy of it */
+	if (shared->rw_path[0] &&
+	    (*rwfd = (int)sys6(SYS_openat, AT_FDCWD, (long)shared->rw_path, O_RDWR, 0, 0, 0)) < 0)
+		fail("open the writable file", *rwfd);
 	warm();
 }
 
@@ -218,7 +227,7 @@ static long op_nr(const struct kd_op *op)
 }
 
 /* The raw arguments of a call on this side. */
-static void op_args(const struct kd_op *op, int fd, long *a)
+static void op_args(const struct kd_op *op, int fd, int rwfd, long *a)
 {
 	memset(a, 0, 6 * sizeof *a);
 	a[0] = (long)kd_resolve(&env, op->addr);
@@ -227,7 +236,8 @@ static void op_args(const struct kd_op *op, int fd, long *a)
 	case KD_MMAP:
 		a[2] = (long)op->prot;
 		a[3] = (long)op->flags;
-		a[4] = op->fd == KD_FD_FILE ? fd : op->fd == KD_FD_BAD ? 1000 : -1;
+		a[4] = op->fd == KD_FD_FILE ? fd : op->fd == KD_FD_RWFILE ? rwfd
+		       : op->fd == KD_FD_BAD ? 1000 : -1;
 		a[5] = (long)op->off;
 		break;
 	case KD_MPROTECT:
@@ -245,20 +255,25 @@ static void op_args(const struct kd_op *op, int fd, long *a)
 	}
 }
 
-static void run_touch(const struct kd_op *op, int nvmas, char *access, uint64_t *minflt,
-		      uint64_t *majflt)
+/* A touch phase: each access writes wbyte or reads a byte into *sum. */
+static void run_touch(const struct kd_op *op, unsigned char wbyte, int nvmas, char *access,
+		      uint64_t *minflt, uint64_t *majflt, uint64_t *sum)
 {
 	uint64_t va[KD_MAX_ACCESS];
 	bool write[KD_MAX_ACCESS];
 	unsigned n = kd_touch_plan(&env, op, va, write);
 
+	*sum = KD_SUM_INIT;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t mf = 0, Mf = 0;
+		unsigned char byte = wbyte;
 		if (!kd_accessible(&env, vmas, nvmas, va[i], write[i])) {
 			access[i] = '-';
 			continue;
 		}
-		measured_access(va[i], write[i], &mf, &Mf);
+		measured_access(va[i], write[i], &byte, &mf, &Mf);
+		if (!write[i])
+			*sum = kd_sum_byte(*sum, byte);
 		access[i] = (char)('0' + (mf > 9 ? 9 : mf));
 		*minflt += mf;
 		*majflt += Mf;
@@ -267,7 +282,7 @@ static void run_touch(const struct kd_op *op, int nvmas, char *access, uint64_t 
 }
 
 /* A fork step; returns in the child only (see the top of the file). */
-static void run_fork(const struct kd_op *op, int nvmas, struct kd_rec *rec)
+static void run_fork(const struct kd_op *op, unsigned step, int nvmas, struct kd_rec *rec)
 {
 	int p[2];
 	char msg[200], b = 'x';
@@ -289,12 +304,14 @@ static void run_fork(const struct kd_op *op, int nvmas, struct kd_rec *rec)
 		if ((nvmas = collect(msg, sizeof msg)) < 0)
 			fail(msg, -EINVAL);
 		warm();
-		run_touch(op, nvmas, rec->access2, &rec->minflt2, &rec->majflt2);
+		run_touch(op, kd_child_byte(step), nvmas, rec->access2, &rec->minflt2, &rec->majflt2,
+			  &rec->sum2);
 		return;
 	}
 	sys6(SYS_close, p[0], 0, 0, 0, 0, 0);
 	warm();
-	run_touch(op, nvmas, rec->access, &rec->minflt, &rec->majflt);
+	run_touch(op, kd_touch_byte(step), nvmas, rec->access, &rec->minflt, &rec->majflt,
+		  &rec->sum);
 	if ((nvmas = collect(msg, sizeof msg)) < 0)
 		fail(msg, -EINVAL);
 	kd_maps_normalise(&env, vmas, nvmas, rec->maps);
@@ -311,9 +328,9 @@ static void child(void)
 	struct kd_run *run = &shared->run;
 	const struct kd_seq *seq = &shared->seq;
 	char msg[200];
-	int fd, nvmas;
+	int fd, rwfd, nvmas;
 
-	setup(&fd);
+	setup(&fd, &rwfd);
 	if ((nvmas = collect(msg, sizeof msg)) < 0)
 		fail(msg, -EINVAL);
 	kd_maps_normalise(&env, vmas, nvmas, run->rec[0].maps);
@@ -322,12 +339,13 @@ static void child(void)
 		const struct kd_op *op = &seq->op[i];
 		struct kd_rec *rec = &run->rec[i + 1];
 		if (op->kind == KD_TOUCH) {
-			run_touch(op, nvmas, rec->access, &rec->minflt, &rec->majflt);
+			run_touch(op, kd_touch_byte(i), nvmas, rec->access, &rec->minflt, &rec->majflt,
+				  &rec->sum);
 		} else if (op->kind == KD_FORK) {
-			run_fork(op, nvmas, rec);
+			run_fork(op, i, nvmas, rec);
 		} else {
 			long a[6];
-			op_args(op, fd, a);
+			op_args(op, fd, rwfd, a);
 			long ret = measured_call(op_nr(op), a, &rec->minflt, &rec->majflt);
 			kd_ret_normalise(&env, op, ret, rec);
 			if (rec->ret_kind == KD_RET_OUTSIDE)
@@ -366,13 +384,15 @@ void kd_native_fini(void)
 	shared = NULL;
 }
 
-int kd_native_start(const struct kd_seq *seq, const char *path, struct kd_run *run)
+int kd_native_start(const struct kd_seq *seq, const char *path, const char *rw_path,
+		    struct kd_run *run)
 {
 	int done[2];
 
 	(void)run;
 	shared->seq = *seq;
 	snprintf(shared->path, sizeof shared->path, "%s", path);
+	snprintf(shared->rw_path, sizeof shared->rw_path, "%s", rw_path);
 	shared->run.n = 0;
 	shared->run.error[0] = 0;
 	memset(shared->run.rec, 0, sizeof shared->run.rec[0] * (seq->n + 1));

@@ -338,6 +338,30 @@ static void test_sigbus(void)
 	struct vm_proc *q = kfix_proc(f, 0);
 	kfix_vma(q, PMD_BASE, PMD_BASE + 200 * PG, VM_READ | VM_WRITE, x.file, 0);
 	is_i64(kfix_write8(f, q, PMD_BASE + 150 * PG, 1), VM_SIGBUS, "private write past EOF: SIGBUS");
+
+	/* Fault-around before a fault past EOF maps the window's pages up
+	 * to the end of the file, unless the first of them is the file's
+	 * last page and the PMD has no page table yet (measured on Linux
+	 * 6.18 for files of 17, 41, 64, 65 and 100 pages: then nothing is
+	 * mapped, by a read or by a populate; with a page table there, the
+	 * last page is mapped). */
+	struct vm_proc *s = kfix_proc(f, 0);
+	kfix_vma(s, PMD_BASE, PMD_BASE + 8 * PG, VM_READ, x.file, 100);
+	is_i64(vm_populate(f->k, s, PMD_BASE + 3 * PG, PMD_BASE + 4 * PG, false), -EFAULT,
+	       "VMA from the last page: populate of page 103, -EFAULT");
+	is_str(presence(s, PMD_BASE, 8), "........", "nothing mapped");
+	struct vm_proc *t = kfix_proc(f, 0);
+	kfix_vma(t, PMD_BASE, PMD_BASE + 8 * PG, VM_READ, x.file, 99);
+	is_i64(vm_populate(f->k, t, PMD_BASE + 3 * PG, PMD_BASE + 4 * PG, false), -EFAULT,
+	       "VMA from page 99: populate of page 102, -EFAULT");
+	is_str(presence(t, PMD_BASE, 8), "XX......", "pages 99 and 100 mapped around it");
+	struct vm_proc *u = kfix_proc(f, 0);
+	kfix_vma(u, PMD_BASE + 16 * PG, PMD_BASE + 17 * PG, VM_READ | VM_WRITE, NULL, 0);
+	is_i64(kfix_read8(f, u, PMD_BASE + 16 * PG, &b), 0, "another VMA's page: a page table");
+	kfix_vma(u, PMD_BASE, PMD_BASE + 8 * PG, VM_READ, x.file, 100);
+	is_i64(vm_populate(f->k, u, PMD_BASE + 3 * PG, PMD_BASE + 4 * PG, false), -EFAULT,
+	       "with a page table there: populate of page 103, -EFAULT");
+	is_str(presence(u, PMD_BASE, 8), "X.......", "the last page mapped around it");
 	kfix_ok(f, "sigbus");
 	ffix_fini(&x);
 }

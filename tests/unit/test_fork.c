@@ -139,15 +139,24 @@ static void test_shared(void)
 {
 	struct kfx *f = fixture(NULL);
 
+	struct vm_pt_leaf l;
+
 	MMAP(f, A, 2 * PG, RW, VM_MAP_SHARED | VM_MAP_ANONYMOUS | VM_MAP_FIXED, -1, 0);
 	wr(f, f->p, A, 7);
+	struct vm_file *shm = vm_find_vma(f->p->mm, A)->vm_file;
 	struct vm_proc *c = do_fork(f, f->p, 0);
+	/* Shared anonymous memory is a shmem file: vma_needs_copy is false,
+	 * the child takes a reference on the file and faults its pages in. */
+	ok(c && !leaf(c, A, &l), "the child's shared entries are not copied");
+	is_u64(shm ? shm->refs : 0, 2, "one shmem file, a reference for each VMA");
 	is_i64(rd(f, c, A), 7, "MAP_SHARED: the child reads the parent's byte");
+	is_u64(c->min_flt, 1, "from the shmem object's page cache, with one fault");
 	wr(f, c, A, 8);
 	is_i64(rd(f, f->p, A), 8, "and the parent reads the child's");
+	wr(f, f->p, A + PG, 9);
+	is_i64(rd(f, c, A + PG), 9, "a page first touched after the fork is shared too");
+	is_u64(pfn_of(c, A + PG), pfn_of(f->p, A + PG), "the same frame");
 	is_u64(f->m->kstats.fork_cow, 0, "nothing copy-on-write");
-	/* A page first touched after the fork is not shared yet: the model's
-	 * shared anonymous memory has no shmem object (docs/fork.md). */
 	kfx_free(f);
 }
 

@@ -8,6 +8,7 @@
  */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -318,6 +319,50 @@ static void test_files(void)
 	kfx_free(f);
 }
 
+/* MAP_SYNC, measured on Linux 6.18.  It sets VM_SYNC whatever the map
+ * type (calc_vm_flag_bits), so a private anonymous mapping with it does
+ * not merge with its neighbours.  ext4 (0xef53) and xfs declare
+ * FOP_MMAP_SYNC: MAP_SHARED_VALIDATE|MAP_SYNC passes do_mmap's flag check
+ * (a PROT_WRITE map of a read-only fd is then EACCES), and ext4_file_mmap
+ * refuses VM_SYNC on a file that is not DAX with EOPNOTSUPP, after
+ * MAP_FIXED has unmapped the old range; plain MAP_SHARED and MAP_PRIVATE
+ * fail the same way.  On tmpfs the flag check refuses MAP_SYNC first
+ * (nothing unmapped) and MAP_SHARED / MAP_PRIVATE with it map. */
+static void test_map_sync(void)
+{
+	struct kfx *f = kfx_new();
+	vm_vaddr a = 0x60000000;
+	struct statfs sf;
+	char path[64];
+
+	is_i64(MMAP(f, a, 3 * PG, VM_PROT_NONE, PRIV_ANON | VM_MAP_FIXED, -1, 0), a, "three pages");
+	is_i64(MMAP(f, a + PG, PG, VM_PROT_NONE, PRIV_ANON | VM_MAP_FIXED | VM_MAP_SYNC, -1, 0),
+	       a + PG, "the middle one again with MAP_SYNC");
+	is_u64(kfx_vmas(f), 4, "VM_SYNC keeps it apart from both neighbours");
+	ok(strstr(kfx_smaps(f), " sf ") != NULL, "smaps VmFlags: sf");
+	if (temp_file(path, 3 * PG) || statfs(path, &sf)) {
+		ok(0, "temp file");
+		return;
+	}
+	bool ext4 = sf.f_type == 0xEF53 || sf.f_type == 0x58465342;
+	long fd = vm_sys_openat(f->k, f->p, path, VM_O_RDONLY);
+	is_i64(MMAP(f, a, PG, RW, VM_MAP_SHARED_VALIDATE | VM_MAP_SYNC | VM_MAP_FIXED, fd, 0),
+	       ext4 ? -EACCES : -EOPNOTSUPP, ext4 ? "ext4: PROT_WRITE on a read-only fd, EACCES first"
+						  : "tmpfs: MAP_SYNC refused first");
+	is_u64(kfx_vmas(f), 4, "nothing unmapped");
+	is_i64(MMAP(f, a, PG, VM_PROT_READ, VM_MAP_SHARED_VALIDATE | VM_MAP_SYNC | VM_MAP_FIXED, fd, 0),
+	       -EOPNOTSUPP, "a read-only MAP_SHARED_VALIDATE|MAP_SYNC map: EOPNOTSUPP");
+	is_u64(kfx_vmas(f), ext4 ? 3 : 4, ext4 ? "ext4: its range unmapped" : "tmpfs: nothing unmapped");
+	long r = MMAP(f, a + 2 * PG, PG, VM_PROT_READ, VM_MAP_SHARED | VM_MAP_SYNC | VM_MAP_FIXED, fd, 0);
+	is_i64(r, ext4 ? -EOPNOTSUPP : (long)(a + 2 * PG), "MAP_SHARED|MAP_SYNC");
+	r = MMAP(f, a + PG, PG, VM_PROT_READ, VM_MAP_PRIVATE | VM_MAP_SYNC | VM_MAP_FIXED, fd, 0);
+	is_i64(r, ext4 ? -EOPNOTSUPP : (long)(a + PG), "MAP_PRIVATE|MAP_SYNC");
+	is_u64(kfx_vmas(f), ext4 ? 1 : 4, ext4 ? "ext4: all three pages unmapped" : "tmpfs: mapped");
+	unlink(path);
+	is_u64(f->bad_checks, 0, "kernel consistent after every step");
+	kfx_free(f);
+}
+
 static void test_shared_anon(void)
 {
 	struct kfx *f = kfx_new();
@@ -398,6 +443,7 @@ int main(void)
 	test_max_map_count();
 	test_unmap();
 	test_files();
+	test_map_sync();
 	test_shared_anon();
 	test_populate();
 	test_la57();

@@ -27,12 +27,6 @@
 #define FSIZE    (FPAGES * 4096u + 100u)
 #define STEPS    120u
 
-/* The model keeps shared anonymous pages in the page tables only, not yet in
- * a shmem object (docs/kernel.md): MADV_DONTNEED loses them and mremap
- * growth does not find the object's other pages.  Until it does, the
- * programs avoid those two steps. */
-#define SHMEM_OBJECT false
-
 /* ---- the shadow ------------------------------------------------------------ */
 
 enum sh_kind { SH_NONE, SH_PRIV, SH_SHARED };
@@ -301,10 +295,6 @@ static void step_dontneed(struct oracle *o, struct sh_proc *s)
 
 	if (!pick_run(o, s, mapped, 32, &i, &n))
 		return;
-	if (!SHMEM_OBJECT)
-		for (unsigned j = 0; j < n; j++)
-			if (s->pg[i + j].kind == SH_SHARED && !s->pg[i + j].obj->file)
-				return;
 	long rc = vm_sys_madvise(o->f.k, s->p, WIN + (uint64_t)i * 4096, (uint64_t)n * 4096,
 				 VM_MADV_DONTNEED);
 	TRACE("pid %d dontneed %u +%u", s->p->pid, i, n);
@@ -332,8 +322,6 @@ static void step_mremap(struct oracle *o, struct sh_proc *s)
 	n = VM_MIN(n, end - i);
 	unsigned n2 = 1 + (unsigned)rnd(o, 24);
 	if (!pick_run(o, s, unmapped, n2, &to, &room) || room < n2)
-		return;
-	if (!SHMEM_OBJECT && n2 > n && s->pg[i].kind == SH_SHARED && !s->pg[i].obj->file)
 		return;
 	/* the new range may not overlap the old one (EINVAL) */
 	if (to < i + n && i < to + n2)

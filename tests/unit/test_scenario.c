@@ -138,10 +138,24 @@ static void test_valid(void)
 	parses("process A\nA exit 3\nexpect A.exit_code == 3\nshow A maps\n", 4,
 	       "expect and show after exit");
 	parses("set cpus=2\nset tlb=skylake pt=radix5\nprocess A\n", 1, "set lines before");
+	parses("file /dev/shm/x 16K\nprocess A\nA mmap p 16K rw shared file /dev/shm/x\n", 3,
+	       "an in-memory file, then a mapping of it");
+	parses("process A\nfile /a 4K file /b 2*4K A write 0x1000 8\n", 4,
+	       "file statements on one line, ended by a keyword and a process");
+	parses("process A\nA mmap p 4K r shared file /a file /b 4K\n", 3,
+	       "a file statement right after mmap's file clause");
 }
 
 static void test_invalid(void)
 {
+	fails("file\n", "t.vms:1: file needs a path and a size (file PATH SIZE)", "file alone");
+	fails("file /x\n", "t.vms:1: missing the size after the path", "file without a size");
+	fails("process A\nfile A 4K\n", "t.vms:2: file needs a path and a size (file PATH SIZE)",
+	      "a process name where the path goes");
+	fails("file /x 4Q\n", "t.vms:1: '4Q' is not a number (decimal, 0x hex, or a size such as 64K)",
+	      "file with a bad size");
+	fails("process file\n", "t.vms:1: 'file' is a reserved word (keyword, verb, counter or constant)",
+	      "file as a process name");
 	fails("process A\nA mmap p 16Q rw private,anon\n",
 	      "t.vms:2: '16Q' is not a number (decimal, 0x hex, or a size such as 64K)", "a bad size");
 	fails("process A\nA frob p\n",
@@ -229,7 +243,7 @@ static void test_invalid(void)
 	fails("process A\nA read 99999999999999999999\n",
 	      "t.vms:2: '99999999999999999999' does not fit in 64 bits", "an overflowing number");
 	fails("hello world\n",
-	      "t.vms:1: 'hello': expected a statement (set, process, let, show, expect, or a process "
+	      "t.vms:1: 'hello': expected a statement (set, process, let, show, expect, file, or a process "
 	      "name and a verb)", "not a statement");
 	fails("process A\n\n\nA read 0 \x01\n", "t.vms:4: control character 0x01 (a scenario is text)",
 	      "a control character");
