@@ -237,7 +237,7 @@ static int arc_check(const struct vm_evict *e, char *msg, size_t len)
 
 const struct vm_evict_ops vm_policy_arc = {
 	.name = "arc",
-	.desc = "ARC (FAST'03): recency list T1 and frequency list T2 sized by ghost hits (sees every access)",
+	.desc = "ARC (FAST'03): recency list T1 and frequency list T2 sized by ghost hits",
 	.order_desc = "T1 LRU -> MRU, then T2 LRU -> MRU",
 	.flags = VM_EVICT_SEES_ACCESSES,
 	.size = sizeof(struct arc),

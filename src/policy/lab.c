@@ -289,3 +289,19 @@ int vm_lab_feed(struct vm_lab *lab, const uint64_t *pages, const bool *writes, s
 	}
 	return 0;
 }
+
+int vm_lab_step(struct vm_lab *lab, unsigned k, uint64_t time, uint64_t page, bool write)
+{
+	struct vm_lab_sim *s = lab->sims[k];
+	uint32_t id;
+	int rc = vm_lab_ids_get(&lab->ids, page, &id);
+
+	if (rc)
+		return rc;
+	if (lab->future && time >= lab->nrefs)
+		return -ERANGE;
+	if (s->ids_cap <= id && (rc = vm_lab_sim_reserve(s, lab->ids.n)) != 0)
+		return rc;
+	vm_lab_sim_ref(s, id, page, write, lab->future ? lab->next[time] : VM_EVICT_NEVER);
+	return 0;
+}

@@ -148,4 +148,8 @@ void vm_lab_future_done(struct vm_lab *lab);
  * 0, -ENOMEM, -E2BIG, or -ERANGE (more references than the future pass saw). */
 int vm_lab_feed(struct vm_lab *lab, const uint64_t *pages, const bool *writes, size_t n);
 
+/* One reference, at reference number time, for sim k alone (steps: each
+ * sim is run to the end before the next).  0, -ENOMEM, -E2BIG, -ERANGE. */
+int vm_lab_step(struct vm_lab *lab, unsigned k, uint64_t time, uint64_t page, bool write);
+
 #endif

@@ -73,7 +73,7 @@ static int lfu_check(const struct vm_evict *e, char *msg, size_t len)
 
 const struct vm_evict_ops vm_policy_lfu = {
 	.name = "lfu",
-	.desc = "least frequently used while resident, ties by LRU (sees every access)",
+	.desc = "least frequently used while resident, ties by LRU",
 	.order_desc = "next victim first (n = uses since loaded)",
 	.flags = VM_EVICT_SEES_ACCESSES,
 	.size = sizeof(struct lfu),

@@ -76,7 +76,7 @@ static int lru_check(const struct vm_evict *e, char *msg, size_t len)
 
 const struct vm_evict_ops vm_policy_lru = {
 	.name = "lru",
-	.desc = "exact least recently used (sees every access; not implementable by an OS)",
+	.desc = "exact least recently used (no MMU reports every access: a yardstick)",
 	.order_desc = "LRU -> MRU",
 	.flags = VM_EVICT_SEES_ACCESSES,
 	.size = sizeof(struct lru),

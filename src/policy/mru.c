@@ -74,7 +74,7 @@ static int mru_check(const struct vm_evict *e, char *msg, size_t len)
 
 const struct vm_evict_ops vm_policy_mru = {
 	.name = "mru",
-	.desc = "most recently used: evict the page used last (sees every access)",
+	.desc = "most recently used: evict the page used last",
 	.order_desc = "LRU -> MRU",
 	.flags = VM_EVICT_SEES_ACCESSES,
 	.size = sizeof(struct mru),

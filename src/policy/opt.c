@@ -81,7 +81,7 @@ static int opt_check(const struct vm_evict *e, char *msg, size_t len)
 
 const struct vm_evict_ops vm_policy_opt = {
 	.name = "opt",
-	.desc = "Belady's optimal: evict the page used furthest in the future (needs the future)",
+	.desc = "Belady's optimal: evict the page used furthest in the future",
 	.order_desc = "next victim first (next = reference number of the next use)",
 	.flags = VM_EVICT_SEES_ACCESSES | VM_EVICT_NEEDS_FUTURE,
 	.size = sizeof(struct opt),

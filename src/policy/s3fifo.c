@@ -229,7 +229,7 @@ static int s3_check(const struct vm_evict *e, char *msg, size_t len)
 
 const struct vm_evict_ops vm_policy_s3fifo = {
 	.name = "s3fifo",
-	.desc = "S3-FIFO (SOSP'23): small, main and ghost FIFO queues with 2-bit counters (sees every access)",
+	.desc = "S3-FIFO (SOSP'23): small, main and ghost FIFO queues with 2-bit counters",
 	.order_desc = "S tail -> head, then M tail -> head (f = use counter)",
 	.flags = VM_EVICT_SEES_ACCESSES,
 	.size = sizeof(struct s3fifo),

@@ -108,7 +108,7 @@ static int sieve_check(const struct vm_evict *e, char *msg, size_t len)
 
 const struct vm_evict_ops vm_policy_sieve = {
 	.name = "sieve",
-	.desc = "SIEVE (NSDI'24): FIFO queue, a hand from the tail skips visited pages (Accessed bits)",
+	.desc = "SIEVE (NSDI'24): FIFO queue, a hand from the tail passes visited pages",
 	.order_desc = "tail (oldest) -> head (newest) (v: visited)",
 	.flags = VM_EVICT_USES_ABITS,
 	.size = sizeof(struct sieve),
