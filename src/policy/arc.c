@@ -41,7 +41,7 @@ struct arc {
 	struct vm_ilink *link;     /* frames + 2: T1 and T2, MRU at head->next */
 	uint8_t *in;               /* per frame: T1 or T2 */
 	uint64_t *key;             /* per frame */
-	struct vm_ghost ghost;     /* B1 and B2, capacity 2c */
+	struct vm_ghost ghost;     /* B1 and B2, capacity c + 1 */
 	uint32_t t1, t2;           /* |T1|, |T2| */
 	uint32_t p;                /* target |T1|, 0..c */
 	bool prepared;             /* the miss of prepared_key was classified */
@@ -63,7 +63,9 @@ static int arc_init(struct vm_evict *e)
 	a->key = vm_evict_alloc(e, e->frames, sizeof(*a->key));
 	if (!a->link || !a->in || !a->key)
 		return -ENOMEM;
-	if (vm_ghost_init(&a->ghost, e->host, 2 * e->capacity) != 0)
+	/* |B1| + |B2| <= c while memory is full, c + 1 for a moment during a
+	 * ghost hit (REPLACE before the page leaves its ghost list) */
+	if (vm_ghost_init(&a->ghost, e->host, e->capacity + 1) != 0)
 		return -ENOMEM;
 	vm_ilist_init(a->link, HT1(a));
 	vm_ilist_init(a->link, HT2(a));
@@ -98,7 +100,7 @@ static void arc_prepare(struct arc *a, const struct vm_evict_ref *r)
 	a->prepared = r != NULL;
 	a->prepared_key = r ? r->key : 0;
 	a->drop_t1 = false;
-	if (g != VM_GHOST_NONE && a->ghost.list[g] == B1) {
+	if (g != VM_GHOST_NONE && vm_ghost_list(&a->ghost, g) == B1) {
 		uint32_t delta = b1 >= b2 ? 1 : b2 / b1;
 		a->p = a->p + delta > c ? c : a->p + delta;
 		a->prepared_case = CASE_B1;
@@ -235,6 +237,17 @@ static int arc_check(const struct vm_evict *e, char *msg, size_t len)
 	return 0;
 }
 
+static void arc_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+{
+	const struct arc *a = (const struct arc *)e;
+	if (frame != VM_EVICT_NONE) {
+		__builtin_prefetch(&a->link[frame]);
+		__builtin_prefetch(&a->in[frame]);
+	} else {
+		vm_ghost_prefetch(&a->ghost, key);
+	}
+}
+
 const struct vm_evict_ops vm_policy_arc = {
 	.name = "arc",
 	.desc = "ARC (FAST'03): recency list T1 and frequency list T2 sized by ghost hits",
@@ -251,4 +264,5 @@ const struct vm_evict_ops vm_policy_arc = {
 	.note = arc_note,
 	.state = arc_state,
 	.check = arc_check,
+	.prefetch = arc_prefetch,
 };

@@ -155,6 +155,10 @@ struct vm_evict_ops {
 	void (*state)(const struct vm_evict *e, char *buf, size_t len);
 	/* Validate the policy's structures: 0 or -EUCLEAN with msg. */
 	int (*check)(const struct vm_evict *e, char *msg, size_t len);
+	/* Optional, for speed only: a reference to key (resident in frame, or
+	 * VM_EVICT_NONE) comes soon; start loading what access() or a miss
+	 * will touch (__builtin_prefetch).  Must not change any state. */
+	void (*prefetch)(const struct vm_evict *e, uint32_t frame, uint64_t key);
 };
 
 /* The registry. */

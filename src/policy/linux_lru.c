@@ -141,7 +141,7 @@ static void lx_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_
 	l->pg[frame] = (uint8_t)((anon ? PG_ANON : 0) | ((r->flags & VM_EVICT_REF_EXEC) ? PG_EXEC : 0));
 	if (g != VM_GHOST_NONE) {
 		/* workingset_refault() */
-		uint64_t shadow = l->shadow.val[g];
+		uint64_t shadow = vm_ghost_val(&l->shadow, g);
 		vm_ghost_del(&l->shadow, g);
 		l->refaults++;
 		if (workingset_recent(l, shadow, !anon)) {
@@ -309,6 +309,12 @@ static int lx_check(const struct vm_evict *e, char *msg, size_t len)
 	return vm_ghost_check(&l->shadow, msg, len);
 }
 
+static void lx_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+{
+	if (frame == VM_EVICT_NONE)
+		vm_ghost_prefetch(&((const struct linux_lru *)e)->shadow, key);
+}
+
 const struct vm_evict_ops vm_policy_linux = {
 	.name = "linux",
 	.desc = "Linux's active/inactive lists with refault distance (vmscan.c, workingset.c; default)",
@@ -324,4 +330,5 @@ const struct vm_evict_ops vm_policy_linux = {
 	.note = lx_note,
 	.state = lx_state,
 	.check = lx_check,
+	.prefetch = lx_prefetch,
 };

@@ -74,6 +74,13 @@ static int lru_check(const struct vm_evict *e, char *msg, size_t len)
 	return rc;
 }
 
+static void lru_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+{
+	(void)key;
+	if (frame != VM_EVICT_NONE)
+		__builtin_prefetch(&((const struct lru *)e)->link[frame]);
+}
+
 const struct vm_evict_ops vm_policy_lru = {
 	.name = "lru",
 	.desc = "exact least recently used (no MMU reports every access: a yardstick)",
@@ -88,4 +95,5 @@ const struct vm_evict_ops vm_policy_lru = {
 	.remove = lru_remove,
 	.order = lru_order,
 	.check = lru_check,
+	.prefetch = lru_prefetch,
 };

@@ -227,6 +227,15 @@ static int s3_check(const struct vm_evict *e, char *msg, size_t len)
 	return 0;
 }
 
+static void s3_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+{
+	const struct s3fifo *s = (const struct s3fifo *)e;
+	if (frame != VM_EVICT_NONE)
+		__builtin_prefetch(&s->freq[frame]);
+	else
+		vm_ghost_prefetch(&s->ghost, key);
+}
+
 const struct vm_evict_ops vm_policy_s3fifo = {
 	.name = "s3fifo",
 	.desc = "S3-FIFO (SOSP'23): small, main and ghost FIFO queues with 2-bit counters",
@@ -243,4 +252,5 @@ const struct vm_evict_ops vm_policy_s3fifo = {
 	.note = s3_note,
 	.state = s3_state,
 	.check = s3_check,
+	.prefetch = s3_prefetch,
 };
