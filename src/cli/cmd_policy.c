@@ -198,8 +198,8 @@ static void summary_text(const struct policy_opts *o, const struct vm_lab *lab, 
 	for (unsigned i = 0; i < lab->nsims; i++) {
 		const struct vm_lab_sim *s = lab->sims[i];
 		printf("%-14s %8u %12s %12s %8.2f%% %12s %11s\n", s->ops->name, s->frames,
-		       cli_group(s->n.hits, a, sizeof(a)), cli_group(s->n.misses, b, sizeof(b)),
-		       100.0 * rate(s->n.hits, s->n.refs), cli_group(s->n.evictions, c, sizeof(c)),
+		       cli_group(vm_lab_sim_hits(s), a, sizeof(a)), cli_group(s->n.misses, b, sizeof(b)),
+		       100.0 * rate(vm_lab_sim_hits(s), vm_lab_sim_refs(s)), cli_group(s->n.evictions, c, sizeof(c)),
 		       cli_group(writebacks(s), d, sizeof(d)));
 	}
 }
@@ -214,10 +214,10 @@ static void result_name_json(struct vm_json *j, const struct vm_lab_sim *s)
 
 static void result_totals_json(struct vm_json *j, const struct vm_lab_sim *s)
 {
-	vm_json_u64(j, "references", s->n.refs);
-	vm_json_u64(j, "hits", s->n.hits);
+	vm_json_u64(j, "references", vm_lab_sim_refs(s));
+	vm_json_u64(j, "hits", vm_lab_sim_hits(s));
 	vm_json_u64(j, "misses", s->n.misses);
-	vm_json_double(j, "hit_rate", rate(s->n.hits, s->n.refs));
+	vm_json_double(j, "hit_rate", rate(vm_lab_sim_hits(s), vm_lab_sim_refs(s)));
 	vm_json_u64(j, "evictions", s->n.evictions);
 	vm_json_u64(j, "writebacks", writebacks(s));
 	vm_json_u64(j, "accessed_bit_tests", s->e->stats.scanned);
@@ -356,8 +356,8 @@ static int run_steps(struct vm_ref_reader *r, struct vm_lab *lab,
 		} else {
 			printf("%s, %u frames: %" PRIu64 " references, %" PRIu64 " hits, %" PRIu64
 			       " misses, hit rate %.2f%%, %" PRIu64 " evictions, %" PRIu64 " writebacks\n",
-			       s->ops->name, s->frames, s->n.refs, s->n.hits, s->n.misses,
-			       100.0 * rate(s->n.hits, s->n.refs), s->n.evictions, writebacks(s));
+			       s->ops->name, s->frames, vm_lab_sim_refs(s), vm_lab_sim_hits(s), s->n.misses,
+			       100.0 * rate(vm_lab_sim_hits(s), vm_lab_sim_refs(s)), s->n.evictions, writebacks(s));
 		}
 		free(order);
 		free(mem);

@@ -165,9 +165,33 @@ VM_NOINLINE void vm_lab_sim_miss(struct vm_lab_sim *s, uint32_t id, const struct
 #define FRAME_AHEAD  16
 #define POLICY_AHEAD 8
 
+/* One read of id, hit or miss: vm_lab_sim_ref with the time in a register. */
+static inline void run_one(struct vm_lab_sim *s, uint32_t id, uint64_t *t)
+{
+	uint32_t f = s->frame_of[id];
+	if (VM_LIKELY(f != 0)) {
+		s->bits[f - 1] |= VM_EVICT_A;
+		if (s->sees) {
+			struct vm_evict_ref r = { id, VM_EVICT_NEVER, 0 };
+			s->e->now = *t;
+			vm_evict_access(s->e, f - 1, &r);
+		}
+	} else {
+		struct vm_evict_ref r = { id, VM_EVICT_NEVER, 0 };
+		s->time = *t;
+		vm_lab_sim_miss(s, id, &r, false);
+	}
+	if (VM_UNLIKELY(++*t == s->next_tick)) {
+		s->e->now = *t;
+		s->e->ops->tick(s->e);
+		s->next_tick += s->e->tick;
+	}
+}
+
 void vm_lab_sim_run_ids(struct vm_lab_sim *s, const uint32_t *ids, size_t n)
 {
 	void (*prefetch)(const struct vm_evict *, uint32_t, uint64_t) = s->ops->prefetch;
+	uint64_t t = s->time;
 	size_t i = 0;
 
 	if (n > FRAME_AHEAD) {
@@ -177,11 +201,12 @@ void vm_lab_sim_run_ids(struct vm_lab_sim *s, const uint32_t *ids, size_t n)
 				uint32_t id = ids[i + POLICY_AHEAD], f = s->frame_of[id];
 				prefetch(s->e, f ? f - 1 : VM_EVICT_NONE, id);
 			}
-			vm_lab_sim_ref(s, ids[i], ids[i], false, VM_EVICT_NEVER);
+			run_one(s, ids[i], &t);
 		}
 	}
 	for (; i < n; i++)
-		vm_lab_sim_ref(s, ids[i], ids[i], false, VM_EVICT_NEVER);
+		run_one(s, ids[i], &t);
+	s->time = t;
 }
 
 uint32_t vm_lab_sim_contents(const struct vm_lab_sim *s, uint32_t *out)

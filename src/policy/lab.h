@@ -37,7 +37,7 @@ void vm_lab_ids_fini(struct vm_lab_ids *ids);
 int vm_lab_ids_get(struct vm_lab_ids *ids, uint64_t page, uint32_t *id);
 
 struct vm_lab_counts {
-	uint64_t refs, hits, misses;
+	uint64_t misses;           /* references = sim->time, hits = time - misses */
 	uint64_t evictions;        /* pages evicted (misses once memory was full, or more) */
 	uint64_t writebacks;       /* dirty pages written back: at eviction or by the policy */
 };
@@ -86,9 +86,7 @@ static inline bool vm_lab_sim_ref(struct vm_lab_sim *s, uint32_t id, uint64_t ke
 	struct vm_evict_ref r = { key, next, write ? VM_EVICT_REF_WRITE : 0u };
 	bool hit = f != 0;
 
-	s->n.refs++;
 	if (VM_LIKELY(hit)) {
-		s->n.hits++;
 		s->bits[f - 1] |= (uint8_t)(VM_EVICT_A | (write ? VM_EVICT_D : 0u));
 		if (s->sees) {
 			s->e->now = s->time;
@@ -103,6 +101,16 @@ static inline bool vm_lab_sim_ref(struct vm_lab_sim *s, uint32_t id, uint64_t ke
 		s->next_tick += s->e->tick;
 	}
 	return hit;
+}
+
+static inline uint64_t vm_lab_sim_refs(const struct vm_lab_sim *s)
+{
+	return s->time;
+}
+
+static inline uint64_t vm_lab_sim_hits(const struct vm_lab_sim *s)
+{
+	return s->time - s->n.misses;
 }
 
 /* n reads of ids[] (reserved), the key being the id: the benchmark's loop. */

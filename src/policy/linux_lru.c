@@ -56,11 +56,15 @@ enum { ANON = 0, FILE_LRU = 1 };
 #define PG_ANON       0x08u
 #define PG_EXEC       0x10u
 
+struct lx_page {
+	uint64_t key;
+	uint8_t flags;             /* PG_* */
+};
+
 struct linux_lru {
 	struct vm_evict e;
 	struct vm_ilink *link;     /* frames + 4 heads (LRU()), newest at head->next */
-	uint8_t *pg;               /* per frame: PG_* */
-	uint64_t *key;             /* per frame */
+	struct lx_page *page;      /* per frame */
 	uint32_t nr[4];            /* pages per list */
 	uint64_t nonresident_age;  /* lruvec->nonresident_age */
 	struct vm_ghost shadow;    /* value: age << 1 | PG_workingset */
@@ -72,21 +76,20 @@ struct linux_lru {
 
 static inline unsigned page_type(const struct linux_lru *l, uint32_t f)
 {
-	return (l->pg[f] & PG_ANON) ? ANON : FILE_LRU;
+	return (l->page[f].flags & PG_ANON) ? ANON : FILE_LRU;
 }
 
 static inline unsigned page_lru(const struct linux_lru *l, uint32_t f)
 {
-	return LRU(page_type(l, f), (l->pg[f] & PG_ACTIVE) ? 1u : 0u);
+	return LRU(page_type(l, f), (l->page[f].flags & PG_ACTIVE) ? 1u : 0u);
 }
 
 static int lx_init(struct vm_evict *e)
 {
 	struct linux_lru *l = (struct linux_lru *)e;
 	l->link = vm_evict_alloc(e, (size_t)e->frames + 4, sizeof(*l->link));
-	l->pg = vm_evict_alloc(e, e->frames, sizeof(*l->pg));
-	l->key = vm_evict_alloc(e, e->frames, sizeof(*l->key));
-	if (!l->link || !l->pg || !l->key)
+	l->page = vm_evict_alloc(e, e->frames, sizeof(*l->page));
+	if (!l->link || !l->page)
 		return -ENOMEM;
 	if (vm_ghost_init(&l->shadow, e->host, e->capacity + 1) != 0)
 		return -ENOMEM;
@@ -100,8 +103,7 @@ static void lx_fini(struct vm_evict *e)
 	struct linux_lru *l = (struct linux_lru *)e;
 	vm_ghost_fini(&l->shadow, e->host);
 	vm_evict_free(e, l->link);
-	vm_evict_free(e, l->pg);
-	vm_evict_free(e, l->key);
+	vm_evict_free(e, l->page);
 }
 
 /* Move f (on no list) to the head of its list per its flags. */
@@ -137,19 +139,19 @@ static void lx_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_
 	bool anon = r->flags & VM_EVICT_REF_ANON;
 	uint32_t g = vm_ghost_find(&l->shadow, r->key);
 
-	l->key[frame] = r->key;
-	l->pg[frame] = (uint8_t)((anon ? PG_ANON : 0) | ((r->flags & VM_EVICT_REF_EXEC) ? PG_EXEC : 0));
+	l->page[frame].key = r->key;
+	l->page[frame].flags = (uint8_t)((anon ? PG_ANON : 0) | ((r->flags & VM_EVICT_REF_EXEC) ? PG_EXEC : 0));
 	if (g != VM_GHOST_NONE) {
 		/* workingset_refault() */
 		uint64_t shadow = vm_ghost_val(&l->shadow, g);
 		vm_ghost_del(&l->shadow, g);
 		l->refaults++;
 		if (workingset_recent(l, shadow, !anon)) {
-			l->pg[frame] |= PG_ACTIVE;
+			l->page[frame].flags |= PG_ACTIVE;
 			l->nonresident_age++;
 			l->refault_activations++;
 			if (shadow & 1)
-				l->pg[frame] |= PG_WORKINGSET;
+				l->page[frame].flags |= PG_WORKINGSET;
 		}
 	}
 	add_to_lru(l, frame);
@@ -172,14 +174,14 @@ static void shrink_active_one(struct linux_lru *l, unsigned type)
 	uint32_t f = vm_ilist_last(l->link, HEAD(l, LRU(type, 1)));
 	bool young = vm_evict_referenced(&l->e, f) > 0;
 
-	if (young && (l->pg[f] & PG_EXEC) && type == FILE_LRU) {
+	if (young && (l->page[f].flags & PG_EXEC) && type == FILE_LRU) {
 		vm_ilist_move(l->link, f, HEAD(l, LRU(type, 1)));
 		l->nonresident_age++;      /* move_folios_to_lru() ages active folios */
 		l->rotations++;
 		return;
 	}
 	del_from_lru(l, f);
-	l->pg[f] = (uint8_t)((l->pg[f] & ~PG_ACTIVE) | PG_WORKINGSET);
+	l->page[f].flags = (uint8_t)((l->page[f].flags & ~PG_ACTIVE) | PG_WORKINGSET);
 	add_to_lru(l, f);
 	l->deactivations++;
 }
@@ -222,15 +224,15 @@ static uint32_t lx_choose(struct vm_evict *e, const struct vm_evict_ref *r)
 		/* shrink_inactive_list(): folio_check_references() */
 		uint32_t f = vm_ilist_last(l->link, HEAD(l, ina));
 		int referenced_ptes = vm_evict_referenced(e, f);
-		bool referenced_folio = l->pg[f] & PG_REFERENCED;
-		l->pg[f] &= (uint8_t)~PG_REFERENCED;
+		bool referenced_folio = l->page[f].flags & PG_REFERENCED;
+		l->page[f].flags &= (uint8_t)~PG_REFERENCED;
 		if (!referenced_ptes)
 			return f;
-		l->pg[f] |= PG_REFERENCED;
+		l->page[f].flags |= PG_REFERENCED;
 		if (referenced_folio || referenced_ptes > 1 ||
-		    ((l->pg[f] & PG_EXEC) && type == FILE_LRU)) {
+		    ((l->page[f].flags & PG_EXEC) && type == FILE_LRU)) {
 			del_from_lru(l, f);
-			l->pg[f] |= PG_ACTIVE;
+			l->page[f].flags |= PG_ACTIVE;
 			add_to_lru(l, f);
 			l->nonresident_age++;
 			l->activations++;
@@ -246,11 +248,11 @@ static void lx_remove(struct vm_evict *e, uint32_t frame, bool evicted)
 	del_from_lru(l, frame);
 	if (evicted) {
 		/* workingset_eviction(): the age before this eviction ages it */
-		vm_ghost_push(&l->shadow, 0, l->key[frame],
-			      l->nonresident_age << 1 | ((l->pg[frame] & PG_WORKINGSET) ? 1 : 0));
+		vm_ghost_push(&l->shadow, 0, l->page[frame].key,
+			      l->nonresident_age << 1 | ((l->page[frame].flags & PG_WORKINGSET) ? 1 : 0));
 		l->nonresident_age++;
 	}
-	l->pg[frame] = 0;
+	l->page[frame].flags = 0;
 }
 
 static uint32_t lx_order(const struct vm_evict *e, uint32_t *frames)
@@ -267,7 +269,7 @@ static uint32_t lx_order(const struct vm_evict *e, uint32_t *frames)
 static void lx_note(const struct vm_evict *e, uint32_t frame, char *buf, size_t len)
 {
 	const struct linux_lru *l = (const struct linux_lru *)e;
-	uint8_t pg = l->pg[frame];
+	uint8_t pg = l->page[frame].flags;
 	snprintf(buf, len, "%s%s%s%s%s", (pg & PG_ANON) ? "anon," : "",
 		 (pg & PG_ACTIVE) ? "act" : "inact", (pg & PG_REFERENCED) ? ",ref" : "",
 		 (pg & PG_WORKINGSET) ? ",ws" : "",
@@ -301,7 +303,7 @@ static int lx_check(const struct vm_evict *e, char *msg, size_t len)
 		for (uint32_t f = l->link[HEAD(l, i)].next; f != HEAD(l, i); f = l->link[f].next)
 			if (page_lru(l, f) != i)
 				return vm_check_fail(msg, len, "linux: frame %u on list %u, flags %#x",
-						     f, i, l->pg[f]);
+						     f, i, l->page[f].flags);
 		total += n;
 	}
 	if (total != e->used)

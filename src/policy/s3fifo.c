@@ -33,13 +33,17 @@
 
 enum { QS = 0, QM = 1, QDOOMED = 2 };
 
+struct s3_page {
+	uint64_t key;
+	uint8_t freq;              /* 0..3 */
+	uint8_t queue;             /* QS, QM, or QDOOMED (chosen, not yet removed) */
+	uint8_t to_ghost;          /* doomed: its key goes to G when removed */
+};
+
 struct s3fifo {
 	struct vm_evict e;
 	struct vm_ilink *link;     /* frames + 2: S and M, head->next newest, head->prev the tail */
-	uint8_t *freq;             /* per frame: 0..3 */
-	uint8_t *queue;            /* per frame: QS, QM, or QDOOMED (chosen, not yet removed) */
-	uint8_t *to_ghost;         /* per doomed frame: its key goes to G when removed */
-	uint64_t *key;             /* per frame */
+	struct s3_page *pg;        /* per frame: one 16-byte record, one cache miss */
 	struct vm_ghost ghost;     /* G: one list */
 	uint32_t s_len, m_len;
 	uint32_t *victims;         /* the victims of the last evict(), not yet handed out */
@@ -53,12 +57,9 @@ static int s3_init(struct vm_evict *e)
 {
 	struct s3fifo *s = (struct s3fifo *)e;
 	s->link = vm_evict_alloc(e, (size_t)e->frames + 2, sizeof(*s->link));
-	s->freq = vm_evict_alloc(e, e->frames, sizeof(*s->freq));
-	s->queue = vm_evict_alloc(e, e->frames, sizeof(*s->queue));
-	s->to_ghost = vm_evict_alloc(e, e->frames, sizeof(*s->to_ghost));
-	s->key = vm_evict_alloc(e, e->frames, sizeof(*s->key));
+	s->pg = vm_evict_alloc(e, e->frames, sizeof(*s->pg));
 	s->victims = vm_evict_alloc(e, e->frames, sizeof(*s->victims));
-	if (!s->link || !s->freq || !s->queue || !s->to_ghost || !s->key || !s->victims)
+	if (!s->link || !s->pg || !s->victims)
 		return -ENOMEM;
 	uint32_t g = (uint32_t)((uint64_t)e->capacity * 9 / 10);
 	if (vm_ghost_init(&s->ghost, e->host, g ? g : 1) != 0)
@@ -73,10 +74,7 @@ static void s3_fini(struct vm_evict *e)
 	struct s3fifo *s = (struct s3fifo *)e;
 	vm_ghost_fini(&s->ghost, e->host);
 	vm_evict_free(e, s->link);
-	vm_evict_free(e, s->freq);
-	vm_evict_free(e, s->queue);
-	vm_evict_free(e, s->to_ghost);
-	vm_evict_free(e, s->key);
+	vm_evict_free(e, s->pg);
 	vm_evict_free(e, s->victims);
 }
 
@@ -85,15 +83,15 @@ static void s3_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_
 	struct s3fifo *s = (struct s3fifo *)e;
 	uint32_t g = vm_ghost_find(&s->ghost, r->key);
 
-	s->key[frame] = r->key;
-	s->freq[frame] = 0;
+	s->pg[frame].key = r->key;
+	s->pg[frame].freq = 0;
 	if (g != VM_GHOST_NONE) {
 		vm_ghost_del(&s->ghost, g);
-		s->queue[frame] = QM;
+		s->pg[frame].queue = QM;
 		s->m_len++;
 		vm_ilist_add(s->link, frame, HM(s));
 	} else {
-		s->queue[frame] = QS;
+		s->pg[frame].queue = QS;
 		s->s_len++;
 		vm_ilist_add(s->link, frame, HS(s));
 	}
@@ -103,20 +101,20 @@ static void s3_access(struct vm_evict *e, uint32_t frame, const struct vm_evict_
 {
 	struct s3fifo *s = (struct s3fifo *)e;
 	(void)r;
-	if (s->freq[frame] < 3)
-		s->freq[frame]++;
+	if (s->pg[frame].freq < 3)
+		s->pg[frame].freq++;
 }
 
 /* Take frame off its queue as a victim of this evict(). */
 static void doom(struct s3fifo *s, uint32_t frame, bool ghost)
 {
-	if (s->queue[frame] == QS)
+	if (s->pg[frame].queue == QS)
 		s->s_len--;
 	else
 		s->m_len--;
 	vm_ilist_del(s->link, frame);
-	s->queue[frame] = QDOOMED;
-	s->to_ghost[frame] = ghost;
+	s->pg[frame].queue = QDOOMED;
+	s->pg[frame].to_ghost = ghost;
 	s->victims[s->nvictims++] = frame;
 }
 
@@ -124,11 +122,11 @@ static void evict_m(struct s3fifo *s)
 {
 	while (s->m_len) {
 		uint32_t t = vm_ilist_last(s->link, HM(s));
-		if (s->freq[t] == 0) {
+		if (s->pg[t].freq == 0) {
 			doom(s, t, false);
 			return;
 		}
-		s->freq[t]--;
+		s->pg[t].freq--;
 		vm_ilist_move(s->link, t, HM(s));
 	}
 }
@@ -137,13 +135,13 @@ static void evict_s(struct s3fifo *s)
 {
 	while (s->s_len) {
 		uint32_t t = vm_ilist_last(s->link, HS(s));
-		if (s->freq[t] <= 1) {
+		if (s->pg[t].freq <= 1) {
 			doom(s, t, true);
 			return;
 		}
 		vm_ilist_del(s->link, t);
 		s->s_len--;
-		s->queue[t] = QM;
+		s->pg[t].queue = QM;
 		s->m_len++;
 		vm_ilist_add(s->link, t, HM(s));
 		if ((uint64_t)s->m_len * 10 > (uint64_t)s->e.capacity * 9)
@@ -172,13 +170,13 @@ static uint32_t s3_choose(struct vm_evict *e, const struct vm_evict_ref *r)
 static void s3_remove(struct vm_evict *e, uint32_t frame, bool evicted)
 {
 	struct s3fifo *s = (struct s3fifo *)e;
-	if (s->queue[frame] == QDOOMED) {
-		if (evicted && s->to_ghost[frame])
-			vm_ghost_push(&s->ghost, 0, s->key[frame], 0);
+	if (s->pg[frame].queue == QDOOMED) {
+		if (evicted && s->pg[frame].to_ghost)
+			vm_ghost_push(&s->ghost, 0, s->pg[frame].key, 0);
 		return;
 	}
 	/* Freed by the driver without being chosen. */
-	if (s->queue[frame] == QS)
+	if (s->pg[frame].queue == QS)
 		s->s_len--;
 	else
 		s->m_len--;
@@ -195,7 +193,7 @@ static uint32_t s3_order(const struct vm_evict *e, uint32_t *frames)
 static void s3_note(const struct vm_evict *e, uint32_t frame, char *buf, size_t len)
 {
 	const struct s3fifo *s = (const struct s3fifo *)e;
-	snprintf(buf, len, "%s,f=%u", s->queue[frame] == QS ? "S" : "M", s->freq[frame]);
+	snprintf(buf, len, "%s,f=%u", s->pg[frame].queue == QS ? "S" : "M", s->pg[frame].freq);
 }
 
 static void s3_state(const struct vm_evict *e, char *buf, size_t len)
@@ -230,10 +228,20 @@ static int s3_check(const struct vm_evict *e, char *msg, size_t len)
 static void s3_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
 {
 	const struct s3fifo *s = (const struct s3fifo *)e;
-	if (frame != VM_EVICT_NONE)
-		__builtin_prefetch(&s->freq[frame]);
-	else
-		vm_ghost_prefetch(&s->ghost, key);
+	if (frame != VM_EVICT_NONE) {
+		__builtin_prefetch(&s->pg[frame]);
+		return;
+	}
+	/* A miss: its lookup in G, and the tails evict() will look at. */
+	vm_ghost_prefetch(&s->ghost, key);
+	uint32_t t = vm_ilist_last(s->link, HS(s));
+	if (t < e->frames)
+		__builtin_prefetch(&s->pg[t]);
+	t = vm_ilist_last(s->link, HM(s));
+	if (t < e->frames) {
+		__builtin_prefetch(&s->pg[t]);
+		__builtin_prefetch(&s->link[s->link[t].prev]);
+	}
 }
 
 const struct vm_evict_ops vm_policy_s3fifo = {
