@@ -244,10 +244,21 @@ static void arc_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
 	const struct arc *a = (const struct arc *)e;
 	if (frame != VM_EVICT_NONE) {
 		__builtin_prefetch(&a->link[frame]);
-		__builtin_prefetch(&a->pg[frame].in);
-	} else {
-		vm_ghost_prefetch(&a->ghost, key);
+		__builtin_prefetch(&a->pg[frame]);
+		return;
 	}
+	/* A miss: its ghost lookup, the LRU ends REPLACE takes from, and the
+	 * oldest ghosts a new page may push out. */
+	vm_ghost_prefetch(&a->ghost, key);
+	for (uint32_t h = HT1(a); h <= HT2(a); h++) {
+		uint32_t t = vm_ilist_last(a->link, h);
+		if (t < e->frames) {
+			__builtin_prefetch(&a->pg[t]);
+			__builtin_prefetch(&a->link[a->link[t].prev]);
+		}
+	}
+	vm_ghost_prefetch_oldest(&a->ghost, B1);
+	vm_ghost_prefetch_oldest(&a->ghost, B2);
 }
 
 const struct vm_evict_ops vm_policy_arc = {

@@ -56,6 +56,18 @@ static inline void vm_ghost_prefetch(const struct vm_ghost *g, uint64_t key)
 	__builtin_prefetch(&g->slot[(uint32_t)(h >> 32) >> g->hshift]);
 }
 
+/* Start loading what forgetting list's oldest ghost will touch: the node
+ * and its hash slot (the node is usually in the cache already: the same
+ * ghost stays oldest for many references). */
+static inline void vm_ghost_prefetch_oldest(const struct vm_ghost *g, unsigned list)
+{
+	if (g->len[list]) {
+		const struct vm_ghost_node *n = &g->node[g->node[g->cap + list].prev];
+		__builtin_prefetch(n);
+		__builtin_prefetch(&g->slot[n->slot]);
+	}
+}
+
 /* A node's key, value and list. */
 static inline uint64_t vm_ghost_key(const struct vm_ghost *g, uint32_t node)
 {

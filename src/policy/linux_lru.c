@@ -313,8 +313,11 @@ static int lx_check(const struct vm_evict *e, char *msg, size_t len)
 
 static void lx_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
 {
-	if (frame == VM_EVICT_NONE)
-		vm_ghost_prefetch(&((const struct linux_lru *)e)->shadow, key);
+	const struct linux_lru *l = (const struct linux_lru *)e;
+	if (frame == VM_EVICT_NONE) {
+		vm_ghost_prefetch(&l->shadow, key);
+		vm_ghost_prefetch_oldest(&l->shadow, 0);
+	}
 }
 
 const struct vm_evict_ops vm_policy_linux = {

@@ -242,6 +242,7 @@ static void s3_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
 		__builtin_prefetch(&s->pg[t]);
 		__builtin_prefetch(&s->link[s->link[t].prev]);
 	}
+	vm_ghost_prefetch_oldest(&s->ghost, 0);
 }
 
 const struct vm_evict_ops vm_policy_s3fifo = {
