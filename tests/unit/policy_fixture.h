@@ -84,7 +84,7 @@ static int pf_run(const char *name, uint32_t frames, const uint64_t *refs, const
 out:
 	if (rc == 0) {
 		s = lab.sims[0];
-		out->hits = s->n.hits;
+		out->hits = vm_lab_sim_hits(s);
 		out->misses = s->n.misses;
 		out->writebacks = s->n.writebacks + s->e->stats.writebacks;
 		if (s->e->ops->state)
