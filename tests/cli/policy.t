@@ -92,6 +92,10 @@ ok $rc "--mrc with --csv and --svg"
 [ "$(wc -l < "$T/c.csv")" -eq 6 ]; ok $? "CSV: a header and sizes 1..5 (the footprint)"
 head -c 4 "$T/c.svg" | grep -q '<svg' && tail -1 "$T/c.svg" | grep -q '</svg>'; ok $? "the SVG is a whole document"
 [ "$(grep -c '<polyline' "$T/c.svg")" -eq 3 ]; ok $? "one line per policy in the SVG"
+if command -v python3 >/dev/null; then
+	python3 -c "import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])" "$T/c.svg"
+	ok $? "the SVG is well-formed XML"
+fi
 run "$V" policy --mrc --refs $SILB --policy lru --json; json_ok "$out"; ok $? "--mrc --json is valid JSON"
 printf '%s' "$out" | perl -MJSON::PP -e 'local $/; my $d = decode_json(<STDIN>);
 	exit !($d->{curves}[0]{misses}[2] == 12 && $d->{footprint} == 6)'
