@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "hw/pt.h"
 #include "hw/tlb.h"
+#include "policy/evict.h"
 
 static const char *const size_names[VM_PSIZE_COUNT] = { "4K", "2M", "1G" };
 static const char *const repl_names[VM_REPL_COUNT] = { "lru", "plru", "random" };
@@ -124,6 +125,35 @@ static void list_pts(bool json)
 	}
 }
 
+/* One line each: name, what it sees, description. */
+static void list_policies(bool json)
+{
+	struct vm_json j;
+	const struct vm_evict_ops *p;
+	if (json) {
+		vm_json_init(&j, stdout);
+		vm_json_begin_array(&j, NULL);
+	}
+	for (unsigned i = 0; (p = vm_evict_at(i)) != NULL; i++) {
+		const char *sees = (p->flags & VM_EVICT_NEEDS_FUTURE) ? "future" :
+				   (p->flags & VM_EVICT_SEES_ACCESSES) ? "every access" :
+				   (p->flags & VM_EVICT_USES_ABITS) ? "A/D bits" : "faults only";
+		if (json) {
+			vm_json_begin_object(&j, NULL);
+			vm_json_str(&j, "name", p->name);
+			vm_json_str(&j, "sees", sees);
+			vm_json_str(&j, "description", p->desc);
+			vm_json_end_object(&j);
+		} else {
+			printf("%-14s %-13s %s\n", p->name, sees, p->desc);
+		}
+	}
+	if (json) {
+		vm_json_end_array(&j);
+		vm_json_finish(&j);
+	}
+}
+
 void cli_list_counters(bool json)
 {
 	struct vm_json j;
@@ -156,16 +186,17 @@ int cmd_list(int argc, char **argv)
 		{ "json", CLI_FLAG, &json, NULL, "print JSON" },
 		{ 0 },
 	};
-	int first, rc = cli_parse("list", argc, argv, opts, &first, "tlbs|pts|counters [--json]",
+	int first, rc = cli_parse("list", argc, argv, opts, &first, "tlbs|pts|policies|counters [--json]",
 				  "List what vmlab can be configured with:\n"
 				  "  tlbs      TLB presets of documented CPUs (--set tlb=NAME)\n"
 				  "  pts       page-table organisations (--set pt=NAME)\n"
+				  "  policies  page replacement policies (vmlab policy --policy NAME)\n"
 				  "  counters  every counter vmlab reports, with its unit and meaning");
 	if (rc)
 		return rc;
 	if (first + 1 != argc) {
 		cli_fail("list", first < argc ? "one thing to list, not several" :
-			 "what to list? tlbs, pts or counters");
+			 "what to list? tlbs, pts, policies or counters");
 		return CLI_USAGE;
 	}
 	const char *what = argv[first];
@@ -173,10 +204,12 @@ int cmd_list(int argc, char **argv)
 		list_tlbs(json);
 	else if (strcmp(what, "pts") == 0)
 		list_pts(json);
+	else if (strcmp(what, "policies") == 0)
+		list_policies(json);
 	else if (strcmp(what, "counters") == 0)
 		cli_list_counters(json);
 	else {
-		cli_fail("list", "%s: unknown list (tlbs, pts or counters)", what);
+		cli_fail("list", "%s: unknown list (tlbs, pts, policies or counters)", what);
 		return CLI_USAGE;
 	}
 	return 0;

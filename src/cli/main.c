@@ -14,6 +14,7 @@ static const struct cli_cmd commands[] = {
 	{ "pattern", "run a synthetic access pattern through the MMU and TLBs", cmd_pattern },
 	{ "run", "run a scenario (.vms): processes, memory calls, accesses, expectations", cmd_run },
 	{ "convert", "convert a trace (lackey, text, pages, vmt) into vmt or text", cmd_convert },
+	{ "policy", "page replacement policies on a reference string: faults, steps, curves", cmd_policy },
 	{ "config", "print every setting with its value, default and meaning", cmd_config },
 	{ "list", "list TLB presets, page-table organisations or counters", cmd_list },
 	{ "stats", "describe the counters (--list)", cmd_stats },

@@ -1,0 +1,210 @@
+/*
+ * Ghost lists (ghost.h).
+ */
+#include "policy/ghost.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/error.h"
+
+#define HEAD(g, l)  ((g)->cap + (uint32_t)(l))
+#define FREE(g)     ((g)->cap + VM_GHOST_LISTS)
+#define TOP32       (~UINT64_C(0xffffffff))
+
+/* Fibonacci hashing (keys are often dense page numbers): the top half
+ * picks the home slot and is kept in the slot. */
+static inline uint64_t hash64(uint64_t key)
+{
+	return key * UINT64_C(0x9e3779b97f4a7c15);
+}
+
+static inline uint32_t home_of(const struct vm_ghost *g, uint64_t slot_or_hash)
+{
+	return (uint32_t)(slot_or_hash >> 32) >> g->hshift;
+}
+
+static inline uint32_t slot_node(uint64_t s)
+{
+	return (uint32_t)s - 1u;
+}
+
+/* List links through the nodes (heads are nodes too). */
+static inline void link_after(struct vm_ghost *g, uint32_t n, uint32_t prev)
+{
+	struct vm_ghost_node *v = g->node;
+	uint32_t next = v[prev].next;
+	v[n].prev = prev;
+	v[n].next = next;
+	v[next].prev = n;
+	v[prev].next = n;
+}
+
+static inline void unlink_node(struct vm_ghost *g, uint32_t n)
+{
+	struct vm_ghost_node *v = g->node;
+	v[v[n].prev].next = v[n].next;
+	v[v[n].next].prev = v[n].prev;
+}
+
+int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap)
+{
+	uint64_t slots = 8;
+
+	memset(g, 0, sizeof(*g));
+	if (cap == 0)
+		return -EINVAL;
+	while (slots < (uint64_t)cap * 2)
+		slots <<= 1;
+	g->cap = cap;
+	g->hmask = (uint32_t)(slots - 1);
+	g->hshift = 32 - (unsigned)__builtin_ctzll(slots);
+	g->node = vm_host_calloc(host, (size_t)cap + VM_GHOST_LISTS + 1, sizeof(*g->node));
+	g->slot = vm_host_calloc(host, slots, sizeof(*g->slot));
+	if (!g->node || !g->slot) {
+		vm_ghost_fini(g, host);
+		return -ENOMEM;
+	}
+	for (unsigned l = 0; l <= VM_GHOST_LISTS; l++) {
+		g->node[cap + l].next = g->node[cap + l].prev = cap + l;
+		g->node[cap + l].list = l;
+	}
+	for (uint32_t n = 0; n < cap; n++) {
+		g->node[n].list = VM_GHOST_LISTS;
+		link_after(g, n, FREE(g));
+	}
+	return 0;
+}
+
+void vm_ghost_fini(struct vm_ghost *g, struct vm_host *host)
+{
+	vm_host_free(host, g->node);
+	vm_host_free(host, g->slot);
+	memset(g, 0, sizeof(*g));
+}
+
+uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key)
+{
+	uint64_t h = hash64(key), fp = h & TOP32;
+	for (uint32_t i = home_of(g, h);; i = (i + 1) & g->hmask) {
+		uint64_t s = g->slot[i];
+		if (s == 0)
+			return VM_GHOST_NONE;
+		if ((s & TOP32) == fp && g->node[slot_node(s)].key == key)
+			return slot_node(s);
+	}
+}
+
+static void hash_del(struct vm_ghost *g, uint32_t i)
+{
+	/* Backward shift: move later entries of the probe run into the hole
+	 * when their home slot is not cyclically in (hole, j]. */
+	for (uint32_t j = (i + 1) & g->hmask;; j = (j + 1) & g->hmask) {
+		uint64_t s = g->slot[j];
+		if (s == 0)
+			break;
+		uint32_t home = home_of(g, s);
+		if (((j - home) & g->hmask) >= ((j - i) & g->hmask)) {
+			g->slot[i] = s;
+			g->node[slot_node(s)].slot = i;
+			i = j;
+		}
+	}
+	g->slot[i] = 0;
+}
+
+void vm_ghost_del(struct vm_ghost *g, uint32_t node)
+{
+	struct vm_ghost_node *n = &g->node[node];
+	hash_del(g, n->slot);
+	g->len[n->list]--;
+	g->used--;
+	unlink_node(g, node);
+	n->list = VM_GHOST_LISTS;
+	link_after(g, node, FREE(g));
+}
+
+uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t val)
+{
+	if (g->node[FREE(g)].next == FREE(g)) {
+		unsigned from = g->len[list] ? list : (unsigned)(list ^ 1);
+		vm_ghost_del(g, g->node[HEAD(g, from)].prev);
+	}
+	uint32_t n = g->node[FREE(g)].next;
+	unlink_node(g, n);
+	struct vm_ghost_node *v = &g->node[n];
+	v->key = key;
+	v->val = val;
+	v->list = list;
+	link_after(g, n, HEAD(g, list));
+	g->len[list]++;
+	g->used++;
+	uint64_t h = hash64(key);
+	uint32_t i = home_of(g, h);
+	while (g->slot[i])
+		i = (i + 1) & g->hmask;
+	g->slot[i] = (h & TOP32) | (n + 1u);
+	v->slot = i;
+	return n;
+}
+
+uint32_t vm_ghost_oldest(const struct vm_ghost *g, unsigned list)
+{
+	return g->len[list] ? g->node[HEAD(g, list)].prev : VM_GHOST_NONE;
+}
+
+uint32_t vm_ghost_newest(const struct vm_ghost *g, unsigned list)
+{
+	return g->len[list] ? g->node[HEAD(g, list)].next : VM_GHOST_NONE;
+}
+
+void vm_ghost_format(const struct vm_ghost *g, unsigned list, char *buf, size_t len)
+{
+	size_t o;
+	int w = snprintf(buf, len, "[");
+	o = w > 0 ? (size_t)w : 0;
+	for (uint32_t n = g->node[HEAD(g, list)].prev; n < g->cap && o < len; n = g->node[n].prev) {
+		if (o + 24 >= len) {
+			snprintf(buf + o, len - o, "...");
+			return;
+		}
+		w = snprintf(buf + o, len - o, "%s%" PRIu64, o > 1 ? " " : "", g->node[n].key);
+		o += w > 0 ? (size_t)w : 0;
+	}
+	if (o < len)
+		snprintf(buf + o, len - o, "]");
+}
+
+int vm_ghost_check(const struct vm_ghost *g, char *msg, size_t len)
+{
+	uint32_t total = 0, hashed = 0;
+	for (unsigned l = 0; l < VM_GHOST_LISTS; l++) {
+		uint32_t count = 0, prev = HEAD(g, l);
+		for (uint32_t n = g->node[HEAD(g, l)].next; n != HEAD(g, l); n = g->node[n].next) {
+			if (n >= g->cap || g->node[n].prev != prev || ++count > g->cap)
+				return vm_check_fail(msg, len, "ghost list %u is broken at node %u", l, n);
+			if (g->node[n].list != l)
+				return vm_check_fail(msg, len, "ghost node %u on list %u says %u", n, l,
+						     g->node[n].list);
+			if (vm_ghost_find(g, g->node[n].key) != n)
+				return vm_check_fail(msg, len, "ghost key %" PRIu64 " not found",
+						     g->node[n].key);
+			if (slot_node(g->slot[g->node[n].slot]) != n)
+				return vm_check_fail(msg, len, "ghost node %u: slot %u holds another", n,
+						     g->node[n].slot);
+			prev = n;
+		}
+		if (count != g->len[l])
+			return vm_check_fail(msg, len, "ghost list %u has %u nodes, len %u", l, count,
+					     g->len[l]);
+		total += count;
+	}
+	for (uint32_t i = 0; i <= g->hmask; i++)
+		hashed += g->slot[i] != 0;
+	if (total != g->used || hashed != g->used)
+		return vm_check_fail(msg, len, "ghosts: %u on lists, %u hashed, used %u", total, hashed,
+				     g->used);
+	return 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * Ghosts: a bounded record of pages that were evicted, keyed by the page's
+ * key, in up to VM_GHOST_LISTS ordered lists (ARC's B1 and B2, S3-FIFO's G,
+ * Linux's shadow entries).  A ghost holds a key and one u64 value (Linux:
+ * the eviction age) and no frame.
+ *
+ * Fixed capacity, allocated once: a pool of 32-byte nodes (key, value,
+ * list links and the node's hash slot in one cache line's half) and an
+ * open-addressing hash (linear probing, deletion by backward shift) from
+ * keys to nodes, at least twice the pool's size.  A slot holds the top 32
+ * bits of the key's hash beside the node, so that a lookup of an absent
+ * key (most lookups: a miss on a page never seen or long forgotten) reads
+ * one cache line of the table and no node, and a deletion needs no key.
+ * Nothing allocates after init.
+ */
+#ifndef VM_POLICY_GHOST_H
+#define VM_POLICY_GHOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/host.h"
+
+#define VM_GHOST_LISTS 2
+#define VM_GHOST_NONE  UINT32_MAX
+
+struct vm_ghost_node {
+	uint64_t key;
+	uint64_t val;
+	uint32_t next, prev;       /* towards older, towards newer; heads are nodes cap + list */
+	uint32_t slot;             /* its index in slot[] */
+	uint32_t list;             /* the list it is on; VM_GHOST_LISTS = free */
+};
+
+struct vm_ghost {
+	uint32_t cap;              /* nodes in the pool, >= 1 */
+	uint32_t used;             /* nodes on lists; == sum of len[] */
+	uint32_t len[VM_GHOST_LISTS];
+	struct vm_ghost_node *node;   /* cap nodes, then VM_GHOST_LISTS heads, then the free list */
+	uint64_t *slot;            /* hash: top 32 bits of the hash << 32 | (node + 1), 0 = empty */
+	uint32_t hmask;
+	unsigned hshift;           /* 32 - log2(slots): home slot = top 32 bits >> hshift */
+};
+
+/* 0, -EINVAL (cap 0) or -ENOMEM (nothing allocated). */
+int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap);
+void vm_ghost_fini(struct vm_ghost *g, struct vm_host *host);
+
+/* The node holding key, or VM_GHOST_NONE. */
+uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key);
+
+/* Start loading the hash slot where key's lookup begins. */
+static inline void vm_ghost_prefetch(const struct vm_ghost *g, uint64_t key)
+{
+	uint64_t h = key * UINT64_C(0x9e3779b97f4a7c15);
+	__builtin_prefetch(&g->slot[(uint32_t)(h >> 32) >> g->hshift]);
+}
+
+/* Start loading what forgetting list's oldest ghost will touch: the node
+ * and its hash slot (the node is usually in the cache already: the same
+ * ghost stays oldest for many references). */
+static inline void vm_ghost_prefetch_oldest(const struct vm_ghost *g, unsigned list)
+{
+	if (g->len[list]) {
+		const struct vm_ghost_node *n = &g->node[g->node[g->cap + list].prev];
+		__builtin_prefetch(n);
+		__builtin_prefetch(&g->slot[n->slot]);
+	}
+}
+
+/* A node's key, value and list. */
+static inline uint64_t vm_ghost_key(const struct vm_ghost *g, uint32_t node)
+{
+	return g->node[node].key;
+}
+static inline uint64_t vm_ghost_val(const struct vm_ghost *g, uint32_t node)
+{
+	return g->node[node].val;
+}
+static inline unsigned vm_ghost_list(const struct vm_ghost *g, uint32_t node)
+{
+	return g->node[node].list;
+}
+
+/* Forget a node. */
+void vm_ghost_del(struct vm_ghost *g, uint32_t node);
+
+/* Remember key with val at the newest end of list.  When the pool is full
+ * the oldest ghost of that list is forgotten first (of the other list if
+ * that one is empty).  The key must not be present.  Returns the node. */
+uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t val);
+
+/* Oldest and newest node of list, or VM_GHOST_NONE. */
+uint32_t vm_ghost_oldest(const struct vm_ghost *g, unsigned list);
+uint32_t vm_ghost_newest(const struct vm_ghost *g, unsigned list);
+
+/* Keys of list, oldest first, as "[k1 k2 ...]" into buf (truncated with
+ * "..." past len). */
+void vm_ghost_format(const struct vm_ghost *g, unsigned list, char *buf, size_t len);
+
+/* Validate lists, counts and the hash: 0 or -EUCLEAN with msg. */
+int vm_ghost_check(const struct vm_ghost *g, char *msg, size_t len);
+
+#endif
