@@ -31,6 +31,7 @@
 	X(tlb_l2_hit_2m,     "accesses", "L2 (STLB) hits on 2 MiB pages") \
 	X(tlb_l2_hit_1g,     "accesses", "L2 (STLB) hits on 1 GiB pages") \
 	X(tlb_l2_miss,       "accesses", "L2 (STLB) misses, each followed by a page walk") \
+	X(tlb_rights_rewalk, "accesses", "accesses a TLB entry refused, re-walked before faulting (AMD presets): a PTE with more rights refreshes the entry without a fault") \
 	X(tlb_dirty_rewalk,  "accesses", "writes through a TLB entry with Dirty clear, re-walked to set D (SDM 4.8)") \
 	X(tlb_fills,         "entries",  "TLB entries written after a successful walk or an L2 hit") \
 	X(tlb_evictions,     "entries",  "valid TLB entries replaced to make room") \

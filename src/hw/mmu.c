@@ -183,7 +183,12 @@ int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_padd
 
 	switch (use_entry(cpu, e, acc, &error)) {
 	case USE_FAULT:
-		return raise_pf(cpu, va, error);
+		if (!cpu->tlb.refresh_stale)
+			return raise_pf(cpu, va, error);
+		/* AMD: the fault is decided by a walk, not by the entry; the
+		 * walk refills the entry when the PTE allows the access now. */
+		s->tlb_rights_rewalk++;
+		return walk_and_fill(cpu, l1, va, acc, false, pa);
 	case USE_REWALK:
 		s->tlb_dirty_rewalk++;
 		return walk_and_fill(cpu, l1, va, acc, false, pa);

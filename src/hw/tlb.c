@@ -926,6 +926,7 @@ int vm_tlb_init(struct vm_tlb *t, const struct vm_tlb_preset *p, int repl_overri
 		return err;
 
 	t->rng = rng;
+	t->refresh_stale = p->refresh_stale;
 	if ((err = level_init(&t->l1i, &p->l1i, repl_override, host)) ||
 	    (err = level_init(&t->l1d, &p->l1d, repl_override, host)) ||
 	    (err = level_init(&t->l2, &p->l2, repl_override, host)) ||

@@ -68,6 +68,13 @@ struct vm_tlb_preset {
 	/* Paging-structure caches: entries caching non-leaf entries of level l
 	 * (2 = PDE, 3 = PDPTE, 4 = PML4E, 5 = PML5E); 0 = none. */
 	uint32_t pwc[6];
+	/* An access that a TLB entry refuses re-walks the tables before it
+	 * faults, so an entry with fewer rights than its PTE (rights added
+	 * without a flush) is refreshed silently: AMD's MMUs (FreeBSD's pmap
+	 * relies on it, commit 6254027, "AMD's MMUs will transparently refresh
+	 * a stale TLB entry").  Intel's may fault from the stale entry instead
+	 * (SDM 4.10.4.3), which Linux takes as a spurious minor fault. */
+	bool refresh_stale;
 };
 
 /* The registry: the i-th preset (NULL past the end), and lookup by name. */
@@ -174,6 +181,7 @@ struct vm_tlb {
 	struct vm_rng *rng;        /* the machine's, for VM_REPL_RANDOM */
 	uint16_t pcid;             /* the owning CPU's current PCID, for the entries'
 				      keys (vm_tlb_set_pcid); 0 after init */
+	bool refresh_stale;        /* the preset's: see struct vm_tlb_preset */
 	uint64_t fills, evictions, invalidated;   /* see stats.h */
 };
 

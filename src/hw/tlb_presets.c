@@ -111,6 +111,7 @@ static const struct vm_tlb_preset presets[] = {
 		.l1d = { { ARR(72, 72, S4K | S2M) } },
 		.l2 = { { ARR(3072, 12, S4K | S2M) } },
 		.pwc = PWC_REF,
+		.refresh_stale = true,
 	},
 	/*
 	 * AMD Zen 3.  Walkers (6) from AnandTech review 16214 p.4 [S] (not
@@ -121,11 +122,13 @@ static const struct vm_tlb_preset presets[] = {
 		.name = "zen3",
 		.desc = "AMD Zen 3 (sizes as Zen 2): L1 DTLB 64 fully assoc, L2 DTLB 2048 8-way (4K+2M)",
 		ZEN2_TLBS,
+		.refresh_stale = true,
 	},
 	{
 		.name = "zen2",
 		.desc = "AMD Zen 2: L1 DTLB 64 fully assoc, L2 DTLB 2048 8-way (4K+2M)",
 		ZEN2_TLBS,
+		.refresh_stale = true,
 	},
 	/*
 	 * No TLB and no paging-structure caches: every access walks from CR3.

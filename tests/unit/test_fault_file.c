@@ -248,12 +248,13 @@ static void test_private_cow(void)
 	ffix_fini(&x);
 }
 
-static void test_shared_file(void)
+static void test_shared_file(const char *tlb)
 {
-	const char *const two[] = { "phys=64M", "cpus=2", NULL };
+	const char *const two[] = { "phys=64M", "cpus=2", tlb, NULL };
 	struct ffix x;
 	unsigned char b;
 
+	diag("shared file mapping, %s", tlb);
 	if (ffix_init(&x, two, FILE_SIZE))
 		return;
 	struct kfix *f = &x.f;
@@ -289,7 +290,9 @@ static void test_shared_file(void)
 	/* A spurious fault: a second CPU running the same mm (a thread) caches
 	 * a page read-only; the first CPU's write makes it writable in place
 	 * (wp_page_shared, no flush: an upgrade); the second CPU's write
-	 * faults on its stale entry and finds the fault already resolved. */
+	 * faults on its stale entry and finds the fault already resolved — on
+	 * an Intel CPU; an AMD one (the default preset, zen4) re-walks and
+	 * takes no fault (docs/tlb.md). */
 	vm_vaddr page = PMD_BASE + 25 * PG;
 	p->cpu = 1;
 	kfix_read8(f, p, page, &b);
@@ -300,12 +303,15 @@ static void test_shared_file(void)
 	p->cpu = 1;
 	uint64_t flt = p->min_flt, spurious = f->st->flt_spurious;
 	is_i64(kfix_write8(f, p, page + 1, 0x43), 0, "CPU 1 writes it through its stale entry");
-	is_u64(f->st->flt_spurious - spurious, 1, "a spurious fault");
-	is_u64(p->min_flt, flt + 1, "counted as a minor fault, as Linux does");
+	bool amd = f->k->cpus[1].tlb.refresh_stale;
+	is_u64(f->st->flt_spurious - spurious, !amd, "%s", amd ? "no fault: the AMD MMU re-walks" :
+	       "a spurious fault");
+	is_u64(p->min_flt, flt + !amd, "%s", amd ? "no minor fault" :
+	       "counted as a minor fault, as Linux does");
 	kfix_read8(f, p, page, &b);
 	is_u64(b, 0x42, "CPU 1 sees CPU 0's byte");
 	is_i64(kfix_write8(f, p, page + 2, 0x44), 0, "and writes again");
-	is_u64(p->min_flt, flt + 1, "without a fault now");
+	is_u64(p->min_flt, flt + !amd, "without a fault now");
 	p->cpu = 0;
 	kfix_ok(f, "spurious");
 	ffix_fini(&x);
@@ -420,7 +426,8 @@ int main(void)
 	test_fault_around_windows();
 	test_cold_and_warm();
 	test_private_cow();
-	test_shared_file();
+	test_shared_file("tlb=zen4");       /* AMD: a stale entry is refreshed */
+	test_shared_file("tlb=skylake");    /* Intel: it faults (spuriously) */
 	test_sigbus();
 	test_populate();
 	return done_testing();

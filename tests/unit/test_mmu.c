@@ -403,7 +403,7 @@ static void test_pkeys_and_the_tlb(void)
 	vm_cpu_write_pkru(f->cpu, AD(KEY));
 	is_i64(mfx_tr(f->cpu, va, UR, NULL), VM_EXC_PF, "WRPKRU AD5, no invalidation: the cached read faults");
 	is_u64(f->cpu->pf_error, PF_P | PF_U | PF_PK, "... with P|U|PK");
-	is_u64(walks(f->cpu), w0, "... raised from the TLB entry, without a walk");
+	is_u64(walks(f->cpu), w0 + 1, "... raised by a walk: an AMD MMU re-walks before it faults");
 	vm_cpu_write_pkru(f->cpu, WD(KEY));
 	is_i64(mfx_tr(f->cpu, va, UR, NULL), VM_EXC_NONE, "WD5: reads allowed again");
 	is_i64(mfx_tr(f->cpu, va, UW, NULL), VM_EXC_PF, "WD5: the write through the refilled entry faults");
@@ -1122,6 +1122,42 @@ static void test_fault_drops_stale_caches(void)
 	mfx_free(f);
 }
 
+/* Rights added to a PTE without an invalidation (Linux's wp_page_reuse,
+ * MADV_POPULATE_WRITE on a page the TLB holds read-only): Intel's MMUs may
+ * fault once from the stale entry (SDM 4.10.4.3; skylake faults), AMD's
+ * re-walk and refresh it without a fault (zen presets; the differential
+ * test's tlb-stale-upgrade case measured it on a Zen 4 host). */
+static void test_stale_rights_upgrade(void)
+{
+	const vm_vaddr a = UINT64_C(0x00007f0000401000);
+	static const char *const presets[] = { "tlb=skylake", "tlb=zen4", "tlb=zen2" };
+
+	for (unsigned i = 0; i < 3; i++) {
+		struct mfx *f = mfx_new((const char *const[]){ presets[i], NULL });
+		if (!ok(f != NULL, "%s machine", presets[i]))
+			continue;
+		bool amd = i > 0;
+		mfx_map(&f->pt, a, 0x100, VM_PSIZE_4K, U_);
+		is_i64(mfx_tr(f->cpu, a, UR, NULL), VM_EXC_NONE, "%s: read of a read-only page", presets[i]);
+		*mfx_entry(f, &f->pt, a, 1) |= VM_PTE_RW;     /* upgraded, no INVLPG */
+		struct vm_stats before = mfx_stats(f->m);
+		is_i64(mfx_tr(f->cpu, a, UW, NULL), amd ? VM_EXC_NONE : VM_EXC_PF,
+		       "%s: the first write after the upgrade %s", presets[i],
+		       amd ? "refreshes the entry" : "faults from the stale entry");
+		struct vm_stats after = mfx_stats(f->m);
+		is_u64(after.tlb_rights_rewalk - before.tlb_rights_rewalk, amd, "%s: a re-walk of refused rights",
+		       presets[i]);
+		is_u64(after.walks - before.walks, amd, "%s: walks", presets[i]);
+		is_u64(after.pf - before.pf, !amd, "%s: page faults", presets[i]);
+		is_i64(mfx_tr(f->cpu, a, UW, NULL), VM_EXC_NONE, "%s: the next write hits", presets[i]);
+		*mfx_entry(f, &f->pt, a, 1) &= ~VM_PTE_RW;    /* downgraded, no INVLPG */
+		before = mfx_stats(f->m);
+		is_i64(mfx_tr(f->cpu, a, UW, NULL), VM_EXC_NONE,
+		       "%s: a write through the stale writable entry still succeeds", presets[i]);
+		mfx_free(f);
+	}
+}
+
 /* ---- counters ---- */
 
 /* A scripted sequence on zen4 with every hardware counter checked after
@@ -1154,9 +1190,11 @@ static void test_counters(void)
 	expect(f, &(struct expect){ u, UW, 0, "tlb_l1d_hit_4k", "4. write U again: an L1 hit" });
 	expect(f, &(struct expect){ r, UR, 1, "pwc_hit_pt", "5. read R: a walk of one reference" });
 	s1 = step(f, r, UW, &s0);
-	mfx_deltas(&s0, &s1, WANT({ "acc_write", 1 }, { "tlb_l1d_hit_4k", 1 }, { "pf", 1 },
+	mfx_deltas(&s0, &s1, WANT({ "acc_write", 1 }, { "tlb_l1d_hit_4k", 1 }, { "tlb_rights_rewalk", 1 },
+		   { "walks", 1 }, { "walk_refs", 1 }, { "pwc_hit_pt", 1 }, { "pf", 1 },
 		   { "pf_protection", 1 }, { "pf_write", 1 }, { "pf_user", 1 }, { "tlb_invalidated", 2 }),
-		   "6. write R: #PF from the cached rights, which drops R from L1 and L2");
+		   "6. write R: the cached rights refuse, the re-walk (AMD) too: #PF, which drops R "
+		   "from L1 and L2");
 	s1 = step(f, r, UW, &s0);
 	mfx_deltas(&s0, &s1, WANT({ "acc_write", 1 }, { "tlb_l1d_miss", 1 }, { "tlb_l2_miss", 1 },
 		   { "walks", 1 }, { "walk_refs", 4 }, { "pwc_miss", 1 }, { "pf", 1 },
@@ -1207,8 +1245,9 @@ static void test_counters(void)
 	       "L1 4K hits = data accesses - L1 misses - large-page hits");
 	is_u64(t.tlb_l1d_hit_4k - start.tlb_l1d_hit_4k, 6, "... 6 over the sequence (steps 2, 3, 4, 6)");
 	is_u64(t.walks - start.walks,
-	       (t.tlb_l2_miss - start.tlb_l2_miss) + (t.tlb_dirty_rewalk - start.tlb_dirty_rewalk),
-	       "every walk followed an L2 miss or a dirty re-walk");
+	       (t.tlb_l2_miss - start.tlb_l2_miss) + (t.tlb_dirty_rewalk - start.tlb_dirty_rewalk) +
+	       (t.tlb_rights_rewalk - start.tlb_rights_rewalk),
+	       "every walk followed an L2 miss, a dirty re-walk or a re-walk of refused rights");
 	is_u64(t.pf, t.pf_not_present + t.pf_protection, "#PF = not present + protection");
 	mfx_free(f);
 }
@@ -1256,6 +1295,7 @@ int main(void)
 	test_splinter_invalidation();
 	test_walk_caches();
 	test_fault_drops_stale_caches();
+	test_stale_rights_upgrade();
 	test_counters();
 	test_two_cpus();
 	return done_testing();
