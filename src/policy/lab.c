@@ -102,9 +102,6 @@ int vm_lab_sim_create(const struct vm_evict_ops *ops, uint32_t frames,
 		vm_lab_sim_destroy(s);
 		return rc;
 	}
-	for (uint32_t i = 0; i < frames; i++)
-		s->free[i] = frames - 1 - i;
-	s->nfree = frames;
 	s->next_tick = (ops->flags & VM_EVICT_TICKS) ? s->e->tick : UINT64_MAX;
 	*out = s;
 	return 0;
@@ -140,7 +137,7 @@ VM_NOINLINE void vm_lab_sim_miss(struct vm_lab_sim *s, uint32_t id, const struct
 	s->n.misses++;
 	s->nvictims = 0;
 	e->now = s->time;
-	while (s->nfree == 0 || e->more) {
+	while ((s->nfree == 0 && s->fresh == s->frames) || e->more) {
 		uint32_t v = vm_evict_choose(e, r);
 		if (s->bits[v] & VM_EVICT_D)
 			s->n.writebacks++;      /* written back on its way out */
@@ -150,7 +147,7 @@ VM_NOINLINE void vm_lab_sim_miss(struct vm_lab_sim *s, uint32_t id, const struct
 		s->free[s->nfree++] = v;
 		s->n.evictions++;
 	}
-	uint32_t f = s->free[--s->nfree];
+	uint32_t f = s->nfree ? s->free[--s->nfree] : s->fresh++;
 	s->frame_of[id] = f + 1;
 	s->id_of[f] = id;
 	/* The faulting access, retried, sets A (and D for a write). */
@@ -229,7 +226,7 @@ int vm_lab_sim_check(const struct vm_lab_sim *s, char *msg, size_t len)
 			return vm_check_fail(msg, len, "lab: page %u says frame %u, which holds %u", id,
 					     f - 1, f <= s->frames ? s->id_of[f - 1] : 0);
 	}
-	if (resident != s->e->used || resident + s->nfree != s->frames)
+	if (resident != s->e->used || resident + s->nfree + (s->frames - s->fresh) != s->frames)
 		return vm_check_fail(msg, len, "lab: %u resident, policy %u, %u free of %u", resident,
 				     s->e->used, s->nfree, s->frames);
 	return s->e->ops->check ? s->e->ops->check(s->e, msg, len) : 0;

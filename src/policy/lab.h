@@ -53,8 +53,10 @@ struct vm_lab_sim {
 	uint32_t ids_cap;
 	uint32_t *id_of;           /* per frame: the page id in it */
 	uint8_t *bits;             /* per frame: VM_EVICT_A | VM_EVICT_D */
-	uint32_t *free;            /* free frames, a stack: lowest frame on top at first */
+	uint32_t *free;            /* frames freed by evictions, a stack */
 	uint32_t nfree;
+	uint32_t fresh;            /* frames [fresh, frames) were never used: nothing
+	                            * per frame is touched before it is needed */
 	uint32_t *victims;         /* the last reference's evicted page ids (frames entries) */
 	uint32_t nvictims;
 	uint64_t time;             /* references so far */
