@@ -32,6 +32,7 @@
  * every step.  A failure prints the seed and the step; VMLAB_SEED replays.
  */
 #include "kfixture.h"
+#include "kernel/exec.h"
 #include "kernel/fork.h"
 
 #define WIN      UINT64_C(0x300000000000)   /* 2 MiB aligned */
@@ -90,7 +91,7 @@ struct oracle {
 	uint64_t seed;
 	unsigned step;
 	bool failed;
-	uint64_t reads, writes, bytes_checked, forks, exits, reaped, syncs;
+	uint64_t reads, writes, bytes_checked, forks, exits, reaped, syncs, execs;
 };
 
 static bool tracing;
@@ -541,6 +542,29 @@ static void step_fork(struct oracle *o, struct sh_proc *s)
 	}
 }
 
+/* exec of a real program: the old address space goes, with every mapping
+ * of the window (private copies dropped, shared objects kept by their
+ * other mappers); descriptors stay open (no close-on-exec here), so the
+ * program goes on mapping the same files. */
+static void step_exec(struct oracle *o, struct sh_proc *s)
+{
+	struct vm_error err;
+	long rc = vm_sys_execve(o->f.k, s->p, "/bin/true", NULL, NULL, NULL, &err);
+
+	TRACE("pid %d exec /bin/true: %ld", s->p->pid, rc);
+	if (rc) {
+		fail(o, "pid %d: exec of /bin/true returned %ld (%s)", s->p->pid, rc, err.msg);
+		return;
+	}
+	o->execs++;
+	for (unsigned i = 0; i < WPAGES; i++)
+		page_clear(&s->pg[i]);
+	struct vm_vma *v = vm_find_vma(s->p->mm, WIN);
+	if (v && v->vm_start < WIN + (uint64_t)WPAGES * 4096)
+		fail(o, "pid %d: a VMA at %#" PRIx64 " in the window survived exec", s->p->pid,
+		     v->vm_start);
+}
+
 /* exit: the process's mappings go (its shadow with them); its children
  * lose their parent (an orphan is reaped at its exit, as init would), its
  * zombies are reaped now.  A process without a parent to wait for it is
@@ -735,6 +759,8 @@ static int run_program(struct oracle *o, const char *const *settings)
 			step_exit(o, s);
 		else if (what < 46)
 			step_wait(o, s);
+		else if (what < 47)
+			step_exec(o, s);
 		else if (what < 72)
 			step_write(o, s);
 		else
@@ -782,8 +808,8 @@ int main(void)
 {
 	static struct oracle o;
 	uint64_t base = tap_seed(1);
-	unsigned programs = tap_long() ? 2000 : 200;
-	uint64_t forks = 0, exits = 0, reaped = 0, syncs = 0;
+	unsigned programs = tap_long() ? 2000 : 340;
+	uint64_t forks = 0, exits = 0, reaped = 0, syncs = 0, execs = 0;
 
 	tracing = getenv("ORACLE_TRACE") != NULL;
 	if (tracing)
@@ -806,7 +832,7 @@ int main(void)
 		for (unsigned n = 0; n < programs; n++) {
 			o.seed = base + c * 1000003u + n;
 			o.failed = false;
-			o.reads = o.bytes_checked = o.forks = o.exits = o.reaped = o.syncs = 0;
+			o.reads = o.bytes_checked = o.forks = o.exits = o.reaped = o.syncs = o.execs = 0;
 			if (run_program(&o, configs[c]))
 				bad++;
 			reads += o.reads;
@@ -815,6 +841,7 @@ int main(void)
 			exits += o.exits;
 			reaped += o.reaped;
 			syncs += o.syncs;
+			execs += o.execs;
 		}
 		is_u64(bad, 0, "%u programs of %u steps under %s %s %s %s: every read returns the last "
 			       "byte written (%" PRIu64 " reads, %" PRIu64 " KiB compared)",
@@ -822,9 +849,11 @@ int main(void)
 		       reads, bytes >> 10);
 		ok(bytes > (uint64_t)programs * 4096, "the programs compared bytes at all");
 	}
-	ok(forks > programs && exits > programs / 2 && reaped > programs / 8 && syncs > programs,
+	ok(forks > programs && exits > programs / 2 && reaped > programs / 8 && syncs > programs &&
+	   execs > programs / 2,
 	   "the programs forked (%" PRIu64 "), exited (%" PRIu64 "), were reaped by wait4 (%" PRIu64
-	   ") and synced (%" PRIu64 ")", forks, exits, reaped, syncs);
+	   "), synced (%" PRIu64 ") and exec'd /bin/true (%" PRIu64 ")", forks, exits, reaped, syncs,
+	   execs);
 	for (unsigned f = 0; f < 2; f++)
 		unlink(o.paths[f]);
 	for (unsigned f = 0; f < NFILES; f++) {
