@@ -228,8 +228,10 @@ void vm_lru_add(struct vm_kernel *k, uint64_t pfn)
 		return;
 	/* The policy's per-frame tables are made when the first page comes:
 	 * a large machine that never runs anything costs the host nothing. */
-	if (!r->policy && vm_evict_create(r->ops, &r->params, &r->policy))
+	if (!r->policy && vm_evict_create(r->ops, &r->params, &r->policy)) {
+		r->lru_refused++;       /* no host memory: the page stays unreclaimable */
 		return;
+	}
 	if (!r->next_tick)
 		r->next_tick = r->policy->tick;
 	ref_of(pg, &ref);

@@ -36,6 +36,7 @@ struct vm_reclaim {
 	uint64_t wmark_min, wmark_low, wmark_high;
 	bool busy;                      /* reclaim runs: its own frees do not recurse */
 	uint64_t lru_pages;             /* frames with VM_PG_LRU; == policy->used */
+	uint64_t lru_refused;           /* pages kept off because the host refused the policy */
 };
 
 /* Linux: init_per_zone_wmark_min() + __setup_per_zone_wmarks() for one
