@@ -90,7 +90,20 @@
 	X(tlb_flush_mm,      "flushes",  "kernel TLB flushes of a whole address space (its PCID)") \
 	X(tlb_shootdowns,    "IPIs",     "TLB shootdown interrupts sent to other CPUs") \
 	X(nr_dirtied,        "pages",    "file pages that became dirty (a write to a shared mapping; Linux nr_dirtied)") \
-	X(nr_written,        "pages",    "dirty file pages written back (msync MS_SYNC; Linux nr_written)") \
+	X(nr_written,        "pages",    "dirty file pages written back (msync MS_SYNC, reclaim; Linux nr_written)") \
+	X(pgscan_kswapd,     "pages",    "pages kswapd took off the LRU to reclaim (Linux pgscan_kswapd)") \
+	X(pgsteal_kswapd,    "pages",    "pages kswapd freed (Linux pgsteal_kswapd)") \
+	X(pgscan_direct,     "pages",    "pages direct reclaim took off the LRU (Linux pgscan_direct)") \
+	X(pgsteal_direct,    "pages",    "pages direct reclaim freed (Linux pgsteal_direct)") \
+	X(pageoutrun,        "runs",     "kswapd wakeups: an allocation found free memory below the low watermark") \
+	X(allocstall,        "passes",   "direct reclaim passes: free memory below the min watermark (Linux allocstall)") \
+	X(lru_putback,       "pages",    "pages reclaim chose but could not free, put back on the LRU") \
+	X(pte_young_cleared, "entries",  "Accessed bits cleared by reclaim's scans, each with a TLB flush of the page") \
+	X(pswpin,            "pages",    "pages read from swap (Linux pswpin)") \
+	X(pswpout,           "pages",    "pages written to swap (Linux pswpout)") \
+	X(swap_ra,           "pages",    "pages read ahead from swap around a swap-in (Linux swap_ra)") \
+	X(swap_ra_hit,       "faults",   "swap faults answered from the swap cache (Linux swap_ra_hit)") \
+	X(oom_kill,          "kills",    "processes killed by the OOM killer (Linux oom_kill)") \
 	X(ctx_switches,      "switches", "address-space switches: a CPU loads another mm's tables (switch_mm)") \
 	X(forks,             "calls",    "processes and threads created by fork, vfork and clone") \
 	X(fork_ptes,         "entries",  "page-table entries copied into children by fork (copy_page_range)") \

@@ -9,6 +9,7 @@
 #include "core/settings_table.h"
 #include "hw/pt.h"
 #include "hw/tlb.h"
+#include "policy/evict.h"
 
 const char *vm_choice_mode(unsigned i)
 {
@@ -45,4 +46,10 @@ const char *vm_choice_pagecache(unsigned i)
 {
 	static const char *const names[] = { "warm", "cold" };
 	return i < VM_ARRAY_SIZE(names) ? names[i] : NULL;
+}
+
+const char *vm_choice_policy(unsigned i)
+{
+	const struct vm_evict_ops *ops = vm_evict_at(i);
+	return ops ? ops->name : NULL;
 }

@@ -8,10 +8,15 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "kernel/reclaim.h"
 
 static int table_alloc(void *ctx, uint64_t *pfn)
 {
 	struct vm_machine *m = ctx;
+	/* Linux: GFP_PGTABLE_USER allocations stop at the min watermark too;
+	 * they do not reclaim here, in the middle of a page-table change. */
+	if (m->kernel.reclaim && m->buddy.free_frames <= m->kernel.reclaim->wmark_min)
+		return -ENOMEM;
 	int rc = vm_buddy_alloc(&m->buddy, 0, pfn);
 	if (rc)
 		return rc;

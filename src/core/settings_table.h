@@ -25,6 +25,7 @@ const char *vm_choice_tlb_repl(unsigned i);
 const char *vm_choice_pt(unsigned i);
 const char *vm_choice_thp(unsigned i);
 const char *vm_choice_pagecache(unsigned i);
+const char *vm_choice_policy(unsigned i);
 
 #define VM_SETTINGS(X) \
 	X(PHYS, "phys", SIZE, "1G", VM_PHYS_MIN, VM_PHYS_MAX, NULL, \
@@ -65,6 +66,16 @@ const char *vm_choice_pagecache(unsigned i);
 	  "fault_around_bytes: cached file pages mapped around a read fault (4K = off)") \
 	X(PAGECACHE, "pagecache", CHOICE, "warm", 0, 0, vm_choice_pagecache, \
 	  "files start warm (all pages cached: minor faults) or cold (first touch is a major fault)") \
+	X(POLICY, "policy", CHOICE, "linux", 0, 0, vm_choice_policy, \
+	  "page replacement policy reclaim uses (vmlab list policies)") \
+	X(SWAP, "swap", SIZE, "0", 0, UINT64_C(1) << 36, NULL, \
+	  "swap space (0 = none; at least 8K: a header page and a slot), up to 64G") \
+	X(PAGE_CLUSTER, "page_cluster", UINT, "3", 0, 10, NULL, \
+	  "vm.page-cluster: swap readahead reads 2^N slots (0 = the faulting page only)") \
+	X(SWAPPINESS, "swappiness", UINT, "60", 0, 200, NULL, \
+	  "vm.swappiness: the linux policy's preference for anonymous over file pages") \
+	X(WATERMARK_SCALE_FACTOR, "watermark_scale_factor", UINT, "10", 1, 3000, NULL, \
+	  "vm.watermark_scale_factor: low/high watermark distance in 1/10000 of memory") \
 	X(MAX_MAP_COUNT, "max_map_count", UINT, "65530", 1, 2147483647, NULL, \
 	  "vm.max_map_count: most VMAs a process may have (mmap then fails with ENOMEM)") \
 	X(STACK_LIMIT, "stack_limit", SIZE, "8M", 65536, UINT64_C(1) << 40, NULL, \

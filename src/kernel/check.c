@@ -32,7 +32,9 @@
 #include "base/u64map.h"
 #include "kernel/anon_vma.h"
 #include "kernel/mm_internal.h"
+#include "kernel/reclaim.h"
 #include "kernel/rmap.h"
+#include "kernel/swap.h"
 #include "kernel/vfs.h"
 
 struct check {
@@ -261,6 +263,16 @@ static int check_frames(struct check *c, uint64_t table_frames)
 				return c->err;
 		}
 	}
+	if (k->swap) {
+		uint64_t p2 = 0, off, spfn;
+		while (vm_u64map_next(&k->swap->cache, &p2, &off, &spfn)) {
+			if (spfn >= k->phys->nframes || k->pages[spfn].owner_kind != VM_OWNER_ANON)
+				return fail(c, "swap cache slot %" PRIu64 " on frame %#" PRIx64
+					    " not an anonymous page", off, spfn);
+			if (count(c, spfn, 0, 1))
+				return c->err;
+		}
+	}
 	while (vm_u64map_next(&c->counts, &pos, &pfn, &v)) {
 		const struct vm_page *pg = &k->pages[pfn];
 		uint64_t maps = v & UINT32_MAX, refs = v >> 32;
@@ -275,6 +287,77 @@ static int check_frames(struct check *c, uint64_t table_frames)
 		return fail(c, "%" PRIu64 " frames allocated but %" PRIu64 " held by the zero page, "
 			    "page tables, mappings and the page cache", used, held);
 	return 0;
+}
+
+/* Swap: every slot's count equals the swap entries naming it, each mm's
+ * MM_SWAPENTS its entries, and the slots in use those counted or cached.
+ * The LRU: exactly the pages that belong there carry VM_PG_LRU, as many as
+ * the policy holds. */
+static bool first_user(const struct vm_kernel *k, unsigned i);
+
+static int check_swap_lru(struct check *c)
+{
+	struct vm_kernel *k = c->k;
+	struct vm_swap *s = k->swap;
+	struct vm_u64map refs;
+	uint64_t pos, vpn, v, n;
+
+	vm_u64map_init(&refs, k->host);
+	for (unsigned i = 0; i < k->procs_cap && !c->err; i++) {
+		if (!first_user(k, i))
+			continue;
+		struct vm_mm *mm = k->procs[i]->mm;
+		if (vm_u64map_count(&mm->swap_ptes) != mm->rss[VM_RSS_SWAP])
+			fail(c, "MM_SWAPENTS %" PRIu64 " but %" PRIu64 " swap entries", mm->rss[VM_RSS_SWAP],
+			     vm_u64map_count(&mm->swap_ptes));
+		for (pos = 0; !c->err && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v);) {
+			uint64_t off = vm_swp_pte_offset((vm_pte){ v });
+			if (!s || off == 0 || off >= s->nslots) {
+				fail(c, "swap entry at %#" PRIx64 " names slot %" PRIu64 " outside the area",
+				     vpn << VM_PAGE_SHIFT, off);
+				break;
+			}
+			n = 0;
+			vm_u64map_get(&refs, off, &n);
+			vm_u64map_put(&refs, off, n + 1);
+		}
+	}
+	if (s && !c->err) {
+		uint64_t inuse = 0;
+		for (uint64_t off = 1; off < s->nslots && !c->err; off++) {
+			n = 0;
+			vm_u64map_get(&refs, off, &n);
+			if (n != s->map[off])
+				fail(c, "swap slot %" PRIu64 ": count %u but %" PRIu64 " entries", off,
+				     s->map[off], n);
+			inuse += s->map[off] || vm_u64map_get(&s->cache, off, NULL);
+		}
+		if (!c->err && inuse != s->inuse)
+			fail(c, "%" PRIu64 " swap slots in use, counted %" PRIu64, s->inuse, inuse);
+	}
+	vm_u64map_fini(&refs);
+	struct vm_reclaim *r = k->reclaim;
+	if (r && r->policy && !c->err) {
+		uint64_t lru = 0;
+		for (uint64_t pfn = 0; pfn < k->phys->nframes && !c->err; pfn++) {
+			const struct vm_page *pg = &k->pages[pfn];
+			bool on = vm_page_test(pg, VM_PG_LRU);
+			bool user = pg->refcount && !vm_page_test(pg, VM_PG_BUDDY) &&
+				    !vm_page_test(pg, VM_PG_HEAD) && !vm_page_test(pg, VM_PG_TAIL) &&
+				    !vm_page_test(pg, VM_PG_RESERVED) && !vm_page_test(pg, VM_PG_PGTABLE) &&
+				    ((pg->owner_kind == VM_OWNER_FILE && pg->owner &&
+				      !((const struct vm_file *)pg->owner)->shmem) ||
+				     (pg->owner_kind == VM_OWNER_ANON && s));
+			if (on ? !user : user && !r->lru_refused)
+				fail(c, "frame %#" PRIx64 ": %s the LRU but %s a user page that belongs there",
+				     pfn, on ? "on" : "off", user ? "is" : "not");
+			lru += on;
+		}
+		if (!c->err && (lru != r->lru_pages || (r->policy ? r->policy->used : 0) != lru))
+			fail(c, "%" PRIu64 " frames on the LRU, counted %" PRIu64 ", policy holds %u", lru,
+			     r->lru_pages, r->policy ? r->policy->used : 0);
+	}
+	return c->err;
 }
 
 /* procs[i] is the first process using its mm (threads share one). */
@@ -357,6 +440,8 @@ int vm_kernel_check(struct vm_kernel *k, char *msg, size_t len)
 		check_frames(&c, tables);
 	if (!c.err)
 		check_anon_vmas(&c);
+	if (!c.err)
+		check_swap_lru(&c);
 	if (!c.err)
 		check_vfork(&c);
 	if (!c.err)

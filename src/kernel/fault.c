@@ -10,7 +10,10 @@
 #include "base/compiler.h"
 #include "kernel/anon_vma.h"
 #include "kernel/fault_internal.h"
+#include "kernel/proc.h"
+#include "kernel/reclaim.h"
 #include "kernel/rmap.h"
+#include "kernel/swap.h"
 #include "kernel/uapi.h"
 #include "kernel/vfs.h"
 
@@ -296,6 +299,9 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 	struct vm_pt_leaf leaf;
 	int err = pt->ops->lookup(pt, vmf->address, &leaf);
 
+	vm_pte swp;
+	if (err == -ENOENT && vm_swap_pte_at(vmf->mm, vmf->address, &swp))
+		return vm_do_swap_page(vmf, swp);
 	if (err == -ENOENT)     /* shared anonymous memory is a shmem file: do_fault */
 		return vmf->vma->vm_file ? vm_do_fault(vmf) : do_anonymous_page(vmf);
 	if (err)
@@ -313,7 +319,9 @@ static unsigned handle_fault(struct vm_fault *vmf)
 	struct vm_pt *pt = &vmf->mm->pt;
 
 	if (pt->ops->lookup(pt, vmf->address, NULL) == -ENOENT && thp_allowed(vmf) &&
-	    vm_fault_pmd_none(vmf)) {
+	    vm_fault_pmd_none(vmf) &&
+	    !vm_swap_any(vmf->mm, VM_ALIGN_DOWN(vmf->address, VM_PMD_SIZE),
+			 VM_ALIGN_DOWN(vmf->address, VM_PMD_SIZE) + VM_PMD_SIZE)) {
 		unsigned ret = do_huge_pmd_anonymous_page(vmf);
 		if (!(ret & VM_FAULT_FALLBACK))
 			return ret;
@@ -328,6 +336,7 @@ static void mm_account_fault(struct vm_kernel *k, struct vm_proc *p, unsigned re
 	if (ret & VM_FAULT_RETRY)
 		return;
 	k->stats->pgfault++;
+	vm_lru_fault_tick(k);
 	if (ret & VM_FAULT_ERROR)
 		return;
 	if (ret & VM_FAULT_MAJOR) {
@@ -395,6 +404,21 @@ static int fault_signal(struct vm_kernel *k, struct vm_siginfo *sig, int signo, 
 	return signo;
 }
 
+/* Linux: pagefault_out_of_memory() -> out_of_memory(): the OOM killer
+ * chooses a victim by oom_badness.  Another process dies and the fault is
+ * retried (-EAGAIN to the caller); when the faulting process is the
+ * victim (or nothing can be chosen) it dies with SIGKILL. */
+static int oom(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint32_t error,
+	       struct vm_siginfo *sig)
+{
+	struct vm_proc *victim = k->reclaim ? vm_out_of_memory(k, p) : NULL;
+
+	if (victim && victim->mm != p->mm)
+		return -EAGAIN;
+	fault_signal(k, sig, VM_SIGKILL, 0, addr, error, "out of memory");
+	return VM_SIGKILL;
+}
+
 /* Linux: do_user_addr_fault() with lock_mm_and_find_vma() (stack growth),
  * bad_area (SEGV_MAPERR), bad_area_access_error (SEGV_ACCERR), do_sigbus
  * (BUS_ADRERR) and the OOM path. */
@@ -431,7 +455,7 @@ static int user_fault(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uin
 		flags |= VM_FAULT_FLAG_INSTRUCTION;
 	unsigned ret = vm_handle_mm_fault(k, p, vma, addr, flags);
 	if (ret & VM_FAULT_OOM)      /* pagefault_out_of_memory: the OOM killer */
-		return fault_signal(k, sig, VM_SIGKILL, 0, addr, error, "out of memory");
+		return oom(k, p, addr, error, sig);
 	if (ret & VM_FAULT_SIGBUS)
 		return fault_signal(k, sig, VM_SIGBUS, VM_BUS_ADRERR, addr, error,
 				    "access beyond the end of the file");
@@ -449,7 +473,13 @@ int vm_do_user_fault(struct vm_kernel *k, struct vm_proc *p, vm_vaddr addr, uint
 		return -ESRCH;
 	int saved = k->cur_cpu;
 	k->cur_cpu = (int)p->cpu;
-	int rc = user_fault(k, p, addr, error, sig);
+	int rc;
+	/* Each OOM kill of another process frees memory: retry. */
+	for (unsigned tries = 0; (rc = user_fault(k, p, addr, error, sig)) == -EAGAIN; tries++)
+		if (tries > k->procs_cap)
+			break;
+	if (rc == -EAGAIN)
+		rc = fault_signal(k, sig, VM_SIGKILL, 0, addr, error, "out of memory");
 	k->cur_cpu = saved;
 	return rc;
 }

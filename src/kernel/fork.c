@@ -19,6 +19,7 @@
 #include "kernel/anon_vma.h"
 #include "kernel/mm_internal.h"
 #include "kernel/rmap.h"
+#include "kernel/swap.h"
 #include "kernel/vfs.h"
 
 /* Linux: is_cow_mapping() — private and may become writable: its pages
@@ -109,6 +110,8 @@ static int copy_page_range(struct vm_kernel *k, struct vm_vma *dst, struct vm_vm
 			return -ENOMEM;
 		va = c.huge;
 	}
+	if (vm_swap_fork(k, dst->mm, src->mm, src->vm_start, src->vm_end))
+		return -ENOMEM;
 	/* ptep_set_wrprotect() on the parent's side: the TLBs are flushed
 	 * once at the end of dup_mmap. */
 	if (c.cow && spt->ops->protect(spt, src->vm_start, src->vm_end, 0, VM_PTE_RW))

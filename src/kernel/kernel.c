@@ -11,6 +11,8 @@
 #include "base/compiler.h"
 #include "core/settings_table.h"
 #include "kernel/proc.h"
+#include "kernel/reclaim.h"
+#include "kernel/swap.h"
 #include "kernel/uapi.h"
 #include "kernel/vfs.h"
 
@@ -89,7 +91,17 @@ int vm_kernel_init(struct vm_kernel *k, const struct vm_settings *s)
 		goto fail;
 	if (reserve_zero_page(k))
 		goto fail;
+	k->reclaim = NULL;
+	k->swap = NULL;
+	uint64_t swap = vm_settings_u64(s, VM_SET_SWAP);
+	if (swap && vm_swap_init(k, swap, (unsigned)vm_settings_u64(s, VM_SET_PAGE_CLUSTER)))
+		goto fail_zero;
+	if (vm_reclaim_init(k, s))
+		goto fail_zero;
 	return 0;
+fail_zero:
+	vm_swap_fini(k);
+	release_zero_page(k);
 fail:
 	vm_host_free(k->host, k->cpu_mm);
 	vm_host_free(k->host, k->cpu_pcid_mm);
@@ -117,6 +129,8 @@ void vm_kernel_fini(struct vm_kernel *k)
 	k->procs = NULL;
 	k->nprocs = k->procs_cap = 0;
 	vm_files_release(k);
+	vm_reclaim_fini(k);
+	vm_swap_fini(k);
 	for (unsigned c = 0; c < k->ncpus; c++)
 		if (k->cpus[c].pt)
 			vm_cpu_write_cr3(&k->cpus[c], NULL, 0, false);
@@ -131,7 +145,10 @@ void vm_kernel_fini(struct vm_kernel *k)
 
 int vm_page_alloc(struct vm_kernel *k, unsigned order, uint64_t *pfn)
 {
-	int err = vm_buddy_alloc(k->buddy, order, pfn);
+	int err = vm_reclaim_before_alloc(k, order);
+
+	if (!err)
+		err = vm_buddy_alloc(k->buddy, order, pfn);
 
 	if (err)
 		return err;
@@ -161,6 +178,7 @@ void vm_page_put(struct vm_kernel *k, uint64_t pfn)
 		return;
 	/* Linux: __folio_put() -> free_unref_page(): back to the allocator. */
 	unsigned order = vm_page_test(pg, VM_PG_HEAD) ? pg->order : 0;
+	vm_lru_del(k, pfn);
 	pg->mapcount = 0;
 	vm_buddy_free(k->buddy, pfn, order);
 }

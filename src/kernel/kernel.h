@@ -33,6 +33,8 @@
 
 struct vm_proc;
 struct vm_settings;
+struct vm_reclaim;
+struct vm_swap;
 
 enum vm_thp { VM_THP_NEVER, VM_THP_MADVISE, VM_THP_ALWAYS };
 
@@ -88,6 +90,9 @@ struct vm_kernel {
 	 * call) runs on, or -1: the flushes it makes count shootdowns for the
 	 * other CPUs.  Entry points set it and restore it on return. */
 	int cur_cpu;
+
+	struct vm_reclaim *reclaim;         /* the LRU, watermarks (reclaim.h); NULL = none */
+	struct vm_swap *swap;               /* the swap area (swap.h); NULL = no swap */
 };
 
 /* Build the kernel on a machine's parts: the caller sets host, rng, phys,

@@ -16,6 +16,7 @@
 #include "kernel/fault.h"
 #include "kernel/mm_internal.h"
 #include "kernel/rmap.h"
+#include "kernel/swap.h"
 #include "kernel/syscalls.h"
 #include "kernel/uapi.h"
 
@@ -166,6 +167,7 @@ static uint64_t move_page_tables(struct vm_kernel *k, struct vm_vma *vma, vm_vad
 
 	if (split_thps(k, vma, old, new, len))
 		return 0;
+	vm_swap_move(vma->mm, old, new, len);
 	while (va < old + len) {
 		b.n = 0;
 		pt->ops->for_each(pt, va, old + len, collect, &b);

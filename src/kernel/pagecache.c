@@ -21,6 +21,7 @@
 
 #include "base/compiler.h"
 #include "kernel/fault.h"
+#include "kernel/reclaim.h"
 
 /* Fill frame pfn with page index of f (data mode): the overlay's copy if
  * the page was written back, else pread into a buffer, short at the end of
@@ -81,6 +82,8 @@ static int add_page(struct vm_kernel *k, struct vm_file *f, uint64_t index, bool
 	vm_u64map_del(&f->uncached, index, NULL);
 	if (io)
 		k->stats->pagecache_reads++;
+	if (!f->shmem)
+		vm_lru_add(k, *pfn);    /* shmem's swap is not modelled: it stays off */
 	return 0;
 }
 

@@ -51,6 +51,7 @@ struct vm_proc {
 	int exit_code;
 	struct vm_siginfo sig;
 	uint64_t min_flt, maj_flt;    /* task counters (getrusage ru_minflt, ru_majflt) */
+	int oom_score_adj;            /* /proc/PID/oom_score_adj: -1000 (never) .. 1000 */
 	struct vm_fd *fds;            /* VM_NOFILE entries, allocated at create */
 };
 

@@ -4,6 +4,7 @@
  * __show_smap, show_smap_vma_flags, task_mem).
  */
 #include "kernel/procfs.h"
+#include "kernel/swap.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -214,7 +215,7 @@ static void show_smap(FILE *out, struct vm_kernel *k, struct vm_mm *mm,
 	put_kb(out, "FilePmdMapped:  ", 0, 8);
 	put_kb(out, "Shared_Hugetlb: ", 0, 8);
 	put_kb(out, "Private_Hugetlb: ", 0, 7);
-	put_kb(out, "Swap:           ", 0, 8);
+	put_kb(out, "Swap:           ", vm_swap_count(mm, v->vm_start, v->vm_end) << VM_PAGE_SHIFT, 8);
 	put_kb(out, "SwapPss:        ", 0, 8);
 	put_kb(out, "Locked:         ", s.pss_locked >> PSS_SHIFT, 8);
 	fprintf(out, "THPeligible:    %8u\n", thp_eligible(k, v) ? 1u : 0u);

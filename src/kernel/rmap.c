@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "base/compiler.h"
+#include "kernel/reclaim.h"
 
 #define THP_ORDER 9
 #define THP_PAGES (UINT64_C(1) << THP_ORDER)
@@ -35,6 +36,8 @@ void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint
 	vm_page_set(pg, VM_PG_SWAPBACKED);
 	vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);
 	vma->mm->rss[vm_rss_kind(vma, pg)] += UINT64_C(1) << order;
+	if (order == 0)
+		vm_lru_add(k, pfn);
 }
 
 void vm_rmap_add_file(struct vm_kernel *k, struct vm_vma *vma, uint64_t pfn)
@@ -72,6 +75,9 @@ void vm_rmap_split_thp(struct vm_kernel *k, uint64_t pfn)
 		t->owner = head->owner;
 		t->index = head->index + i;
 	}
+	/* Linux: lru_add_split_folio() — the pieces go on the LRU. */
+	for (uint64_t i = 0; i < THP_PAGES; i++)
+		vm_lru_add(k, head_pfn + i);
 }
 
 int vm_split_huge_pmd(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va)

@@ -9,6 +9,7 @@
 #include "base/compiler.h"
 #include "hw/mmu.h"
 #include "kernel/fault.h"
+#include "kernel/reclaim.h"
 #include "kernel/uapi.h"
 
 /* Linux: SI_KERNEL, the si_code of a #GP turned into SIGSEGV. */
@@ -74,6 +75,8 @@ int vm_user_access(struct vm_kernel *k, struct vm_proc *p, vm_vaddr va, uint64_t
 		uint64_t piece = VM_MIN(size - done, VM_PAGE_SIZE - (at & (VM_PAGE_SIZE - 1)));
 		vm_paddr pa;
 		rc = translate_piece(k, p, cpu, at, kind | VM_ACC_USER, &pa);
+		if (rc == 0 && k->reclaim)
+			vm_lru_access(k, pa.v >> VM_PAGE_SHIFT, kind == VM_ACC_WRITE);
 		if (rc == 0 && bytes) {
 			if (kind == VM_ACC_WRITE)
 				rc = vm_phys_write(k->phys, pa, bytes + done, (size_t)piece);

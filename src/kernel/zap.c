@@ -8,6 +8,7 @@
 #include "base/compiler.h"
 #include "kernel/fault.h"
 #include "kernel/rmap.h"
+#include "kernel/swap.h"
 #include "kernel/vfs.h"
 
 struct zap_ctx {
@@ -61,6 +62,7 @@ void vm_zap_range(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr start, vm_va
 		pt->ops->unmap(pt, start, end, zap_leaf, &z);
 	}
 	k->stats->pages_zapped += z.pages;
+	vm_swap_zap(k, mm, start, end);      /* zap_nonpresent_ptes */
 	/* Linux: tlb_finish_mmu() flushes only what was cleared, with the
 	 * stride of the entries cleared (tlb_get_unmap_shift). */
 	if (z.small)

@@ -17,6 +17,7 @@
 #include "kernel/anon_vma.h"
 #include "kernel/fork.h"
 #include "kernel/proc.h"
+#include "kernel/reclaim.h"
 #include "kernel/vfs.h"
 
 #define A     UINT64_C(0x300000000000)
@@ -408,7 +409,9 @@ static void test_no_frames(void)
 	int n = 0;
 
 	r = vm_sys_mmap(f->k, f->p, A, MB(1), RW, ANON_FIXED | VM_MAP_NORESERVE, -1, 0);
-	for (vm_vaddr va = A; va < A + MB(1) && f->k->buddy->free_frames > 2; va += PG)
+	/* Stop short of the min watermark (the OOM killer would come). */
+	for (vm_vaddr va = A; va < A + MB(1) &&
+	     f->k->buddy->free_frames > f->k->reclaim->wmark_min + 2; va += PG)
 		if (vm_user_access(f->k, f->p, va, 1, VM_ACC_WRITE, NULL) == 0)
 			n++;
 	vmlab_machine_stats(f->m, &s0);

@@ -1,0 +1,101 @@
+/*
+ * Swap (Linux mm/swapfile.c, mm/swap_state.c, do_swap_page in
+ * mm/memory.c): one swap area of `swap` bytes, a slot allocator, swap
+ * entries in Linux's x86-64 non-present PTE format, a swap cache, swap-in
+ * as a major fault with readahead of 2^page_cluster slots.
+ *
+ * Counting rules (vm_kernel_check):
+ *   map[off]    swap entries (in every mm) holding slot off; a slot is free
+ *               when map[off] == 0 and the swap cache does not hold it
+ *   swap cache  offset -> frame; the cache holds one reference on the frame
+ *               (an anonymous page: refcount = mapcount + 1)
+ *   mm->rss[VM_RSS_SWAP] == the mm's swap entries
+ *
+ * Where the entries live: the value is Linux's swap PTE (type in bits
+ * 63:59, the offset inverted in 58:9, P = 0), kept per mm in a table
+ * indexed by virtual page (mm->swap_ptes) beside the page tables, whose
+ * interface holds only present leaves.
+ */
+#ifndef VM_KERNEL_SWAP_H
+#define VM_KERNEL_SWAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/u64map.h"
+#include "kernel/kernel.h"
+
+struct vm_fault;
+struct vm_anon_vma;
+
+/* Linux arch/x86/include/asm/pgtable_64.h. */
+#define VM_SWP_TYPE_BITS 5
+#define VM_SWP_OFFSET_FIRST_BIT 9          /* _PAGE_BIT_PROTNONE + 1 */
+#define VM_SWP_OFFSET_SHIFT (VM_SWP_OFFSET_FIRST_BIT + VM_SWP_TYPE_BITS)
+
+/* __swp_entry(type, offset) as a PTE: the offset inverted (L1TF: the
+ * bits would point at no memory if the CPU used them). */
+static inline vm_pte vm_swp_pte(unsigned type, uint64_t offset)
+{
+	return (vm_pte){ (~offset << VM_SWP_OFFSET_SHIFT >> VM_SWP_TYPE_BITS) |
+			 ((uint64_t)type << (64 - VM_SWP_TYPE_BITS)) };
+}
+
+static inline unsigned vm_swp_pte_type(vm_pte e)
+{
+	return (unsigned)(e.v >> (64 - VM_SWP_TYPE_BITS));
+}
+
+static inline uint64_t vm_swp_pte_offset(vm_pte e)
+{
+	return ~e.v << VM_SWP_TYPE_BITS >> VM_SWP_OFFSET_SHIFT;
+}
+
+struct vm_swap {
+	uint64_t nslots;              /* pages of the area; slot 0 is the header */
+	int prio;                     /* swapon's default priority: -2 for the first area */
+	unsigned page_cluster;        /* readahead of 2^page_cluster slots */
+	uint16_t *map;                /* [nslots]: swap entries holding each slot */
+	struct vm_anon_vma **owner;   /* [nslots]: the page's anon_vma ... */
+	uint64_t *index;              /* ... and index, restored at swap-in (the rmap) */
+	uint64_t inuse;               /* slots in use (entries or the cache) */
+	uint64_t cursor;              /* next slot to try (scan_swap_map_slots) */
+	struct vm_u64map data;        /* data mode: offset -> host copy of the page */
+	struct vm_u64map cache;       /* offset -> pfn */
+	struct vm_u64map cache_rev;   /* pfn -> offset */
+};
+
+/* swapon: 0, -EINVAL (less than two pages: a header and a slot), -ENOMEM. */
+int vm_swap_init(struct vm_kernel *k, uint64_t bytes, unsigned page_cluster);
+void vm_swap_fini(struct vm_kernel *k);
+
+/* Linux: try_to_unmap() into swap entries + pageout() to the slot: the
+ * anonymous page pfn leaves every mapping; 0 when it is free now, else
+ * -ENOSPC (no slot), -EBUSY (pinned, a mapping out of reach), -ENOMEM. */
+int vm_swap_out(struct vm_kernel *k, uint64_t pfn);
+
+/* The swap PTE at va in mm, if there is one. */
+bool vm_swap_pte_at(const struct vm_mm *mm, vm_vaddr va, vm_pte *out);
+/* Any swap entry in [start, end)? */
+bool vm_swap_any(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end);
+/* Swap entries in [start, end). */
+uint64_t vm_swap_count(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end);
+
+/* Linux: do_swap_page() for the swap entry at vmf->address. */
+unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry);
+
+/* Linux: zap_nonpresent_ptes() -> free_swap_and_cache(): the entries of
+ * [start, end) in mm go, their slots with the last reference. */
+void vm_swap_zap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr end);
+/* Linux: copy_nonpresent_pte() -> swap_duplicate(): fork copies the
+ * entries of [start, end).  0, -ENOMEM. */
+int vm_swap_fork(struct vm_kernel *k, struct vm_mm *dst, struct vm_mm *src, vm_vaddr start,
+		 vm_vaddr end);
+/* Linux: move_ptes() for swap entries: [old, old + len) to new. */
+void vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len);
+/* A page in the swap cache was freed by reclaim or its last put. */
+void vm_swap_cache_forget(struct vm_kernel *k, uint64_t pfn);
+/* Is pfn in the swap cache? */
+bool vm_swap_cached(const struct vm_kernel *k, uint64_t pfn);
+
+#endif

@@ -1,0 +1,208 @@
+/*
+ * Reclaim, swap and the OOM killer (src/kernel/lru.c, vmscan.c, swap.c,
+ * oom_kill.c).  Expected figures come from Linux's rules worked by hand:
+ * the watermark formula of __setup_per_zone_wmarks with the table of
+ * min_free_kbytes values in mm/page_alloc.c's comment, kswapd balancing
+ * to high, FIFO evicting the page loaded first, the x86-64 swap PTE
+ * layout of pgtable_64.h.
+ */
+#include <inttypes.h>
+
+#include "tap.h"
+#include "kernel_fixture.h"
+#include "kernel/fork.h"
+#include "kernel/proc.h"
+
+#include "kernel/reclaim.h"
+#include "kernel/swap.h"
+
+#define A     UINT64_C(0x300000000000)
+#define ANON_FIXED (PRIV_ANON | VM_MAP_FIXED)
+
+static int wr(struct kfx *f, struct vm_proc *p, vm_vaddr va, unsigned char v)
+{
+	return vm_user_access(f->k, p, va, 1, VM_ACC_WRITE, &v);
+}
+
+static int rd(struct kfx *f, struct vm_proc *p, vm_vaddr va)
+{
+	unsigned char v = 0xee;
+	int r = vm_user_access(f->k, p, va, 1, VM_ACC_READ, &v);
+	return r ? -r : v;
+}
+
+/* mm/page_alloc.c's comment: 16MB:512k, 1024MB:4096k, 16384MB:16384k,
+ * and the clamp at 128k below 4 MB. */
+static void test_watermarks(void)
+{
+	uint64_t kb, mn, lo, hi;
+
+	vm_reclaim_watermarks(4096, 10, &kb, &mn, &lo, &hi);
+	is_u64(kb, 512, "16 MB: min_free_kbytes 512");
+	vm_reclaim_watermarks(262144, 10, &kb, &mn, &lo, &hi);
+	is_u64(kb, 4096, "1 GB: min_free_kbytes 4096");
+	vm_reclaim_watermarks(4194304, 10, &kb, &mn, &lo, &hi);
+	is_u64(kb, 16384, "16 GB: min_free_kbytes 16384");
+	is_u64(mn, 4096, "16 GB: min 4096 pages");
+	/* delta = max(min / 4 = 1024, 4194304 * 10 / 10000 = 4194). */
+	is_u64(lo, 4096 + 4194, "16 GB: low = min + managed * wsf / 10000");
+	is_u64(hi, 4096 + 2 * 4194, "16 GB: high = min + 2 delta");
+	vm_reclaim_watermarks(255, 10, &kb, &mn, &lo, &hi);
+	is_u64(kb, 128, "1 MB: clamped to 128k");
+	ok(mn == 32 && lo == 40 && hi == 48, "1 MB: min/low/high 32/40/48 (delta = min / 4)");
+}
+
+static void test_swp_pte(void)
+{
+	vm_pte e = vm_swp_pte(0, 1);
+
+	is_u64(e.v & 0x1ff, 0, "P, PSE, PROTNONE and bits 1-8 clear");
+	is_u64(vm_swp_pte_offset(e), 1, "offset round-trips");
+	/* L1TF: the offset is stored inverted, so a small offset sets the
+	 * high address bits: bit 58 is set for offset 1. */
+	ok(e.v >> 58 & 1, "offset inverted (bit 58 set for offset 1)");
+	e = vm_swp_pte(31, 0x123456789);
+	is_u64(vm_swp_pte_type(e), 31, "type in bits 63:59");
+	is_u64(vm_swp_pte_offset(e), 0x123456789, "a large offset round-trips");
+}
+
+/* phys=1M: 255 managed frames, min/low/high 32/40/48.  FIFO, swap on:
+ * writing pages one by one, the allocation that finds free - 1 < low wakes
+ * kswapd, which swaps out until free - 1 >= high + 1 = 49 and so frees
+ * 50 - 40 = 10 pages; every 10 allocations later it runs again. */
+static void test_fifo_swapouts(void)
+{
+	const char *const w[] = { "phys=1M", "swap=64M", "policy=fifo", "thp=never", NULL };
+	struct kfx *f = kfx_new_with(w);
+	struct vm_stats s;
+	unsigned bad = 0;
+
+	MMAP(f, A, MB(1), RW, ANON_FIXED, -1, 0);
+	wr(f, f->p, A, 0);
+	uint64_t f0 = f->k->buddy->free_frames;
+	ok(f0 > 41, "room after the first page (%" PRIu64 " frames free)", f0);
+	uint64_t m = 255;
+	for (uint64_t i = 1; i <= m; i++)
+		wr(f, f->p, A + i * PG, (unsigned char)i);
+	uint64_t first = f0 - 40 + 1;         /* the allocation that finds free = 40 */
+	uint64_t runs = m >= first ? 1 + (m - first) / 10 : 0;
+	vmlab_machine_stats(f->m, &s);
+	is_u64(s.pageoutrun, runs, "kswapd woke %" PRIu64 " times", runs);
+	is_u64(s.pswpout, 10 * runs, "10 pages swapped out each time");
+	is_u64(s.pgsteal_kswapd, 10 * runs, "all by kswapd");
+	is_u64(s.pgsteal_direct, 0, "no direct reclaim");
+	/* FIFO: the pages written first are the ones in swap. */
+	for (uint64_t i = 0; i < 10 * runs; i++) {
+		vm_pte e;
+		bad += !vm_swap_pte_at(f->p->mm, A + i * PG, &e);
+	}
+	is_u64(bad, 0, "the first %" PRIu64 " pages are swap entries", 10 * runs);
+	is_u64(f->p->mm->rss[VM_RSS_SWAP], 10 * runs, "MM_SWAPENTS counts them");
+	is_i64(kfx_check(f, "swap-out"), 0, "consistent");
+
+	/* Every byte comes back. */
+	bad = 0;
+	for (uint64_t i = 0; i <= m; i++)
+		bad += rd(f, f->p, A + i * PG) != (int)(unsigned char)i;
+	vmlab_machine_stats(f->m, &s);
+	is_u64(bad, 0, "every page reads what was written (data mode)");
+	ok(s.pswpin > 0 && s.majflt > 0, "swap-ins are major faults (%" PRIu64 " in, %" PRIu64
+	   " major)", s.pswpin, s.majflt);
+	ok(s.swap_ra > 0, "readahead brought neighbours (%" PRIu64 ")", s.swap_ra);
+	is_i64(kfx_check(f, "swap-in"), 0, "consistent after swap-in");
+	MUNMAP(f, A, MB(1));
+	is_u64(f->k->swap->inuse, 0, "munmap frees every slot");
+	is_u64(f->p->mm->rss[VM_RSS_SWAP], 0, "and every swap entry");
+	kfx_free(f);
+}
+
+/* fork copies swap entries (swap_duplicate): the child reads the parent's
+ * bytes from swap; the slots go with the last reference. */
+static void test_fork_swap(void)
+{
+	const char *const w[] = { "phys=1M", "swap=64M", "policy=fifo", "thp=never", NULL };
+	struct kfx *f = kfx_new_with(w);
+	unsigned bad = 0;
+
+	MMAP(f, A, MB(1), RW, ANON_FIXED, -1, 0);
+	for (uint64_t i = 0; i < 256; i++)
+		wr(f, f->p, A + i * PG, (unsigned char)(i * 7));
+	ok(f->p->mm->rss[VM_RSS_SWAP] > 0, "some pages in swap");
+	long pid = vm_sys_clone(f->k, f->p, 0, "child", NULL);
+	struct vm_proc *c = pid > 0 ? vm_proc_find(f->k, (int)pid) : NULL;
+	ok(c != NULL, "fork");
+	if (!c) {
+		kfx_free(f);
+		return;
+	}
+	is_u64(c->mm->rss[VM_RSS_SWAP], f->p->mm->rss[VM_RSS_SWAP], "the child has the entries");
+	is_i64(kfx_check(f, "fork"), 0, "consistent after fork");
+	for (uint64_t i = 0; i < 256; i++)
+		bad += rd(f, c, A + i * PG) != (int)(unsigned char)(i * 7);
+	is_u64(bad, 0, "the child reads every byte");
+	bad = 0;
+	for (uint64_t i = 0; i < 256; i++)
+		bad += rd(f, f->p, A + i * PG) != (int)(unsigned char)(i * 7);
+	is_u64(bad, 0, "so does the parent");
+	is_i64(kfx_check(f, "reads"), 0, "consistent");
+	vm_sys_exit(f->k, c, 0);
+	vm_sys_exit(f->k, f->p, 0);
+	is_u64(f->k->swap->inuse, 0, "no slot outlives the processes");
+	is_i64(kfx_check(f, "exit"), 0, "consistent at the end");
+	kfx_free(f);
+}
+
+/* Without swap anonymous memory cannot be reclaimed: the OOM killer picks
+ * the process with the most pages (oom_badness) and the faulting one goes
+ * on. */
+static void test_oom(void)
+{
+	const char *const w[] = { "phys=1M", "thp=never", NULL };
+	struct kfx *f = kfx_new_with(w);
+	struct vm_proc *small;
+	struct vm_stats s;
+
+	MMAP(f, A, MB(1), RW, ANON_FIXED, -1, 0);
+	for (uint64_t i = 0; i < 150; i++)
+		wr(f, f->p, A + i * PG, 1);
+	ok(f->p->state == VM_PROC_RUNNING, "150 pages fit");
+	vm_proc_create(f->k, "small", &small);
+	vm_sys_mmap(f->k, small, A, MB(1), RW, ANON_FIXED, -1, 0);
+	int rc = 0;
+	for (uint64_t i = 0; i < 100 && rc == 0; i++)
+		rc = wr(f, small, A + i * PG, 2);
+	vmlab_machine_stats(f->m, &s);
+	is_i64(rc, 0, "the small process kept running");
+	is_u64(s.oom_kill, 1, "one OOM kill");
+	ok(f->p->state == VM_PROC_KILLED && f->p->sig.signo == VM_SIGKILL,
+	   "the big process was killed with SIGKILL");
+	ok(f->p->sig.reason && strstr(f->p->sig.reason, "OOM killer"), "its reason says why (%s)",
+	   f->p->sig.reason ? f->p->sig.reason : "none");
+	is_i64(kfx_check(f, "oom"), 0, "consistent");
+	kfx_free(f);
+}
+
+/* Clean file pages are dropped and read again (a major fault). */
+static void test_bad_swap_setting(void)
+{
+	struct vm_settings *s = vmlab_settings_create();
+	struct vm_machine *m = NULL;
+	struct vm_error err;
+
+	vmlab_settings_parse(s, "swap=4K", &err);
+	ok(vmlab_machine_create(s, NULL, &m, &err) != 0, "swap=4K (no room for a slot) is refused: %s",
+	   err.msg);
+	vmlab_machine_destroy(m);
+	vmlab_settings_destroy(s);
+}
+
+int main(void)
+{
+	test_watermarks();
+	test_swp_pte();
+	test_fifo_swapouts();
+	test_fork_swap();
+	test_oom();
+	test_bad_swap_setting();
+	return done_testing();
+}
