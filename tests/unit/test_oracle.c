@@ -91,7 +91,8 @@ struct oracle {
 	uint64_t seed;
 	unsigned step;
 	bool failed;
-	uint64_t reads, writes, bytes_checked, forks, exits, reaped, syncs, execs;
+	uint64_t reads, writes, bytes_checked, forks, exits, reaped, syncs, execs, swapouts, oom_kills;
+	bool pressure;            /* the setting has swap and little memory */
 };
 
 static bool tracing;
@@ -201,6 +202,16 @@ static void expect_rc(struct oracle *o, long rc, long want, const char *what)
 		fail(o, "%s returned %ld, the shadow expects %ld", what, rc, want);
 }
 
+/* Under memory pressure the OOM killer may kill any process (SIGKILL,
+ * "out of memory"): a death the programs cannot foresee, but a legal one.
+ * Its access (if it was the victim's own) fails; it is then gone as if it
+ * had exited, with the signal as its wait status. */
+static bool oom_killed(const struct vm_proc *p)
+{
+	return p->state == VM_PROC_KILLED && p->sig.signo == VM_SIGKILL && p->sig.reason &&
+	       strncmp(p->sig.reason, "out of memory", 13) == 0;
+}
+
 /* Read n pages from page i of process s and compare every byte. */
 static void check_read(struct oracle *o, struct sh_proc *s, unsigned i, unsigned n)
 {
@@ -210,6 +221,8 @@ static void check_read(struct oracle *o, struct sh_proc *s, unsigned i, unsigned
 
 	o->reads++;
 	TRACE("pid %d read %u +%u", s->p->pid, i, n);
+	if (rc && oom_killed(s->p))
+		return;
 	if (rc) {
 		fail(o, "pid %d: read of %u pages at page %u failed: %d", s->p->pid, n, i, rc);
 		return;
@@ -457,6 +470,8 @@ static void step_write(struct oracle *o, struct sh_proc *s)
 	int rc = vm_user_access(o->f.k, s->p, WIN + (uint64_t)i * 4096 + off, len, VM_ACC_WRITE, buf);
 	o->writes++;
 	TRACE("pid %d write page %u +%" PRIu64 " len %" PRIu64 " first %#x", s->p->pid, i, off, len, buf[0]);
+	if (rc && oom_killed(s->p))
+		return;
 	if (rc) {
 		fail(o, "pid %d: write of %" PRIu64 " bytes at page %u + %" PRIu64 " failed: %d",
 		     s->p->pid, len, i, off, rc);
@@ -569,16 +584,37 @@ static void step_exec(struct oracle *o, struct sh_proc *s)
  * lose their parent (an orphan is reaped at its exit, as init would), its
  * zombies are reaped now.  A process without a parent to wait for it is
  * reaped at once.  One process always stays. */
+static void proc_gone(struct oracle *o, struct sh_proc *s);
+
 static void step_exit(struct oracle *o, struct sh_proc *s)
 {
-	int me = (int)(s - o->procs);
-
 	if (live_count(o) < 2)
 		return;
 	s->code = (int)rnd(o, 256);
 	TRACE("pid %d exit %d", s->p->pid, s->code);
 	vm_sys_exit(o->f.k, s->p, s->code);
 	o->exits++;
+	proc_gone(o, s);
+}
+
+static void reap_oom_victims(struct oracle *o)
+{
+	for (unsigned pi = 0; pi < MAXPROCS; pi++) {
+		struct sh_proc *s = &o->procs[pi];
+		if (s->state == P_LIVE && oom_killed(s->p)) {
+			TRACE("pid %d killed by the OOM killer", s->p->pid);
+			o->oom_kills++;
+			s->code = -VM_SIGKILL;
+			proc_gone(o, s);
+		}
+	}
+}
+
+/* The bookkeeping of a process that exited or was killed. */
+static void proc_gone(struct oracle *o, struct sh_proc *s)
+{
+	int me = (int)(s - o->procs);
+
 	for (unsigned i = 0; i < WPAGES; i++)
 		page_clear(&s->pg[i]);
 	s->state = P_ZOMBIE;
@@ -619,7 +655,7 @@ static void step_wait(struct oracle *o, struct sh_proc *s)
 		expect_rc(o, rc, 0, "wait4 for a running child");
 	} else {
 		expect_rc(o, rc, pid, "wait4 for an exited child");
-		expect_rc(o, status, c->code << 8, "wait4's status");
+		expect_rc(o, status, c->code < 0 ? -c->code : c->code << 8, "wait4's status");
 		o->reaped++;
 		slot_free(o, c);     /* wait4 reaped it */
 	}
@@ -649,6 +685,8 @@ static void check_files_again(struct oracle *o)
 	struct sh_proc q = { .p = kfix_proc(&o->f, 0), .state = P_LIVE, .parent = -1 };
 	struct vm_file *file[NFILES];
 
+	if (!q.p && o->pressure)
+		return;             /* memory too short for one more process: legal */
 	if (!q.p) {
 		fail(o, "no process for the final check");
 		return;
@@ -736,7 +774,7 @@ static int run_program(struct oracle *o, const char *const *settings)
 		if (!s->p || open_files(o, s))
 			return -1;
 	}
-	for (o->step = 0; o->step < STEPS && !o->failed; o->step++) {
+	for (o->step = 0; o->step < STEPS && !o->failed && live_count(o); o->step++) {
 		struct sh_proc *s = pick_live(o);
 		unsigned what = (unsigned)rnd(o, 100);
 		if (what < 14)
@@ -766,6 +804,7 @@ static int run_program(struct oracle *o, const char *const *settings)
 		else
 			step_read(o, s);
 		check_kernel(o);
+		reap_oom_victims(o);
 	}
 	if (!o->failed)
 		check_all(o);
@@ -774,6 +813,7 @@ static int run_program(struct oracle *o, const char *const *settings)
 	for (unsigned pi = 0; pi < MAXPROCS; pi++)
 		for (unsigned i = 0; i < WPAGES; i++)
 			page_clear(&o->procs[pi].pg[i]);
+	o->swapouts += o->f.st->pswpout;
 	vmlab_machine_destroy(o->f.m);
 	return o->failed ? 1 : 0;
 }
@@ -785,6 +825,10 @@ static const char *const configs[][6] = {
 	{ "phys=64M", "tlb=none", "pt=radix5", "thp=madvise", "cpus=1", NULL },
 	{ "phys=64M", "tlb=golden-cove", "pt=radix4", "fault_around=4K", "cpus=3", NULL },
 	{ "phys=64M", "tlb=tiny", "tlb_repl=random", "pagecache=cold", "cpus=2", NULL },
+	/* memory pressure: reclaim drops and writes back file pages and swaps
+	 * anonymous ones out and in again (docs/reclaim.md) */
+	{ "phys=1M", "swap=64M", "policy=clock", "thp=never", "cpus=2", NULL },
+	{ "phys=1M", "swap=64M", "policy=linux", "pagecache=cold", "cpus=1", NULL },
 };
 
 /* A host file for the overlay, its bytes overlay_byte's. */
@@ -808,7 +852,7 @@ int main(void)
 {
 	static struct oracle o;
 	uint64_t base = tap_seed(1);
-	unsigned programs = tap_long() ? 2000 : 340;
+	unsigned programs = tap_long() ? 2000 : 260;
 	uint64_t forks = 0, exits = 0, reaped = 0, syncs = 0, execs = 0;
 
 	tracing = getenv("ORACLE_TRACE") != NULL;
@@ -829,6 +873,8 @@ int main(void)
 	for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
 		unsigned bad = 0;
 		uint64_t reads = 0, bytes = 0;
+		o.swapouts = o.oom_kills = 0;
+		o.pressure = strstr(configs[c][1], "swap=") != NULL;
 		for (unsigned n = 0; n < programs; n++) {
 			o.seed = base + c * 1000003u + n;
 			o.failed = false;
@@ -848,6 +894,9 @@ int main(void)
 		       programs, STEPS, configs[c][1], configs[c][2], configs[c][3], configs[c][4],
 		       reads, bytes >> 10);
 		ok(bytes > (uint64_t)programs * 4096, "the programs compared bytes at all");
+		if (o.pressure)
+			ok(o.swapouts > programs / 4, "under pressure: %" PRIu64 " pages swapped out, "
+			   "%" PRIu64 " processes killed by the OOM killer", o.swapouts, o.oom_kills);
 	}
 	ok(forks > programs && exits > programs / 2 && reaped > programs / 8 && syncs > programs &&
 	   execs > programs / 2,
