@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include <vmlab/machine.h>
 
 static inline double bench_now(void)
 {
@@ -24,5 +25,21 @@ static inline void bench_keep(uint64_t v)
 }
 
 #define BENCH_REPS 5
+
+/* A machine built from n settings words ("phys=1G", "mode=meta", ...):
+ * 0, or vmlab_machine_create's error with its message on stderr. */
+static inline int bench_machine(const char *const *words, unsigned n, struct vm_machine **m)
+{
+	struct vm_settings *s = vmlab_settings_create();
+	struct vm_error err;
+
+	for (unsigned i = 0; i < n; i++)
+		vmlab_settings_parse(s, words[i], &err);
+	int rc = vmlab_machine_create(s, NULL, m, &err);
+	vmlab_settings_destroy(s);
+	if (rc)
+		fprintf(stderr, "bench: %s\n", err.msg);
+	return rc;
+}
 
 #endif

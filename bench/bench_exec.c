@@ -43,18 +43,10 @@ struct bench {
 
 static int setup(struct bench *b, const char *mode)
 {
-	struct vm_settings *s = vmlab_settings_create();
-	struct vm_error err;
 	const char *words[] = { "phys=256M", "aslr=2", mode };
-
-	for (unsigned i = 0; i < 3; i++)
-		vmlab_settings_parse(s, words[i], &err);
-	int rc = vmlab_machine_create(s, NULL, &b->m, &err);
-	vmlab_settings_destroy(s);
-	if (rc) {
-		fprintf(stderr, "bench: %s\n", err.msg);
+	int rc = bench_machine(words, 3, &b->m);
+	if (rc)
 		return rc;
-	}
 	b->k = vm_machine_kernel(b->m);
 	return vm_proc_create(b->k, "bench", &b->p);
 }

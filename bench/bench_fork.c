@@ -51,16 +51,10 @@ static void die(const char *what, long rc)
 
 static void setup(struct bench *b)
 {
-	struct vm_settings *s = vmlab_settings_create();
-	struct vm_error err;
 	const char *words[] = { "phys=4G", "thp=never", "mode=meta", "aslr=0" };
-
-	for (unsigned i = 0; i < 4; i++)
-		vmlab_settings_parse(s, words[i], &err);
-	int rc = vmlab_machine_create(s, NULL, &b->m, &err);
-	vmlab_settings_destroy(s);
+	int rc = bench_machine(words, 4, &b->m);
 	if (rc)
-		die(err.msg, rc);
+		die("vmlab_machine_create", rc);
 	b->k = vm_machine_kernel(b->m);
 	rc = vm_proc_create(b->k, "parent", &b->p);
 	if (rc)

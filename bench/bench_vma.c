@@ -78,16 +78,10 @@ struct bench {
 
 static int setup(struct bench *b, unsigned n, struct vm_rng *rng)
 {
-	struct vm_settings *s = vmlab_settings_create();
-	struct vm_error err;
 	const char *words[] = { "phys=64M", "mode=meta", "max_map_count=1000000", "aslr=0" };
-
-	for (unsigned i = 0; i < 4; i++)
-		vmlab_settings_parse(s, words[i], &err);
-	int rc = vmlab_machine_create(s, NULL, &b->m, &err);
-	vmlab_settings_destroy(s);
-	if (rc || vm_proc_create(b->k = vm_machine_kernel(b->m), "bench", &b->p)) {
-		fprintf(stderr, "bench: cannot build a machine: %s\n", err.msg);
+	if (bench_machine(words, 4, &b->m) ||
+	    vm_proc_create(b->k = vm_machine_kernel(b->m), "bench", &b->p)) {
+		fprintf(stderr, "bench: cannot build a machine\n");
 		return -1;
 	}
 	b->n = n;

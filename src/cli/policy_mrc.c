@@ -122,6 +122,28 @@ static int write_file(const char *path, const char *what, const uint64_t *sizes,
 	return 0;
 }
 
+/* The memory sizes a curve is drawn at: 1, 1 + step, 1 + 2 step, ... and
+ * max itself; sizes_room() of them at the most (max >= 1, step >= 1). */
+static size_t sizes_room(uint64_t max, uint64_t step)
+{
+	return (size_t)((max - 1) / step + 2);      /* room for max too */
+}
+
+/* The sizes in a new array (free() it), their count in *n; NULL: no memory. */
+static uint64_t *sizes_make(uint64_t max, uint64_t step, size_t *n)
+{
+	uint64_t *sizes = calloc(sizes_room(max, step), sizeof(*sizes));
+	size_t k = 0;
+	if (!sizes)
+		return NULL;
+	for (uint64_t s = 1; s <= max; s += step)
+		sizes[k++] = s;
+	if (sizes[k - 1] != max)
+		sizes[k++] = max;
+	*n = k;
+	return sizes;
+}
+
 int policy_mrc(const struct policy_opts *o)
 {
 	struct vm_ref_reader r;
@@ -165,7 +187,7 @@ int policy_mrc(const struct policy_opts *o)
 				rc = CLI_USAGE;
 				goto out;
 			}
-			size_t count = (size_t)((max - 1) / step + 2);      /* room for max too */
+			size_t count = sizes_room(max, step);
 			unsigned simulated = 0;
 			for (unsigned k = 0; k < o->npolicies; k++)
 				simulated += strcmp(o->policies[k]->name, "lru") != 0;
@@ -176,13 +198,8 @@ int policy_mrc(const struct policy_opts *o)
 				rc = CLI_USAGE;
 				goto out;
 			}
-			sizes = calloc(count, sizeof(*sizes));
-			if (!sizes)
+			if (!(sizes = sizes_make(max, step, &nsizes)))
 				goto oom;
-			for (uint64_t s = 1; s <= max; s += step)
-				sizes[nsizes++] = s;
-			if (sizes[nsizes - 1] != max)
-				sizes[nsizes++] = max;
 			for (unsigned k = 0; k < o->npolicies; k++) {
 				if (strcmp(o->policies[k]->name, "lru") == 0)
 					continue;
@@ -222,13 +239,8 @@ int policy_mrc(const struct policy_opts *o)
 		uint64_t step = o->mrc_step ? o->mrc_step : 1;
 		if (max > POLICY_FRAMES_LIMIT)
 			max = POLICY_FRAMES_LIMIT;
-		sizes = calloc((size_t)((max - 1) / step + 2), sizeof(*sizes));
-		if (!sizes)
+		if (!(sizes = sizes_make(max, step, &nsizes)))
 			goto oom;
-		for (uint64_t s = 1; s <= max; s += step)
-			sizes[nsizes++] = s;
-		if (sizes[nsizes - 1] != max)
-			sizes[nsizes++] = max;
 	}
 	misses = calloc((size_t)o->npolicies * nsizes, sizeof(*misses));
 	uint64_t *lru_curve = calloc((size_t)sizes[nsizes - 1], sizeof(*lru_curve));

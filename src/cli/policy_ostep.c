@@ -114,6 +114,18 @@ static int match_long(const char *name, size_t len)
 	return count == 1 ? found : count > 1 ? -2 : -1;
 }
 
+/* An option that takes a value: v as attached ("--seed=3", "-s3"), or
+ * NULL to take the next argument (optparse's nargs=1); *i moves past it. */
+static int store_value(struct ostep_args *a, int o, const char *v, int argc, char **argv, int *i,
+		       const char *shown)
+{
+	if (!v && *i + 1 >= argc)
+		return usage_error("%s option requires 1 argument%s", shown, "");
+	if (!v)
+		v = argv[++*i];
+	return store(a, o, v, shown) != 0 ? CLI_USAGE : 0;
+}
+
 static int parse(int argc, char **argv, struct ostep_args *a)
 {
 	a->val[O_ADDRESSES] = "-1";
@@ -146,13 +158,9 @@ static int parse(int argc, char **argv, struct ostep_args *a)
 				store(a, o, NULL, shown);
 				continue;
 			}
-			const char *v = eq ? eq + 1 : NULL;
-			if (!v && i + 1 >= argc)
-				return usage_error("%s option requires 1 argument%s", shown, "");
-			if (!v)
-				v = argv[++i];
-			if (store(a, o, v, shown) != 0)
-				return CLI_USAGE;
+			int rc = store_value(a, o, eq ? eq + 1 : NULL, argc, argv, &i, shown);
+			if (rc)
+				return rc;
 			continue;
 		}
 		if (arg[0] != '-' || arg[1] == '\0')
@@ -168,13 +176,9 @@ static int parse(int argc, char **argv, struct ostep_args *a)
 				store(a, o, NULL, shown);
 				continue;
 			}
-			const char *v = arg[k + 1] ? arg + k + 1 : NULL;
-			if (!v && i + 1 >= argc)
-				return usage_error("%s option requires 1 argument%s", shown, "");
-			if (!v)
-				v = argv[++i];
-			if (store(a, o, v, shown) != 0)
-				return CLI_USAGE;
+			int rc = store_value(a, o, arg[k + 1] ? arg + k + 1 : NULL, argc, argv, &i, shown);
+			if (rc)
+				return rc;
 			break;
 		}
 	}

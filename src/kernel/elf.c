@@ -259,18 +259,41 @@ static void image_init(struct vm_elf_image *img)
 	img->total_size = img->alignment = 0;
 }
 
+/* The start of both parses: the arguments, a clean image, the first
+ * VM_BINPRM_BUF_SIZE bytes (as bprm->buf) into b, and the ELF header
+ * decoded from them.  0 or a negative errno (err filled). */
+static int parse_begin(const struct vm_elf_reader *r, struct vm_elf_image *img, bool interp,
+		       unsigned char *b, uint16_t *phentsize, struct vm_error *err)
+{
+	int rc;
+
+	if (!r || !r->read || !img)
+		return -EINVAL;
+	image_init(img);
+	if ((rc = read_header(r, interp, b, err)))
+		return rc;
+	decode_ehdr(b, img, phentsize);
+	return 0;
+}
+
+/* The end of both parses, with the program headers in: PT_GNU_STACK and
+ * the size and alignment of the whole mapping (total_mapping_size(),
+ * maximum_alignment() in fs/binfmt_elf.c). */
+static void parse_end(struct vm_elf_image *img)
+{
+	scan_stack(img);
+	img->total_size = total_mapping_size(img);
+	img->alignment = maximum_alignment(img);
+}
+
 int vm_elf_parse(const struct vm_elf_reader *r, struct vm_elf_image *img, struct vm_error *err)
 {
 	unsigned char b[VM_BINPRM_BUF_SIZE];
 	uint16_t phentsize;
 	int rc;
 
-	if (!r || !r->read || !img)
-		return -EINVAL;
-	image_init(img);
-	if ((rc = read_header(r, false, b, err)))
+	if ((rc = parse_begin(r, img, false, b, &phentsize, err)))
 		return rc;
-	decode_ehdr(b, img, &phentsize);
 	if ((rc = check_ident(r, b, ENOEXEC, err)))
 		return rc;
 	if (img->type != VM_ET_EXEC && img->type != VM_ET_DYN)
@@ -286,9 +309,7 @@ int vm_elf_parse(const struct vm_elf_reader *r, struct vm_elf_image *img, struct
 				return rc;
 			break;
 		}
-	scan_stack(img);
-	img->total_size = total_mapping_size(img);
-	img->alignment = maximum_alignment(img);
+	parse_end(img);
 	return 0;
 }
 
@@ -299,18 +320,12 @@ int vm_elf_parse_interp(const struct vm_elf_reader *r, struct vm_elf_image *img,
 	uint16_t phentsize;
 	int rc;
 
-	if (!r || !r->read || !img)
-		return -EINVAL;
-	image_init(img);
-	if ((rc = read_header(r, true, b, err)))
+	if ((rc = parse_begin(r, img, true, b, &phentsize, err)))
 		return rc;
-	decode_ehdr(b, img, &phentsize);
 	if ((rc = check_ident(r, b, ELIBBAD, err)) || (rc = check_machine(r, b, img, ELIBBAD, err)) ||
 	    (rc = load_phdrs(r, img, phentsize, ELIBBAD, err)))
 		return rc;
-	scan_stack(img);
-	img->total_size = total_mapping_size(img);
-	img->alignment = maximum_alignment(img);
+	parse_end(img);
 	return 0;
 }
 

@@ -13,40 +13,29 @@
 
 #include <stdio.h>
 
-#include "base/error.h"
-
 struct aging {
-	struct vm_evict e;
-	struct vm_ilink *link;     /* frames + 1: load order, newest at head->next */
+	struct vm_ring r;          /* load order, newest at head->next */
 	uint8_t *counter;          /* per frame: the shift register */
 };
-
-#define HEAD(p) ((p)->e.frames)
 
 static int aging_init(struct vm_evict *e)
 {
 	struct aging *p = (struct aging *)e;
-	p->link = vm_evict_alloc(e, (size_t)e->frames + 1, sizeof(*p->link));
+	int rc = vm_ring_init(e);
 	p->counter = vm_evict_alloc(e, e->frames, sizeof(*p->counter));
-	if (!p->link || !p->counter)
-		return -ENOMEM;
-	vm_ilist_init(p->link, HEAD(p));
-	return 0;
+	return rc == 0 && p->counter ? 0 : -ENOMEM;
 }
 
 static void aging_fini(struct vm_evict *e)
 {
-	struct aging *p = (struct aging *)e;
-	vm_evict_free(e, p->link);
-	vm_evict_free(e, p->counter);
+	vm_ring_fini(e);
+	vm_evict_free(e, ((struct aging *)e)->counter);
 }
 
 static void aging_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_ref *r)
 {
-	struct aging *p = (struct aging *)e;
-	(void)r;
-	p->counter[frame] = 0;
-	vm_ilist_add(p->link, frame, HEAD(p));
+	((struct aging *)e)->counter[frame] = 0;
+	vm_ring_insert(e, frame, r);
 }
 
 static uint32_t aging_choose(struct vm_evict *e, const struct vm_evict_ref *r)
@@ -56,7 +45,7 @@ static uint32_t aging_choose(struct vm_evict *e, const struct vm_evict_ref *r)
 	unsigned best_v = ~0u;
 	(void)r;
 
-	for (uint32_t f = vm_ilist_last(p->link, HEAD(p)); f != HEAD(p); f = p->link[f].prev) {
+	vm_ring_for_each(&p->r, f) {
 		unsigned v = (vm_evict_young(e, f, false) ? 0x100u : 0u) | p->counter[f];
 		if (v < best_v) {
 			best_v = v;
@@ -66,24 +55,12 @@ static uint32_t aging_choose(struct vm_evict *e, const struct vm_evict_ref *r)
 	return best;
 }
 
-static void aging_remove(struct vm_evict *e, uint32_t frame, bool evicted)
-{
-	(void)evicted;
-	vm_ilist_del(((struct aging *)e)->link, frame);
-}
-
 static void aging_tick(struct vm_evict *e)
 {
 	struct aging *p = (struct aging *)e;
-	for (uint32_t f = vm_ilist_last(p->link, HEAD(p)); f != HEAD(p); f = p->link[f].prev)
+	vm_ring_for_each(&p->r, f)
 		p->counter[f] = (uint8_t)((p->counter[f] >> 1) |
 					  (vm_evict_young(e, f, true) ? 0x80u : 0u));
-}
-
-static uint32_t aging_order(const struct vm_evict *e, uint32_t *frames)
-{
-	const struct aging *p = (const struct aging *)e;
-	return vm_ilist_order(p->link, HEAD(p), frames);
 }
 
 static void aging_note(const struct vm_evict *e, uint32_t frame, char *buf, size_t len)
@@ -96,16 +73,6 @@ static void aging_note(const struct vm_evict *e, uint32_t frame, char *buf, size
 	snprintf(buf, len, "%s%s", (vm_evict_peek(e, frame) & VM_EVICT_A) ? "A," : "", bits);
 }
 
-static int aging_check(const struct vm_evict *e, char *msg, size_t len)
-{
-	const struct aging *p = (const struct aging *)e;
-	uint32_t n;
-	int rc = vm_ilist_check(p->link, HEAD(p), e->frames, &n, msg, len);
-	if (rc == 0 && n != e->used)
-		rc = vm_check_fail(msg, len, "aging: %u listed, %u resident", n, e->used);
-	return rc;
-}
-
 const struct vm_evict_ops vm_policy_aging = {
 	.name = "aging",
 	.desc = "aging: 8-bit shift registers fed by the Accessed bits at each tick; evict the smallest",
@@ -116,9 +83,9 @@ const struct vm_evict_ops vm_policy_aging = {
 	.fini = aging_fini,
 	.insert = aging_insert,
 	.choose = aging_choose,
-	.remove = aging_remove,
+	.remove = vm_ring_remove,
 	.tick = aging_tick,
-	.order = aging_order,
+	.order = vm_ring_order,
 	.note = aging_note,
-	.check = aging_check,
+	.check = vm_ring_check,
 };

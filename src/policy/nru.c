@@ -13,36 +13,7 @@
 
 #include <stdio.h>
 
-#include "base/error.h"
-
-struct nru {
-	struct vm_evict e;
-	struct vm_ilink *link;     /* frames + 1: load order, newest at head->next */
-};
-
-#define HEAD(p) ((p)->e.frames)
-
-static int nru_init(struct vm_evict *e)
-{
-	struct nru *p = (struct nru *)e;
-	p->link = vm_evict_alloc(e, (size_t)e->frames + 1, sizeof(*p->link));
-	if (!p->link)
-		return -ENOMEM;
-	vm_ilist_init(p->link, HEAD(p));
-	return 0;
-}
-
-static void nru_fini(struct vm_evict *e)
-{
-	vm_evict_free(e, ((struct nru *)e)->link);
-}
-
-static void nru_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_ref *r)
-{
-	struct nru *p = (struct nru *)e;
-	(void)r;
-	vm_ilist_add(p->link, frame, HEAD(p));
-}
+/* The state is the shared list (ring.h) in load order, newest at head->next. */
 
 static unsigned nru_class(struct vm_evict *e, uint32_t f)
 {
@@ -51,40 +22,28 @@ static unsigned nru_class(struct vm_evict *e, uint32_t f)
 
 static uint32_t nru_choose(struct vm_evict *e, const struct vm_evict_ref *r)
 {
-	struct nru *p = (struct nru *)e;
+	struct vm_ring *p = (struct vm_ring *)e;
 	uint64_t count[4] = { 0 };
 	unsigned lowest;
 	(void)r;
 
-	for (uint32_t f = vm_ilist_last(p->link, HEAD(p)); f != HEAD(p); f = p->link[f].prev)
+	vm_ring_for_each(p, f)
 		count[nru_class(e, f)]++;
 	for (lowest = 0; lowest < 3 && count[lowest] == 0; lowest++)
 		;
 	uint64_t k = vm_rng_below(&e->rng, count[lowest]);
-	for (uint32_t f = vm_ilist_last(p->link, HEAD(p)); f != HEAD(p); f = p->link[f].prev)
+	vm_ring_for_each(p, f)
 		if (nru_class(e, f) == lowest && k-- == 0)
 			return f;
-	return vm_ilist_last(p->link, HEAD(p));     /* not reached */
-}
-
-static void nru_remove(struct vm_evict *e, uint32_t frame, bool evicted)
-{
-	(void)evicted;
-	vm_ilist_del(((struct nru *)e)->link, frame);
+	return vm_ilist_last(p->link, VM_RING_HEAD(p));     /* not reached */
 }
 
 /* The clock interrupt: clear every Accessed bit. */
 static void nru_tick(struct vm_evict *e)
 {
-	struct nru *p = (struct nru *)e;
-	for (uint32_t f = vm_ilist_last(p->link, HEAD(p)); f != HEAD(p); f = p->link[f].prev)
+	struct vm_ring *p = (struct vm_ring *)e;
+	vm_ring_for_each(p, f)
 		vm_evict_young(e, f, true);
-}
-
-static uint32_t nru_order(const struct vm_evict *e, uint32_t *frames)
-{
-	const struct nru *p = (const struct nru *)e;
-	return vm_ilist_order(p->link, HEAD(p), frames);
 }
 
 static void nru_note(const struct vm_evict *e, uint32_t frame, char *buf, size_t len)
@@ -93,29 +52,19 @@ static void nru_note(const struct vm_evict *e, uint32_t frame, char *buf, size_t
 	snprintf(buf, len, "c%u", ((b & VM_EVICT_A) ? 2u : 0u) | ((b & VM_EVICT_D) ? 1u : 0u));
 }
 
-static int nru_check(const struct vm_evict *e, char *msg, size_t len)
-{
-	const struct nru *p = (const struct nru *)e;
-	uint32_t n;
-	int rc = vm_ilist_check(p->link, HEAD(p), e->frames, &n, msg, len);
-	if (rc == 0 && n != e->used)
-		rc = vm_check_fail(msg, len, "nru: %u listed, %u resident", n, e->used);
-	return rc;
-}
-
 const struct vm_evict_ops vm_policy_nru = {
 	.name = "nru",
 	.desc = "not recently used: a random page of the lowest (Accessed, Dirty) class; ticks clear A",
 	.order_desc = "load order (cN: class N = 2*A + D)",
 	.flags = VM_EVICT_USES_ABITS | VM_EVICT_TICKS,
-	.size = sizeof(struct nru),
-	.init = nru_init,
-	.fini = nru_fini,
-	.insert = nru_insert,
+	.size = sizeof(struct vm_ring),
+	.init = vm_ring_init,
+	.fini = vm_ring_fini,
+	.insert = vm_ring_insert,
 	.choose = nru_choose,
-	.remove = nru_remove,
+	.remove = vm_ring_remove,
 	.tick = nru_tick,
-	.order = nru_order,
+	.order = vm_ring_order,
 	.note = nru_note,
-	.check = nru_check,
+	.check = vm_ring_check,
 };

@@ -8,6 +8,7 @@
 
 #include "policy/evict.h"
 #include "policy/ilist.h"
+#include "policy/ring.h"
 
 extern const struct vm_evict_ops vm_policy_fifo;           /* fifo.c */
 extern const struct vm_evict_ops vm_policy_second_chance;  /* second_chance.c */

@@ -16,17 +16,7 @@
 
 #include "base/compiler.h"
 #include "trace/lackey.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "trace/text.h"
 
 /* Decimal digits at s[*i]: the value (wrapping is refused). */
 static bool take_dec(const char *s, size_t n, size_t *i, uint64_t *v)
@@ -49,7 +39,7 @@ static bool take_hex(const char *s, size_t n, size_t *i, uint64_t *v)
 	size_t start = *i;
 	uint64_t x = 0;
 	int d;
-	while (*i < n && (d = hexval(s[*i])) >= 0) {
+	while (*i < n && (d = vm_text_hexval(s[*i])) >= 0) {
 		if (x >> 60)
 			return false;
 		x = x << 4 | (uint64_t)d;
@@ -178,7 +168,7 @@ static bool take_arg(const char *s, size_t n, size_t *i, struct lk_call *c)
 		size_t start = *i;
 		if (!take_dec(s, n, i, &v))
 			return false;
-		if (*i < n && hexval(s[*i]) >= 0) {
+		if (*i < n && vm_text_hexval(s[*i]) >= 0) {
 			/* Bare hex (clone flags, arch_prctl): read again as hex. */
 			*i = start;
 			if (!take_hex(s, n, i, &v))

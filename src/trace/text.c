@@ -76,17 +76,6 @@ int vm_text_unescape(const char *s, char *out, size_t cap)
 	return 0;
 }
 
-int vm_text_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A path word into r->path. */
 int vm_text_path(struct vm_trace *t, struct text_rd *r, const char *w)
 {

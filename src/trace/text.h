@@ -49,8 +49,18 @@ int vm_text_path(struct vm_trace *t, struct text_rd *r, const char *w);
 int vm_text_call_line(struct vm_trace *t, struct text_rd *r, char *s, const char *w,
 		      struct vm_trace_event *ev);
 
-/* A hex digit's value, or -1. */
-int vm_text_hexval(char c);
+/* A hex digit's value, or -1 (inline: the lackey and page-list parsers
+ * call it for every digit). */
+static inline int vm_text_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 /* A path word as written (bytes outside 0x21..0x7e, '#', '\' and a
  * leading '[' as \xHH) back to the path: 0, -EINVAL (a bad or \x00
  * escape), -E2BIG (longer than cap - 1). */

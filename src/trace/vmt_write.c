@@ -68,14 +68,22 @@ static int put_pid(struct vm_trace_writer *w, struct vmt_wr *v, int32_t pid)
 	return vm_tout_write(&w->out, b, n);
 }
 
+/* Before each record: a PID record if the process changed; count it. */
+static int begin_record(struct vm_trace_writer *w, struct vmt_wr *v, int32_t pid)
+{
+	int rc = put_pid(w, v, pid);
+	if (rc == 0)
+		v->records++;
+	return rc;
+}
+
 static int put_access(struct vm_trace_writer *w, struct vmt_wr *v, const struct vm_trace_event *ev)
 {
 	uint8_t *b = v->rec;
 	size_t n = 0;
-	int rc = put_pid(w, v, ev->pid);
+	int rc = begin_record(w, v, ev->pid);
 	if (rc)
 		return rc;
-	v->records++;
 	if (ev->flags) {
 		b[n++] = VMT_XACCESS;
 		n += put_varint(b + n, ev->access | (uint64_t)ev->flags << 2);
@@ -116,10 +124,9 @@ static int put_other(struct vm_trace_writer *w, struct vmt_wr *v, const struct v
 {
 	uint8_t *b = v->rec;
 	size_t n = 0;
-	int rc = put_pid(w, v, ev->pid);
+	int rc = begin_record(w, v, ev->pid);
 	if (rc)
 		return rc;
-	v->records++;
 	switch (ev->kind) {
 	case VM_TEV_SYSCALL: {
 		bool noret = ev->flags & VM_TEV_F_NORET;
