@@ -12,6 +12,7 @@
 #include "kernel/anon_vma.h"
 #include "kernel/fault.h"
 #include "kernel/mm_internal.h"
+#include "kernel/swap.h"
 #include "kernel/syscalls.h"
 #include "kernel/uapi.h"
 #include "kernel/vfs.h"
@@ -45,7 +46,10 @@ long vm_sys_leave(struct vm_kernel *k, int saved, long ret, const char *what)
  * refuse only a single request larger than all of memory plus swap. */
 int vm_enough_memory(const struct vm_kernel *k, uint64_t pages)
 {
-	return pages > k->phys->nframes ? -ENOMEM : 0;
+	/* total_swap_pages: the area's slots but its header */
+	uint64_t swap = k->swap && k->swap->nslots ? k->swap->nslots - 1 : 0;
+
+	return pages > k->phys->nframes + swap ? -ENOMEM : 0;
 }
 
 /* Linux: mlock_future_ok() for a task without CAP_IPC_LOCK. */
