@@ -189,7 +189,7 @@ static void text_estimate(FILE *f, const struct vm_replay_result *r)
 	const struct vm_stats *s = &r->stats;
 	const struct vm_replay_costs *c = &r->costs;
 	struct vm_replay_estimate e;
-	char a[32];
+	char a[32], b[32], d[32];
 	vm_replay_estimate(r, &e);
 	fprintf(f, "\nestimated time (cost model: settings cost_*, cpu_mhz; docs/replay.md)\n");
 	cost_term(f, "translated accesses", vm_replay_accesses(r), "", c->access, "cycles");
@@ -198,17 +198,23 @@ static void text_estimate(FILE *f, const struct vm_replay_result *r)
 	cost_term(f, "minor faults", s->minflt, "", c->minor_fault, "cycles");
 	cost_term(f, "major faults", s->majflt, "", c->major_fault_ns, "ns");
 	cost_term(f, "pages written back", r->writeback, "pages", c->writeback_ns, "ns");
-	fprintf(f, "  %-22s %16.3f ms  (%.0f cycles at %s MHz + %.0f ns of device time)\n", "total",
-		e.total_ns / 1e6, e.cycles, group(c->cpu_mhz, a, sizeof(a)), e.device_ns);
+	fprintf(f, "  %-22s %16.3f ms  (%s cycles at %s MHz + %s ns of device time)\n", "total",
+		e.total_ns / 1e6, group((uint64_t)e.cycles, b, sizeof(b)),
+		group(c->cpu_mhz, a, sizeof(a)), group((uint64_t)e.device_ns, d, sizeof(d)));
 	fprintf(f, "  %-22s %16.3f ns  = %.2f cycles per translated access\n",
 		"effective access time", e.eat_ns, e.eat_cycles);
 }
 
 static void use_row(FILE *f, const char *label, const struct vm_replay_use *u, uint64_t total)
 {
-	char a[32], b[32], c[32];
-	fprintf(f, "  %-34s %16s %7.2f %% %12s %12s\n", label, group(u->accesses, a, sizeof(a)),
-		pct(u->accesses, total), group(u->minflt, b, sizeof(b)), group(u->majflt, c, sizeof(c)));
+	char a[40], b[32], c[32], d[32];
+	size_t n = strlen(label);
+	if (n > 34) {               /* a long path keeps its end: the file's name */
+		snprintf(a, sizeof(a), "...%s", label + n - 31);
+		label = a;
+	}
+	fprintf(f, "  %-34s %16s %7.2f %% %12s %12s\n", label, group(u->accesses, c, sizeof(c)),
+		pct(u->accesses, total), group(u->minflt, b, sizeof(b)), group(u->majflt, d, sizeof(d)));
 }
 
 static void text_regions(FILE *f, const struct vm_replay_result *r)
@@ -259,9 +265,10 @@ void vm_report_replay_text(FILE *f, const struct vm_replay_info *info,
 			   const struct vm_replay_result *r)
 {
 	char a[32];
-	fprintf(f, "replay of %s (%s): %s events: %" PRIu64 " accesses, %" PRIu64 " system calls, %"
-		PRIu64 " maps, %" PRIu64 " forks, %" PRIu64 " execs, %" PRIu64 " exits\n", info->trace,
-		info->format, group(r->events, a, sizeof(a)), r->ev[VM_TEV_ACCESS],
+	char b[32];
+	fprintf(f, "replay of %s (%s): %s events (%s access events, %" PRIu64 " system calls, %"
+		PRIu64 " maps, %" PRIu64 " forks, %" PRIu64 " execs, %" PRIu64 " exits)\n", info->trace,
+		info->format, group(r->events, a, sizeof(a)), group(r->ev[VM_TEV_ACCESS], b, sizeof(b)),
 		r->ev[VM_TEV_SYSCALL], r->ev[VM_TEV_MAP], r->ev[VM_TEV_FORK], r->ev[VM_TEV_EXEC],
 		r->ev[VM_TEV_EXIT]);
 	settings_line(f, info->settings);

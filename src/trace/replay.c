@@ -188,6 +188,7 @@ static struct rp_proc *proc_add(struct vm_replay *r, int32_t pid, int32_t parent
 	pp->outside.cls = VM_RGN_OTHER;
 	pp->outside.file = RP_NOFILE;
 	pp->last[0] = pp->last[1] = &pp->outside;
+	pp->stale = true;
 	pp->figs.pid = pid;
 	pp->figs.parent = parent;
 	snprintf(pp->figs.name, sizeof(pp->figs.name), "pid %" PRId32, pid);
