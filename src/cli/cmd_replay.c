@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/replay_cli.h"
 #include "report/replay_report.h"
+#include "trace/capture.h"
 
 #define COMPARE_MAX 16
 
@@ -80,7 +81,7 @@ static int replay_into(const struct cli_replay *c, FILE *maps_out, struct vm_rep
 	int status = 0, rc;
 
 	memset(res, 0, sizeof(*res));
-	rc = vm_trace_open(c->path, &c->topts, &t, &err);
+	rc = c->capture ? vm_capture_open(c->capture, &t, &err) : vm_trace_open(c->path, &c->topts, &t, &err);
 	if (rc) {
 		cli_error(&err);
 		return rc == -EINVAL ? CLI_BADINPUT : CLI_USAGE;
@@ -143,7 +144,8 @@ int cli_replay_print(const struct cli_replay *c)
 		fclose(maps_out);
 	if (status == 0) {
 		struct vm_replay_info info = {
-			.trace = strcmp(c->path, "-") == 0 ? "<stdin>" : c->path, .format = format,
+			.trace = c->title ? c->title : strcmp(c->path, "-") == 0 ? "<stdin>" : c->path,
+			.format = format,
 			.settings = c->settings, .maps_text = c->json ? maps : NULL, .maps_at = c->maps_at,
 		};
 		if (c->maps_at && res.events < c->maps_at)

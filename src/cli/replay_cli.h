@@ -13,9 +13,13 @@
 #include "trace/replay.h"
 #include "trace/trace.h"
 
+struct vm_capture;
+
 struct cli_replay {
 	const char *cmd;              /* "replay" or "trace", for messages */
 	const char *path;             /* the trace ("-" = standard input) */
+	struct vm_capture *capture;   /* vmlab trace: open this capture instead of path */
+	const char *title;            /* the summary names this, not path (may be NULL) */
 	struct vm_trace_opts topts;
 	const struct vm_settings *settings;   /* mode=meta already applied unless set */
 	bool lenient;
