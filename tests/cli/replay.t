@@ -174,7 +174,7 @@ run "$V" replay $B; ok $rc "the bundled trace replays"
 m=$(fig minor)
 [ "$m" -ge 200 ] && [ "$m" -le 300 ]; ok $? "its minor faults are within 20 % of the native 255: $m"
 [ "$(fig SIGSEGV)" = 0 ]; ok $? "without a signal"
-has "$out" "memory of pid 17537 (ls), exited 0"; ok $? "ls exited 0"
+has "$out" "memory of pid 15935 (ls), exited 0"; ok $? "ls exited 0"
 
 echo "1..$n"
 exit $((fails > 0))
