@@ -34,12 +34,11 @@ int vm_mmu_translate_run(struct vm_cpu *cpu, const vm_vaddr *va, size_t n, unsig
 /* Everything but an L1 4 KiB hit.  Same contract as vm_mmu_translate. */
 int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa);
 
-/* Translate va for acc (VM_ACC_READ/WRITE/EXEC, | VM_ACC_USER for a CPL 3
- * access, | VM_ACC_IMPLICIT for an implicit supervisor access; other bits
- * are ignored).  Returns
- * VM_EXC_NONE with *pa set, VM_EXC_PF (cpu->cr2 = va, cpu->pf_error = the
- * error code) or VM_EXC_GP (non-canonical va); -EINVAL for a kind of 3. */
-static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
+/* The fast path alone: an L1 hit on a 4 KiB page whose entry sits in its
+ * home slot.  True with *pa set and the hit counted, exactly as
+ * vm_mmu_translate counts it; false with nothing touched (the caller
+ * then translates in full).  acc as for vm_mmu_translate, kind 0..2. */
+static inline bool vm_mmu_hit(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
 {
 	struct vm_tlb_array *a = cpu->fast[acc & VM_ACC_KIND];
 	uint64_t vpn = va >> 12;
@@ -50,8 +49,20 @@ static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc
 		if (VM_UNLIKELY(a->plru != NULL))
 			vm_tlb_touch_plru(a, e);
 		pa->v = va + e->delta;
-		return VM_EXC_NONE;
+		return true;
 	}
+	return false;
+}
+
+/* Translate va for acc (VM_ACC_READ/WRITE/EXEC, | VM_ACC_USER for a CPL 3
+ * access, | VM_ACC_IMPLICIT for an implicit supervisor access; other bits
+ * are ignored).  Returns
+ * VM_EXC_NONE with *pa set, VM_EXC_PF (cpu->cr2 = va, cpu->pf_error = the
+ * error code) or VM_EXC_GP (non-canonical va); -EINVAL for a kind of 3. */
+static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
+{
+	if (VM_LIKELY(vm_mmu_hit(cpu, va, acc, pa)))
+		return VM_EXC_NONE;
 	return vm_mmu_translate_slow(cpu, va, acc, pa);
 }
 

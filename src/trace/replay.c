@@ -19,6 +19,7 @@
 #include "kernel/mm.h"
 #include "kernel/procfs.h"
 #include "kernel/syscalls.h"
+#include "kernel/uaccess_fast.h"
 #include "kernel/uapi.h"
 #include "trace/replay_internal.h"
 
@@ -99,7 +100,7 @@ void rp_update(struct vm_replay *r, struct rp_proc *pp)
 static void mark_stale(struct rp_proc *pp)
 {
 	pp->stale = true;
-	pp->last[0] = pp->last[1] = &pp->outside;
+	rp_region_forget(pp);
 }
 
 void rp_fault_deltas(struct vm_replay *r, struct rp_proc *pp, uint64_t *dmin, uint64_t *dmaj)
@@ -187,7 +188,7 @@ static struct rp_proc *proc_add(struct vm_replay *r, int32_t pid, int32_t parent
 		return NULL;
 	pp->outside.cls = VM_RGN_OTHER;
 	pp->outside.file = RP_NOFILE;
-	pp->last[0] = pp->last[1] = &pp->outside;
+	rp_region_forget(pp);
 	pp->stale = true;
 	pp->figs.pid = pid;
 	pp->figs.parent = parent;
@@ -462,10 +463,11 @@ static int do_access(struct vm_replay *r, struct rp_proc *pp, const struct vm_tr
 	if (VM_UNLIKELY(kernel)) {
 		rc = kernel_write(r, pp, ev);
 	} else {
-		rc = vm_user_access(k, pp->p, addr, ev->acc.size, acc, NULL);
-		/* The repetitions of a run find the page as the first left it. */
-		for (uint64_t i = 1; i < count && rc == 0; i++)
-			rc = vm_user_access(k, pp->p, addr, ev->acc.size, acc, NULL);
+		/* The repetitions of a run find the page as the first left it:
+		 * L1 hits, but for a TLB array whose fast slot is taken. */
+		for (uint64_t i = 0; i < count && rc == 0; i++)
+			if (!vm_user_access_hit(k, pp->p, addr, acc))
+				rc = vm_user_access(k, pp->p, addr, ev->acc.size, acc, NULL);
 	}
 	r->res.acc[kernel ? VM_RK_KERNEL : kind] += count;
 	r->accesses += count;

@@ -34,7 +34,8 @@ struct rp_proc {
 	unsigned nrg, cap;
 	bool stale;               /* the VMAs changed: rebuild before the next lookup */
 	struct rp_region outside; /* accesses in no VMA (len 0: never matches) */
-	struct rp_region *last[2];/* the region of the last data access / fetch */
+	struct rp_region *last[3];/* regions of the last data access, the last fetch, and the
+				   * data access before (a loop's stack and heap) */
 	bool exec_pending;        /* an EXEC came: MAP events may follow */
 	char *exec_path;
 	bool named;               /* figs.name came from an exec or a program map */
@@ -92,14 +93,29 @@ struct rp_region *rp_region_find(struct vm_replay *r, struct rp_proc *pp, vm_vad
 void rp_region_flush(struct vm_replay *r, struct rp_proc *pp);
 void rp_region_free(struct rp_proc *pp);
 
-/* The region of addr for a data access (fetch = 0) or a fetch (1): the
- * last one if it holds addr, else a lookup. */
+/* Forget the cached regions (their array changes or goes). */
+static inline void rp_region_forget(struct rp_proc *pp)
+{
+	pp->last[0] = pp->last[1] = pp->last[2] = &pp->outside;
+}
+
+/* The region of addr for a data access (fetch = 0) or a fetch (1): one of
+ * the last ones if it holds addr, else a lookup. */
 static inline struct rp_region *rp_region_of(struct vm_replay *r, struct rp_proc *pp,
 					     vm_vaddr addr, unsigned fetch)
 {
 	struct rp_region *g = pp->last[fetch];
 	if (__builtin_expect(addr - g->start < g->len, 1))
 		return g;
+	if (!fetch) {
+		g = pp->last[2];
+		if (addr - g->start < g->len) {
+			pp->last[2] = pp->last[0];
+			pp->last[0] = g;
+			return g;
+		}
+		pp->last[2] = pp->last[0];
+	}
 	g = rp_region_find(r, pp, addr);
 	pp->last[fetch] = g;
 	return g;

@@ -46,7 +46,7 @@ void rp_region_free(struct rp_proc *pp)
 	free(pp->rg);
 	pp->rg = NULL;
 	pp->nrg = pp->cap = 0;
-	pp->last[0] = pp->last[1] = &pp->outside;
+	rp_region_forget(pp);
 }
 
 /* The index of path in r->files, added if new; RP_NOFILE when out of memory
@@ -158,7 +158,7 @@ static int rebuild(struct vm_replay *r, struct rp_proc *pp)
 
 	rp_region_flush(r, pp);
 	pp->nrg = 0;
-	pp->last[0] = pp->last[1] = &pp->outside;
+	rp_region_forget(pp);
 	pp->stale = false;
 	if (n > pp->cap) {
 		struct rp_region *rg = realloc(pp->rg, n * sizeof(*rg));
