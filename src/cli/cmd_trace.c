@@ -139,7 +139,7 @@ static int trace_run(char **prog, const struct cli_replay *base, const struct vm
 int cmd_trace(int argc, char **argv)
 {
 	struct vm_settings *base = vmlab_settings_create();
-	const char *timeline = NULL, *save = NULL, *tmpdir = NULL;
+	const char *timeline = NULL, *save = NULL, *tmpdir = NULL, *prog_out = NULL;
 	bool json = false, lenient = false, keep = false;
 	uint64_t every = 0, maps_at = 0, max_log = 0;
 	if (!base) {
@@ -160,6 +160,8 @@ int cmd_trace(int argc, char **argv)
 		{ "tmpdir", CLI_STR, &tmpdir, "DIR", "where the logs go while they are replayed "
 						     "(default $TMPDIR or /tmp)" },
 		{ "keep", CLI_FLAG, &keep, NULL, "keep the capture's logs (their folder is printed)" },
+		{ "stdout", CLI_STR, &prog_out, "FILE", "the program's standard output goes to FILE "
+							"(default: vmlab's, before the summary)" },
 		{ 0 },
 	};
 	int first, rc = cli_parse("trace", argc, argv, opts, &first, "[OPTIONS] -- PROGRAM [ARGS]",
@@ -169,7 +171,8 @@ int cmd_trace(int argc, char **argv)
 				  "child), then replay the capture through the model and print the\n"
 				  "summary of vmlab replay.  The logs go to a temporary folder that is\n"
 				  "removed at the end; the capture stops if they outgrow --max-log.\n"
-				  "The program's input and output are vmlab's.  docs/replay.md.\n\n"
+				  "The program's input and output are vmlab's (--stdout FILE sends its\n"
+				  "output elsewhere).  docs/replay.md.\n\n"
 				  "exit status: 0 replayed, 1 the capture or the replay failed (no\n"
 				  "valgrind, a program that cannot start, a bad trace), 2 usage error,\n"
 				  "130 interrupted.\n\n"
@@ -195,6 +198,7 @@ int cmd_trace(int argc, char **argv)
 		};
 		const struct vm_capture_opts co = {
 			.argv = argv + first, .tmpdir = tmpdir, .max_bytes = max_log, .keep = keep,
+			.stdout_path = prog_out,
 			.progress = isatty(2) ? capture_progress : NULL, .ctx = argv[first],
 			.stop = &stop_flag,
 		};

@@ -72,7 +72,10 @@ static const char *state_text(const struct vm_replay_proc *p, char *buf, size_t 
 static void line(FILE *f, const char *label, uint64_t n, const char *unit, const char *extra)
 {
 	char g[32];
-	fprintf(f, "  %-34s %16s %-8s %s\n", label, group(n, g, sizeof(g)), unit, extra ? extra : "");
+	if (extra)
+		fprintf(f, "  %-34s %16s %-8s %s\n", label, group(n, g, sizeof(g)), unit, extra);
+	else
+		fprintf(f, "  %-34s %16s %s\n", label, group(n, g, sizeof(g)), unit);
 }
 
 static void line_pct(FILE *f, const char *label, uint64_t n, const char *unit, uint64_t of,
@@ -150,8 +153,8 @@ static void text_faults(FILE *f, const struct vm_replay_result *r)
 static void kib_line(FILE *f, const char *label, uint64_t now, uint64_t peak, const char *extra)
 {
 	char a[32], b[32];
-	fprintf(f, "  %-34s %12s KiB   peak %12s KiB  %s\n", label, group(KIB(now), a, sizeof(a)),
-		group(KIB(peak), b, sizeof(b)), extra ? extra : "");
+	fprintf(f, "  %-34s %12s KiB   peak %12s KiB%s%s\n", label, group(KIB(now), a, sizeof(a)),
+		group(KIB(peak), b, sizeof(b)), extra ? "  " : "", extra ? extra : "");
 }
 
 static void text_memory(FILE *f, const struct vm_replay_result *r)

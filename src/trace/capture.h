@@ -31,6 +31,8 @@ struct vm_capture_opts {
 	uint64_t max_bytes;           /* most bytes the capture may write; 0: the default
 				       * (4 GiB, and never more than half the free space) */
 	bool keep;                    /* leave the temporary directory (its path in c->dir) */
+	const char *stdout_path;      /* the program's standard output goes to this file
+				       * (created or truncated); NULL: the caller's */
 	/* Called about 4 times a second while the program runs (may be NULL). */
 	void (*progress)(void *ctx, uint64_t bytes, double seconds);
 	void *ctx;

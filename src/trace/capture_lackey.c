@@ -201,10 +201,17 @@ static int lackey_run(struct vm_capture *c, struct vm_error *err)
 	char **argv = valgrind_argv(c, valgrind, false, logopt);
 	if (!argv)
 		return vm_error_set(err, "out of memory"), -ENOMEM;
+	int out = -1;
+	if (c->o.stdout_path && (out = open(c->o.stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0666)) < 0) {
+		free(argv);
+		return vm_error_set(err, "%s: %s", c->o.stdout_path, strerror(errno)), -EIO;
+	}
 	fflush(stdout);
 	fflush(stderr);
-	c->pid = spawn(argv, -1, -1, -1);
+	c->pid = spawn(argv, -1, out, -1);
 	free(argv);
+	if (out >= 0)
+		close(out);
 	if (c->pid < 0)
 		return vm_error_set(err, "cannot start valgrind: %s", strerror((int)-c->pid)), -EIO;
 	rc = watch(c, c->pid, &c->wait_status, err);

@@ -161,7 +161,8 @@ static void replay_brk(struct vm_replay *r, struct rp_proc *pp, const struct vm_
 	 * the heap at 8 MiB where Linux would grow it: LACKEY.md 3.5). Only
 	 * a break that moved is replayed. */
 	if (!(ev->flags & VM_TEV_F_NORET) && (uint64_t)ev->sys.ret != ev->sys.arg[0]) {
-		r->res.note[VM_RNOTE_SYS_SKIPPED]++;
+		if (ev->sys.arg[0])
+			r->res.note[VM_RNOTE_SYS_SKIPPED]++;
 		return;
 	}
 	compare(r, pp, ev, vm_sys_brk(r->k, pp->p, ev->sys.arg[0]), ev->sys.ret);
