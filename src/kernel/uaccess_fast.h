@@ -28,4 +28,14 @@ static inline bool vm_user_access_hit(struct vm_kernel *k, struct vm_proc *p, vm
 	return vm_mmu_hit(&k->cpus[p->cpu], va, kind | VM_ACC_USER, &pa);
 }
 
+/* The same access n times (n >= 1): all hits, or false with nothing done. */
+static inline bool vm_user_access_hit_n(struct vm_kernel *k, struct vm_proc *p, vm_vaddr va,
+					unsigned kind, uint64_t n)
+{
+	vm_paddr pa;
+	if (__builtin_expect(k->cpu_mm[p->cpu] != p->mm, 0))
+		return false;
+	return vm_mmu_hit_n(&k->cpus[p->cpu], va, kind | VM_ACC_USER, n, &pa);
+}
+
 #endif

@@ -464,10 +464,14 @@ static int do_access(struct vm_replay *r, struct rp_proc *pp, const struct vm_tr
 		rc = kernel_write(r, pp, ev);
 	} else {
 		/* The repetitions of a run find the page as the first left it:
-		 * L1 hits, but for a TLB array whose fast slot is taken. */
-		for (uint64_t i = 0; i < count && rc == 0; i++)
-			if (!vm_user_access_hit(k, pp->p, addr, acc))
-				rc = vm_user_access(k, pp->p, addr, ev->acc.size, acc, NULL);
+		 * L1 hits, all of them, unless the entry is not in its fast slot
+		 * (then one at a time, as the CPU would). */
+		if (!vm_user_access_hit_n(k, pp->p, addr, acc, count)) {
+			rc = vm_user_access(k, pp->p, addr, ev->acc.size, acc, NULL);
+			if (rc == 0 && count > 1 && !vm_user_access_hit_n(k, pp->p, addr, acc, count - 1))
+				for (uint64_t i = 1; i < count && rc == 0; i++)
+					rc = vm_user_access(k, pp->p, addr, ev->acc.size, acc, NULL);
+		}
 	}
 	r->res.acc[kernel ? VM_RK_KERNEL : kind] += count;
 	r->accesses += count;

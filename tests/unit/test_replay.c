@@ -26,9 +26,12 @@ static struct vm_machine *machine(const char *extra)
 {
 	struct vm_settings *s = vmlab_settings_create();
 	struct vm_machine *m = NULL;
+	char words[128];
 	vmlab_settings_parse(s, "mode=meta", NULL);
-	if (extra)
-		vmlab_settings_parse(s, extra, NULL);
+	snprintf(words, sizeof(words), "%s", extra ? extra : "");
+	for (char *save, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		if (vmlab_settings_parse(s, w, NULL))
+			abort();
 	if (vmlab_machine_create(s, NULL, &m, NULL))
 		m = NULL;
 	vmlab_settings_destroy(s);
@@ -187,6 +190,52 @@ static void test_counts(void)
 	fix_fini(&f);
 }
 
+/* A run of n accesses (a vmt record with a count) leaves the machine as n
+ * single accesses do: every counter equal, over a pattern that fills and
+ * evicts the TLBs (200 pages, runs of 1 to 7, LRU and tree-PLRU). */
+static void run_pattern(struct fix *f, bool collapsed)
+{
+	feed(f, sys(1, VM_NR_MMAP, 0, 200 << 12, 7, VM_MAP_PRIVATE | VM_MAP_ANONYMOUS, 0x10000000));
+	for (uint64_t i = 0; i < 20000; i++) {
+		uint64_t page = (i * 37) % 200, n = 1 + i % 7;
+		unsigned kind = i % 3 == 0 ? VM_ACC_EXEC : i % 3 == 1 ? VM_ACC_READ : VM_ACC_WRITE;
+		uint64_t addr = 0x10000000 + (page << 12) + (i & 0xff0);
+		if (collapsed) {
+			feed(f, acc(1, kind, addr, n));
+		} else {
+			for (uint64_t k = 0; k < n; k++)
+				feed(f, acc(1, kind, addr, 1));
+		}
+	}
+}
+
+static void test_runs_exact(const char *repl)
+{
+	struct fix a, b;
+	for (int i = 0; i < 2; i++) {
+		struct fix *f = i ? &b : &a;
+		memset(f, 0, sizeof(*f));
+		f->m = machine(repl);
+		const struct vm_replay_opts o = { 0 };
+		if (!f->m || vm_replay_create(f->m, &o, &f->r))
+			abort();
+		run_pattern(f, i == 1);
+		fix_result(f);
+	}
+	unsigned diff = 0;
+	for (unsigned i = 0; i < VM_CNT_COUNT; i++)
+		if (vmlab_counter_get(&a.res.stats, i) != vmlab_counter_get(&b.res.stats, i)) {
+			diag("%s: %" PRIu64 " one by one, %" PRIu64 " as runs", vmlab_counter_name(i),
+			     vmlab_counter_get(&a.res.stats, i), vmlab_counter_get(&b.res.stats, i));
+			diff++;
+		}
+	is_u64(diff, 0, "%s: runs give every counter that single accesses give", repl);
+	ok(a.res.stats.tlb_evictions > 1000, "the pattern evicts TLB entries (%" PRIu64 ")",
+	   a.res.stats.tlb_evictions);
+	fix_fini(&a);
+	fix_fini(&b);
+}
+
 /* A failed mmap in the trace changes nothing; a brk Valgrind refused is
  * not replayed; the model's results are compared with the trace's. */
 static void test_syscalls(void)
@@ -269,6 +318,9 @@ int main(void)
 {
 	test_regions();
 	test_counts();
+	test_runs_exact("tlb_repl=lru");
+	test_runs_exact("tlb=zen3 tlb_repl=plru");
+	test_runs_exact("tlb=skylake");
 	test_syscalls();
 	test_errors();
 	test_constant_memory();
