@@ -84,14 +84,14 @@ const char *vm_choice_pagecache(unsigned i);
 	  "cost model: cycles of an access the L1 TLB translates (an L1D hit; Zen 4: 4)") \
 	X(COST_TLB_HIT, "cost_tlb_hit", UINT, "8", 0, 1000000, NULL, \
 	  "cost model: cycles an L2 TLB (STLB) hit adds (Skylake 9, Golden Cove 8)") \
-	X(COST_WALK_REF, "cost_walk_ref", UINT, "24", 0, 1000000, NULL, \
-	  "cost model: cycles per memory reference of a page walk (entries in cache)") \
-	X(COST_MINOR_FAULT, "cost_minor_fault", UINT, "6000", 0, UINT64_C(1) << 32, NULL, \
-	  "cost model: cycles the kernel spends on a minor fault (measured: 2.3 us)") \
+	X(COST_WALK_REF, "cost_walk_ref", UINT, "36", 0, 1000000, NULL, \
+	  "cost model: cycles per memory reference of a page walk (measured, tables in cache)") \
+	X(COST_MINOR_FAULT, "cost_minor_fault", UINT, "3800", 0, UINT64_C(1) << 32, NULL, \
+	  "cost model: cycles the kernel spends on a minor fault (measured: 1.45 us)") \
 	X(COST_MAJOR_FAULT, "cost_major_fault", UINT, "62000", 0, UINT64_C(1) << 40, NULL, \
 	  "cost model: nanoseconds a major fault waits for the device (measured: 62 us)") \
-	X(COST_WRITEBACK, "cost_writeback", UINT, "1400", 0, UINT64_C(1) << 40, NULL, \
-	  "cost model: nanoseconds to write one dirty page back (measured: 1.4 us)") \
+	X(COST_WRITEBACK, "cost_writeback", UINT, "800", 0, UINT64_C(1) << 40, NULL, \
+	  "cost model: nanoseconds to write one dirty page back (measured: 0.8 us)") \
 	X(CPU_MHZ, "cpu_mhz", UINT, "2600", 1, 100000, NULL, \
 	  "cost model: CPU clock that turns cycles into time, MHz")
 
