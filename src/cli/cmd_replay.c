@@ -380,9 +380,8 @@ int cmd_replay(int argc, char **argv)
 		{ "format", CLI_STR, &format, "FMT", "lackey, text, pages or vmt (default: from the content)" },
 		{ "maps", CLI_STR, &maps, "FILE", "lackey: the stderr of `valgrind -d` (initial maps)" },
 		{ "one-log", CLI_FLAG, &one_log, NULL, "lackey: this log alone, not its process tree" },
-		{ "lenient", CLI_FLAG, &lenient, NULL, "skip and count what cannot be replayed (accesses "
-						       "outside mappings, unknown calls, events of "
-						       "killed processes) instead of failing" },
+		{ "lenient", CLI_FLAG, &lenient, NULL, "skip and count what cannot be replayed "
+						       "(docs/replay.md) instead of failing" },
 		{ "json", CLI_FLAG, &json, NULL, "print the summary as JSON" },
 		{ "timeline", CLI_STR, &timeline, "FILE.csv", "write RSS, VSZ, faults and TLB misses "
 							      "every N accesses (--every)" },
@@ -404,7 +403,7 @@ int cmd_replay(int argc, char **argv)
 				  "exit status: 0 replayed, 1 bad input (the trace, or an event the\n"
 				  "model cannot replay: the message names it), 2 usage error.\n\n"
 				  "examples:\n"
-				  "  vmlab replay examples/traces/ls.vmt\n"
+				  "  vmlab replay examples/traces/ls-l-usr-bin.vmt\n"
 				  "  vmlab replay ls.vmt --compare thp=never,always\n"
 				  "  vmlab replay ls.vmt --set tlb=skylake --timeline ls.csv --every 10000");
 	if (rc == 0 && argc - first != 1) {
