@@ -1,8 +1,8 @@
 /*
  * Replay: events into the machine (replay.h; docs/replay.md).  This file
- * has the event loop, the processes (the initial map, fork, exec, exit),
- * the access path and the result; system calls are in replay_sys.c and
- * the regions of an address space in replay_region.c.
+ * has the event loop, the access path, the timeline and the result;
+ * processes are in replay_proc.c, system calls in replay_sys.c, the
+ * regions of an address space in replay_region.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,12 +13,9 @@
 #include "base/compiler.h"
 #include "base/error.h"
 #include "core/settings_table.h"
-#include "kernel/exec.h"
 #include "kernel/fault.h"
-#include "kernel/fork.h"
 #include "kernel/mm.h"
 #include "kernel/procfs.h"
-#include "kernel/syscalls.h"
 #include "kernel/uaccess_fast.h"
 #include "kernel/uapi.h"
 #include "trace/replay_internal.h"
@@ -97,12 +94,6 @@ void rp_update(struct vm_replay *r, struct rp_proc *pp)
 	r->res.pt_peak = VM_MAX(r->res.pt_peak, m->frames_pt);
 }
 
-static void mark_stale(struct rp_proc *pp)
-{
-	pp->stale = true;
-	rp_region_forget(pp);
-}
-
 void rp_fault_deltas(struct vm_replay *r, struct rp_proc *pp, uint64_t *dmin, uint64_t *dmaj)
 {
 	const struct vm_stats *s = r->k->stats;
@@ -113,14 +104,14 @@ void rp_fault_deltas(struct vm_replay *r, struct rp_proc *pp, uint64_t *dmin, ui
 	r->seen_majflt = s->majflt;
 	if (s->flt_stack_grow != r->seen_grow) {
 		r->seen_grow = s->flt_stack_grow;
-		mark_stale(pp);
+		rp_mark_stale(pp);
 	}
 	rp_update(r, pp);
 }
 
 /* Faults taken outside an access (a populating system call, the initial
  * stack): into class rgn, or the faults_in_syscalls note. */
-static void absorb_faults(struct vm_replay *r, struct rp_proc *pp, int rgn)
+void rp_absorb_faults(struct vm_replay *r, struct rp_proc *pp, int rgn)
 {
 	uint64_t dmin, dmaj;
 	if (r->k->stats->pgfault == r->seen_pgfault)
@@ -157,249 +148,6 @@ static void sample(struct vm_replay *r)
 		file << VM_PAGE_SHIFT, vsz << VM_PAGE_SHIFT, pt << VM_PAGE_SHIFT, s.minflt, s.majflt,
 		s.tlb_l1i_miss + s.tlb_l1d_miss, s.tlb_l2_miss, s.walks);
 	r->next_sample = (r->accesses / r->o.every + 1) * r->o.every;
-}
-
-/* ---- processes ----------------------------------------------------------- */
-
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s && s[1] ? s + 1 : path;
-}
-
-static void set_name(struct rp_proc *pp, const char *path)
-{
-	snprintf(pp->figs.name, sizeof(pp->figs.name), "%s", base_name(path));
-	pp->named = true;
-}
-
-static struct rp_proc *proc_add(struct vm_replay *r, int32_t pid, int32_t parent)
-{
-	if (r->nprocs == r->procs_cap) {
-		unsigned cap = r->procs_cap ? 2 * r->procs_cap : 8;
-		struct rp_proc **n = realloc(r->procs, cap * sizeof(*n));
-		if (!n)
-			return NULL;
-		r->procs = n;
-		r->procs_cap = cap;
-	}
-	struct rp_proc *pp = calloc(1, sizeof(*pp));
-	if (!pp)
-		return NULL;
-	pp->outside.cls = VM_RGN_OTHER;
-	pp->outside.file = RP_NOFILE;
-	rp_region_forget(pp);
-	pp->stale = true;
-	pp->figs.pid = pid;
-	pp->figs.parent = parent;
-	snprintf(pp->figs.name, sizeof(pp->figs.name), "pid %" PRId32, pid);
-	r->procs[r->nprocs++] = pp;
-	return pp;
-}
-
-/* The newest process with the trace's pid, or NULL. */
-static struct rp_proc *proc_find(struct vm_replay *r, int32_t pid)
-{
-	for (unsigned i = r->nprocs; i-- > 0;)
-		if (r->procs[i]->figs.pid == pid)
-			return r->procs[i];
-	return NULL;
-}
-
-/* A process the trace starts without a fork: an empty address space (its
- * MAP events build it), no stack, no program. */
-static int proc_root(struct vm_replay *r, int32_t pid, struct rp_proc **out, struct vm_error *err)
-{
-	struct vm_mm *mm;
-	struct vm_proc *p;
-	struct rp_proc *pp = proc_add(r, pid, 0);
-	if (!pp || vm_mm_create(r->k, &mm))
-		return rp_fail(r, err, "out of memory"), -ENOMEM;
-	if (vm_proc_alloc(r->k, pp->figs.name, &p)) {
-		vm_mm_put(r->k, mm);
-		return rp_fail(r, err, "out of memory"), -ENOMEM;
-	}
-	p->mm = mm;
-	pp->p = p;
-	*out = pp;
-	return 0;
-}
-
-/* A process ends (exit or kill): its figures, its regions' counts, its
- * RSS out of the sum; the model's process is reaped. */
-static void proc_gone(struct vm_replay *r, struct rp_proc *pp)
-{
-	rp_region_flush(r, pp);
-	rp_region_free(pp);
-	r->rss_sum -= pp->rss_counted;
-	pp->rss_counted = 0;
-	if (pp->p) {
-		pp->figs.use.minflt = pp->p->min_flt;
-		pp->figs.use.majflt = pp->p->maj_flt;
-		vm_proc_reap(r->k, pp->p);
-		pp->p = NULL;
-	}
-}
-
-/* An event for a process that is no more. */
-static int proc_dead(struct vm_replay *r, struct rp_proc *pp, struct vm_error *err)
-{
-	const struct vm_replay_proc *f = &pp->figs;
-	if (r->o.lenient) {
-		r->res.note[VM_RNOTE_DEAD_SKIPPED]++;
-		return 0;
-	}
-	if (f->state == VM_RPROC_KILLED)
-		return rp_fail(r, err, "pid %" PRId32 " (%s) was killed by %s at event %" PRIu64
-			       " (at 0x%" PRIx64 "), yet the trace goes on with it: the model and the "
-			       "traced run disagree (--lenient skips such events)", f->pid, f->name,
-			       f->signo == VM_SIGBUS ? "SIGBUS" : "SIGSEGV", f->kill_event, f->kill_addr);
-	return rp_fail(r, err, "pid %" PRId32 " (%s) has exited; an event after its exit", f->pid,
-		       f->name);
-}
-
-/* exec with MAP events to follow: a new, empty address space (Linux
- * begin_new_exec, as kernel/exec.c does it). */
-static int exec_empty(struct vm_replay *r, struct rp_proc *pp, struct vm_error *err)
-{
-	struct vm_proc *p = pp->p;
-	struct vm_mm *mm, *old = p->mm;
-	pp->exec_pending = false;
-	if (vm_mm_create(r->k, &mm))
-		return rp_fail(r, err, "out of memory"), -ENOMEM;
-	p->mm = mm;
-	vm_proc_vfork_done(r->k, p);
-	vm_mm_put(r->k, old);
-	snprintf(p->name, sizeof(p->name), "%s", pp->figs.name);
-	mark_stale(pp);
-	rp_update(r, pp);
-	return 0;
-}
-
-/* exec with no MAP events after it: the host's program, as Linux loads it. */
-static int exec_host(struct vm_replay *r, struct rp_proc *pp, struct vm_error *err)
-{
-	const char *argv[] = { pp->exec_path, NULL };
-	struct vm_error e = { 0 };
-	pp->exec_pending = false;
-	int rc = vm_sys_execve(r->k, pp->p, pp->exec_path, argv, NULL, NULL, &e);
-	mark_stale(pp);
-	absorb_faults(r, pp, VM_RGN_STACK);
-	if (rc == 0) {
-		r->res.note[VM_RNOTE_EXEC_HOST]++;
-		rp_update(r, pp);
-		return 0;
-	}
-	rp_fail(r, err, "exec %s: no map events follow it and the host's file cannot be run: %s",
-		pp->exec_path, e.msg[0] ? e.msg : strerror(-rc));
-	if (pp->p->state != VM_PROC_RUNNING) {     /* killed after the point of no return */
-		pp->figs.state = VM_RPROC_KILLED;
-		pp->figs.signo = VM_SIGSEGV;
-		pp->figs.kill_event = r->res.events;
-		proc_gone(r, pp);
-	}
-	return -EINVAL;
-}
-
-static int do_fork(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev,
-		   struct vm_error *err)
-{
-	struct rp_proc *old = proc_find(r, ev->fork.child);
-	struct vm_proc *child;
-	if (old && old->p)
-		return rp_fail(r, err, "fork: child pid %" PRId32 " is still alive in the trace",
-			       ev->fork.child);
-	/* Valgrind runs vfork and CLONE_VFORK as real forks (LACKEY.md 2.5). */
-	long ret = vm_sys_clone(r->k, pp->p, 0, pp->figs.name, &child);
-	if (ret < 0)
-		return rp_fail(r, err, "fork of pid %" PRId32 ": the model refused it (%s)",
-			       ev->fork.child, strerror((int)-ret));
-	struct rp_proc *cp = proc_add(r, ev->fork.child, pp->figs.pid);
-	if (!cp) {
-		vm_sys_exit(r->k, child, 0);
-		vm_proc_reap(r->k, child);
-		return rp_fail(r, err, "out of memory"), -ENOMEM;
-	}
-	cp->p = child;
-	memcpy(cp->figs.name, pp->figs.name, sizeof(cp->figs.name));
-	cp->named = pp->named;
-	mark_stale(pp);          /* fork may have prepared anon_vmas, nothing visible; cheap */
-	rp_update(r, cp);
-	rp_update(r, pp);
-	return 0;
-}
-
-static int do_exec(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev,
-		   struct vm_error *err)
-{
-	if (!ev->path)
-		return rp_fail(r, err, "exec without a path");
-	char *path = strdup(ev->path);
-	if (!path)
-		return rp_fail(r, err, "out of memory"), -ENOMEM;
-	free(pp->exec_path);
-	pp->exec_path = path;
-	pp->exec_pending = true;
-	set_name(pp, path);
-	return 0;
-}
-
-static void do_exit(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev)
-{
-	rp_update(r, pp);
-	pp->figs.state = VM_RPROC_EXITED;
-	pp->figs.exit_code = ev->exit.code;
-	vm_sys_exit(r->k, pp->p, ev->exit.code);
-	absorb_faults(r, pp, -1);
-	proc_gone(r, pp);
-}
-
-/* One segment of the initial address space. */
-static int do_map(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev,
-		  struct vm_error *err)
-{
-	struct vm_proc *p = pp->p;
-	uint64_t start = ev->map.start, len = ev->map.end - ev->map.start;
-	int flags = VM_MAP_FIXED | (int)(ev->map.flags & (VM_MAP_PRIVATE | VM_MAP_SHARED));
-	long ret;
-
-	if (pp->exec_pending && exec_empty(r, pp, err))
-		return -ENOMEM;
-	mark_stale(pp);
-	if (ev->flags & VM_TEV_F_HEAP) {
-		/* Valgrind pre-maps the first break page rwx; Linux maps nothing
-		 * until brk grows, and then rw-: the break starts at the page. */
-		p->mm->start_brk = p->mm->brk = start;
-		return 0;
-	}
-	if (ev->flags & VM_TEV_F_STACK)
-		flags |= VM_MAP_GROWSDOWN;
-	if (ev->path) {
-		if (!pp->named)
-			set_name(pp, ev->path);
-		ret = rp_mmap_file(r, pp, ev->path, start, len, (int)ev->map.prot, flags,
-				   ev->map.offset);
-	} else {
-		ret = vm_sys_mmap(r->k, p, start, len, (int)ev->map.prot, flags | VM_MAP_ANONYMOUS,
-				  -1, 0);
-	}
-	if (ret != (long)start) {
-		if (!r->o.lenient)
-			return rp_fail(r, err, "map 0x%" PRIx64 "-0x%" PRIx64 "%s%s: the model refused "
-				       "it (%s)", start, ev->map.end, ev->path ? " " : "",
-				       ev->path ? ev->path : "", ret < 0 ? strerror((int)-ret) : "moved");
-		r->res.note[VM_RNOTE_SYS_MISMATCH]++;
-		return 0;
-	}
-	if (ev->flags & VM_TEV_F_STACK) {
-		/* Valgrind wrote argv, envp and auxv there before the first
-		 * traced instruction, as exec's copy_strings does natively. */
-		p->mm->start_stack = ev->map.end - 8;
-		vm_copy_to_user(r->k, p, start, NULL, len);
-		absorb_faults(r, pp, VM_RGN_STACK);
-	}
-	rp_update(r, pp);
-	return 0;
 }
 
 /* ---- accesses ------------------------------------------------------------ */
@@ -443,7 +191,7 @@ static void killed(struct vm_replay *r, struct rp_proc *pp, const struct vm_trac
 			 f->pid, f->name, vm_trace_acc_letter(ev->access), ev->acc.addr,
 			 sig->signo == VM_SIGBUS ? "SIGBUS" : "SIGSEGV", sig->reason ? ": " : "",
 			 sig->reason ? sig->reason : "");
-	proc_gone(r, pp);
+	rp_proc_gone(r, pp);
 }
 
 static int do_access(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev,
@@ -516,9 +264,9 @@ static int dispatch(struct vm_replay *r, struct rp_proc *pp, const struct vm_tra
 		    struct vm_error *err)
 {
 	if (!pp->p)
-		return proc_dead(r, pp, err);
+		return rp_proc_dead(r, pp, err);
 	if (VM_UNLIKELY(pp->exec_pending) && ev->kind != VM_TEV_MAP) {
-		int rc = exec_host(r, pp, err);
+		int rc = rp_exec_host(r, pp, err);
 		if (rc)
 			return rc;
 	}
@@ -527,20 +275,20 @@ static int dispatch(struct vm_replay *r, struct rp_proc *pp, const struct vm_tra
 		return do_access(r, pp, ev, err);
 	case VM_TEV_SYSCALL: {
 		int rc = rp_syscall(r, pp, ev, err);
-		mark_stale(pp);
-		absorb_faults(r, pp, -1);
+		rp_mark_stale(pp);
+		rp_absorb_faults(r, pp, -1);
 		if (pp->p)
 			rp_update(r, pp);
 		return rc;
 	}
 	case VM_TEV_MAP:
-		return do_map(r, pp, ev, err);
+		return rp_map(r, pp, ev, err);
 	case VM_TEV_FORK:
-		return do_fork(r, pp, ev, err);
+		return rp_fork(r, pp, ev, err);
 	case VM_TEV_EXEC:
-		return do_exec(r, pp, ev, err);
+		return rp_exec(r, pp, ev, err);
 	case VM_TEV_EXIT:
-		do_exit(r, pp, ev);
+		rp_exit(r, pp, ev);
 		return 0;
 	default:
 		return rp_fail(r, err, "an event of unknown kind %u", ev->kind);
@@ -556,8 +304,8 @@ int vm_replay_event(struct vm_replay *r, const struct vm_trace_event *ev, struct
 	if (ev->kind < VM_TEV_KINDS)
 		r->res.ev[ev->kind]++;
 	if (VM_UNLIKELY(!pp || pp->figs.pid != ev->pid)) {
-		pp = proc_find(r, ev->pid);
-		if (!pp && (rc = proc_root(r, ev->pid, &pp, err)) != 0)
+		pp = rp_proc_find(r, ev->pid);
+		if (!pp && (rc = rp_proc_root(r, ev->pid, &pp, err)) != 0)
 			return rc;
 		r->cur = pp;
 	}

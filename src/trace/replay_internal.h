@@ -77,6 +77,27 @@ int rp_fail(struct vm_replay *r, struct vm_error *err, const char *fmt, ...)
 void rp_update(struct vm_replay *r, struct rp_proc *pp);
 /* Faults since last looked: their deltas, and the stack-growth check. */
 void rp_fault_deltas(struct vm_replay *r, struct rp_proc *pp, uint64_t *dmin, uint64_t *dmaj);
+/* Faults taken outside an access (a populating call, the initial stack):
+ * into region class rgn, or (rgn < 0) the faults_in_syscalls note. */
+void rp_absorb_faults(struct vm_replay *r, struct rp_proc *pp, int rgn);
+
+/* replay_proc.c: processes and the events that make and end them. */
+struct rp_proc *rp_proc_find(struct vm_replay *r, int32_t pid);
+/* A process the trace starts without a fork: an empty address space. */
+int rp_proc_root(struct vm_replay *r, int32_t pid, struct rp_proc **out, struct vm_error *err);
+/* It exited or was killed: figures kept, counts folded, the model reaps it. */
+void rp_proc_gone(struct vm_replay *r, struct rp_proc *pp);
+/* An event for a process that is no more: an error, or skipped (--lenient). */
+int rp_proc_dead(struct vm_replay *r, struct rp_proc *pp, struct vm_error *err);
+/* An exec with no map events after it: the host's program. */
+int rp_exec_host(struct vm_replay *r, struct rp_proc *pp, struct vm_error *err);
+int rp_fork(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev,
+	    struct vm_error *err);
+int rp_exec(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev,
+	    struct vm_error *err);
+void rp_exit(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev);
+int rp_map(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev,
+	   struct vm_error *err);
 
 /* replay_sys.c: a SYSCALL event of a live process. */
 int rp_syscall(struct vm_replay *r, struct rp_proc *pp, const struct vm_trace_event *ev,
@@ -97,6 +118,13 @@ void rp_region_free(struct rp_proc *pp);
 static inline void rp_region_forget(struct rp_proc *pp)
 {
 	pp->last[0] = pp->last[1] = pp->last[2] = &pp->outside;
+}
+
+/* The VMAs changed: rebuild the regions before the next lookup. */
+static inline void rp_mark_stale(struct rp_proc *pp)
+{
+	pp->stale = true;
+	rp_region_forget(pp);
 }
 
 /* The region of addr for a data access (fetch = 0) or a fetch (1): one of
