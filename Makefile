@@ -111,8 +111,10 @@ $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
+# The main job: replay the bundled real trace (examples/traces/README.md).
+RUN_TRACE := examples/traces/ls-l-usr-bin.vmt
 run: $(CLI)
-	$(CLI) pattern --pattern random --footprint 256M --accesses 2000000 --page-size 4K,2M
+	$(CLI) replay $(RUN_TRACE)
 
 test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF) $(EXECDIFF)
 	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) EXECDIFF=$(EXECDIFF) prove -j2 -e '' \

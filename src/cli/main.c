@@ -13,6 +13,8 @@ static int cmd_help(int argc, char **argv);
 static const struct cli_cmd commands[] = {
 	{ "pattern", "run a synthetic access pattern through the MMU and TLBs", cmd_pattern },
 	{ "run", "run a scenario (.vms): processes, memory calls, accesses, expectations", cmd_run },
+	{ "trace", "run a program under Valgrind and replay what it did (vmlab trace -- PROGRAM)", cmd_trace },
+	{ "replay", "replay a trace through the model: faults, TLB misses, RSS, where accesses go", cmd_replay },
 	{ "convert", "convert a trace (lackey, text, pages, vmt) into vmt or text", cmd_convert },
 	{ "policy", "page replacement policies on a reference string: faults, steps, curves", cmd_policy },
 	{ "config", "print every setting with its value, default and meaning", cmd_config },

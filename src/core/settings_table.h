@@ -85,7 +85,26 @@ const char *vm_choice_policy(unsigned i);
 	X(MMAP_MIN_ADDR, "mmap_min_addr", SIZE, "4K", 0, UINT64_C(1) << 32, NULL, \
 	  "vm.mmap_min_addr: lowest address mmap may map") \
 	X(MMAP_RND_BITS, "mmap_rnd_bits", UINT, "28", 28, 32, NULL, \
-	  "vm.mmap_rnd_bits: bits of page-granular randomness in the mmap base")
+	  "vm.mmap_rnd_bits: bits of page-granular randomness in the mmap base") \
+	VM_SETTINGS_COST(X)
+
+/* The cost model of replay's estimated time (docs/replay.md justifies each
+ * default; bench/bench_costs.c measures the host's own). */
+#define VM_SETTINGS_COST(X) \
+	X(COST_ACCESS, "cost_access", UINT, "4", 0, 1000000, NULL, \
+	  "cost model: cycles of an access the L1 TLB translates (an L1D hit; Zen 4: 4)") \
+	X(COST_TLB_HIT, "cost_tlb_hit", UINT, "8", 0, 1000000, NULL, \
+	  "cost model: cycles an L2 TLB (STLB) hit adds (Skylake 9, Golden Cove 8)") \
+	X(COST_WALK_REF, "cost_walk_ref", UINT, "36", 0, 1000000, NULL, \
+	  "cost model: cycles per memory reference of a page walk (measured, tables in cache)") \
+	X(COST_MINOR_FAULT, "cost_minor_fault", UINT, "3800", 0, UINT64_C(1) << 32, NULL, \
+	  "cost model: cycles the kernel spends on a minor fault (measured: 1.45 us)") \
+	X(COST_MAJOR_FAULT, "cost_major_fault", UINT, "62000", 0, UINT64_C(1) << 40, NULL, \
+	  "cost model: nanoseconds a major fault waits for the device (measured: 62 us)") \
+	X(COST_WRITEBACK, "cost_writeback", UINT, "800", 0, UINT64_C(1) << 40, NULL, \
+	  "cost model: nanoseconds to write one dirty page back (measured: 0.8 us)") \
+	X(CPU_MHZ, "cpu_mhz", UINT, "2600", 1, 100000, NULL, \
+	  "cost model: CPU clock that turns cycles into time, MHz")
 
 enum vm_setting_id {
 #define VM_SETTING_ID(id, key, kind, def, min, max, choices, help) VM_SET_##id,

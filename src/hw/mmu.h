@@ -34,6 +34,37 @@ int vm_mmu_translate_run(struct vm_cpu *cpu, const vm_vaddr *va, size_t n, unsig
 /* Everything but an L1 4 KiB hit.  Same contract as vm_mmu_translate. */
 int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa);
 
+/* n (>= 1) accesses of one kind to one page that all hit the same entry:
+ * the state and counters of n vm_mmu_hit calls (the entry's stamp ends
+ * above every other, the PLRU path points away from it either way).  True
+ * and counted, or false with nothing touched. */
+static inline bool vm_mmu_hit_n(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, uint64_t n,
+				vm_paddr *pa)
+{
+	struct vm_tlb_array *a = cpu->fast[acc & VM_ACC_KIND];
+	uint64_t vpn = va >> 12;
+	struct vm_tlbe *e = vm_tlb_fast_entry(a, vpn);
+	if (VM_LIKELY(e->key == vpn) && VM_LIKELY(e->pbit & cpu->hit_ok[acc & 15])) {
+		cpu->acc[acc & VM_ACC_KIND] += n;
+		cpu->clock += n;
+		e->stamp = cpu->clock;           /* above every stamp: see vm_tlb_touch */
+		if (VM_UNLIKELY(a->plru != NULL))
+			vm_tlb_touch_plru(a, e);
+		pa->v = va + e->delta;
+		return true;
+	}
+	return false;
+}
+
+/* The fast path alone: an L1 hit on a 4 KiB page whose entry sits in its
+ * home slot.  True with *pa set and the hit counted, exactly as
+ * vm_mmu_translate counts it; false with nothing touched (the caller
+ * then translates in full).  acc as for vm_mmu_translate, kind 0..2. */
+static inline bool vm_mmu_hit(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
+{
+	return vm_mmu_hit_n(cpu, va, acc, 1, pa);
+}
+
 /* Translate va for acc (VM_ACC_READ/WRITE/EXEC, | VM_ACC_USER for a CPL 3
  * access, | VM_ACC_IMPLICIT for an implicit supervisor access; other bits
  * are ignored).  Returns
@@ -41,17 +72,8 @@ int vm_mmu_translate_slow(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_padd
  * error code) or VM_EXC_GP (non-canonical va); -EINVAL for a kind of 3. */
 static inline int vm_mmu_translate(struct vm_cpu *cpu, vm_vaddr va, unsigned acc, vm_paddr *pa)
 {
-	struct vm_tlb_array *a = cpu->fast[acc & VM_ACC_KIND];
-	uint64_t vpn = va >> 12;
-	struct vm_tlbe *e = vm_tlb_fast_entry(a, vpn);
-	if (VM_LIKELY(e->key == vpn) && VM_LIKELY(e->pbit & cpu->hit_ok[acc & 15])) {
-		cpu->acc[acc & VM_ACC_KIND]++;
-		e->stamp = ++cpu->clock;         /* above every stamp: see vm_tlb_touch */
-		if (VM_UNLIKELY(a->plru != NULL))
-			vm_tlb_touch_plru(a, e);
-		pa->v = va + e->delta;
+	if (VM_LIKELY(vm_mmu_hit(cpu, va, acc, pa)))
 		return VM_EXC_NONE;
-	}
 	return vm_mmu_translate_slow(cpu, va, acc, pa);
 }
 

@@ -1,0 +1,210 @@
+/*
+ * vmlab trace [OPTIONS] -- PROGRAM ARGS: run a program under a capture
+ * backend (Valgrind's lackey tool: src/trace/capture_lackey.c), replay
+ * what it did right after it ends, and print the replay summary
+ * (docs/replay.md).  --save keeps the trace as .vmt.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/replay_cli.h"
+#include "trace/capture.h"
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void capture_progress(void *ctx, uint64_t bytes, double seconds)
+{
+	const char *prog = ctx;
+	fprintf(stderr, "\rvmlab trace: %s under valgrind: %" PRIu64 " MiB of log, %.1f s ", prog,
+		bytes >> 20, seconds);
+}
+
+/* "PROGRAM ARG ..." for the summary's title. */
+static void title_of(char **argv, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (int i = 0; argv[i] && o + 1 < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? " " : "", argv[i]);
+	if (o >= len && len > 4)
+		strcpy(buf + len - 4, "...");
+}
+
+/* The writer of --save, onto a file beside out renamed at the end. */
+struct save {
+	char *tmp;
+	FILE *f;
+	struct vm_trace_writer *w;
+};
+
+static int save_begin(struct save *sv, const char *out)
+{
+	size_t n = strlen(out) + 32;
+	sv->tmp = malloc(n);
+	if (!sv->tmp)
+		return -ENOMEM;
+	snprintf(sv->tmp, n, "%s.tmp%ld", out, (long)getpid());
+	sv->f = fopen(sv->tmp, "wb");
+	if (!sv->f || vm_trace_writer_create("vmt", sv->f, true, 6, &sv->w)) {
+		cli_fail("trace", "--save: %s: cannot write: %s", out, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int save_end(struct save *sv, const char *out, bool keep)
+{
+	int rc = 0;
+	if (sv->w && keep && vm_trace_writer_end(sv->w))
+		rc = -EIO;
+	vm_trace_writer_destroy(sv->w);
+	if (sv->f && fclose(sv->f) != 0)
+		rc = -EIO;
+	if (keep && rc == 0 && rename(sv->tmp, out) != 0)
+		rc = -errno;
+	if (!keep || rc)
+		remove(sv->tmp);
+	if (keep && rc)
+		cli_fail("trace", "--save: %s: cannot write: %s", out, strerror(-rc));
+	free(sv->tmp);
+	return rc;
+}
+
+static int trace_run(char **prog, const struct cli_replay *base, const struct vm_capture_opts *co,
+		     const char *save_path)
+{
+	struct vm_capture *cap = NULL;
+	struct vm_error err = { 0 };
+	struct save sv = { 0 };
+	char title[512];
+	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	int status;
+
+	int rc = vm_capture_create(NULL, co, &cap, &err);
+	if (rc) {
+		cli_fail("trace", "%s", err.msg);
+		return CLI_BADINPUT;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = vm_capture_run(cap, &err);
+	if (co->progress)
+		fputs("\r\033[K", stderr);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc) {
+		cli_fail("trace", "%s", err.msg);
+		vm_capture_destroy(cap);
+		return rc == -EINTR ? 130 : CLI_BADINPUT;
+	}
+	if (WIFEXITED(cap->wait_status))
+		fprintf(stderr, "vmlab trace: %s exited with status %d; %" PRIu64 " MiB of lackey logs "
+			"to replay\n", prog[0], WEXITSTATUS(cap->wait_status), cap->bytes >> 20);
+	else if (WIFSIGNALED(cap->wait_status))
+		fprintf(stderr, "vmlab trace: %s was killed by signal %d\n", prog[0],
+			WTERMSIG(cap->wait_status));
+	if (co->keep)
+		fprintf(stderr, "vmlab trace: the logs stay in %s\n", cap->dir);
+	title_of(prog, title, sizeof(title));
+	struct cli_replay c = *base;
+	c.capture = cap;
+	c.title = title;
+	if (save_path && save_begin(&sv, save_path)) {
+		save_end(&sv, save_path, false);
+		vm_capture_destroy(cap);
+		return CLI_USAGE;
+	}
+	c.tee = sv.w;
+	status = cli_replay_print(&c);
+	if (save_path && save_end(&sv, save_path, status == 0) && status == 0)
+		status = CLI_BADINPUT;
+	vm_capture_destroy(cap);
+	return status;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	struct vm_settings *base = vmlab_settings_create();
+	const char *timeline = NULL, *save = NULL, *tmpdir = NULL, *prog_out = NULL;
+	bool json = false, lenient = false, keep = false;
+	uint64_t every = 0, maps_at = 0, max_log = 0;
+	if (!base) {
+		cli_fail("trace", "out of memory");
+		return CLI_BADINPUT;
+	}
+	const struct cli_opt opts[] = {
+		{ "set", CLI_SET, base, "KEY=VALUE", "change a setting of the replay (vmlab config)" },
+		{ "config", CLI_CONFIG, base, "FILE", "read settings from a file" },
+		{ "save", CLI_STR, &save, "FILE.vmt", "keep the trace in vmlab's format" },
+		{ "lenient", CLI_FLAG, &lenient, NULL, "skip and count what cannot be replayed" },
+		{ "json", CLI_FLAG, &json, NULL, "print the summary as JSON" },
+		{ "timeline", CLI_STR, &timeline, "FILE.csv", "RSS, VSZ, faults, TLB misses every N accesses" },
+		{ "every", CLI_U64, &every, "N", "timeline sample interval in accesses (default 100000)" },
+		{ "maps-at", CLI_U64, &maps_at, "N", "print the maps of every process after event N" },
+		{ "max-log", CLI_SIZE, &max_log, "SIZE", "most bytes of logs the capture may write "
+							 "(default 4G, at most half the free space)" },
+		{ "tmpdir", CLI_STR, &tmpdir, "DIR", "where the logs go while they are replayed "
+						     "(default $TMPDIR or /tmp)" },
+		{ "keep", CLI_FLAG, &keep, NULL, "keep the capture's logs (their folder is printed)" },
+		{ "stdout", CLI_STR, &prog_out, "FILE", "the program's standard output goes to FILE "
+							"(default: vmlab's, before the summary)" },
+		{ 0 },
+	};
+	int first, rc = cli_parse("trace", argc, argv, opts, &first, "[OPTIONS] -- PROGRAM [ARGS]",
+				  "Run PROGRAM under Valgrind's lackey tool (memory and system-call\n"
+				  "tracing, children included; the initial address map from a second,\n"
+				  "untraced `valgrind -d` run, stopped early when the program forked no\n"
+				  "child), then replay the capture through the model and print the\n"
+				  "summary of vmlab replay.  The logs go to a temporary folder that is\n"
+				  "removed at the end; the capture stops if they outgrow --max-log.\n"
+				  "The program's input and output are vmlab's (--stdout FILE sends its\n"
+				  "output elsewhere).  docs/replay.md.\n\n"
+				  "exit status: 0 replayed, 1 the capture or the replay failed (no\n"
+				  "valgrind, a program that cannot start, a bad trace), 2 usage error,\n"
+				  "130 interrupted.\n\n"
+				  "example: vmlab trace -- ls -l /usr/bin");
+	if (rc == 0 && first >= argc) {
+		cli_fail("trace", "missing the program (vmlab trace [OPTIONS] -- PROGRAM ARGS)");
+		rc = CLI_USAGE;
+	}
+	if (rc == 0 && every && !timeline) {
+		cli_fail("trace", "--every needs --timeline");
+		rc = CLI_USAGE;
+	}
+	struct vm_settings *s = rc == 0 ? cli_replay_settings(base) : NULL;
+	if (rc == 0 && !s) {
+		cli_fail("trace", "out of memory");
+		rc = CLI_BADINPUT;
+	}
+	if (rc == 0) {
+		const struct cli_replay c = {
+			.cmd = "trace", .path = argv[first], .settings = s, .lenient = lenient,
+			.json = json, .timeline = timeline, .every = every ? every : 100000,
+			.maps_at = maps_at, .progress = true,
+		};
+		const struct vm_capture_opts co = {
+			.argv = argv + first, .tmpdir = tmpdir, .max_bytes = max_log, .keep = keep,
+			.stdout_path = prog_out,
+			.progress = isatty(2) ? capture_progress : NULL, .ctx = argv[first],
+			.stop = &stop_flag,
+		};
+		rc = trace_run(argv + first, &c, &co, save);
+	}
+	vmlab_settings_destroy(s);
+	vmlab_settings_destroy(base);
+	return rc;
+}
