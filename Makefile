@@ -109,6 +109,12 @@ $(EXECDIFF): tests/linux/exec/execdiff.c tests/unit/tap.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
+# The capture functions as a command for tests/vgtool and the benchmark.
+VGT_CAPTURE := $(B)/tests/vgtool/vgtool_capture
+$(VGT_CAPTURE): tests/vgtool/capture_main.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
 $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
