@@ -169,9 +169,11 @@ endif
 run: $(CLI)
 	$(CLI) pattern --pattern random --footprint 256M --accesses 2000000 --page-size 4K,2M
 
-test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF) $(EXECDIFF)
-	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) EXECDIFF=$(EXECDIFF) prove -j2 -e '' \
-	  $(TESTS) tests/cli/*.t tests/fuzz/run_corpus.t tests/linux/kdiff.t tests/linux/execdiff.t
+test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF) $(EXECDIFF) $(VGT_CAPTURE) vgtool
+	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) EXECDIFF=$(EXECDIFF) \
+	  VGT_CAPTURE=$(VGT_CAPTURE) VGTOOL_DIR=$(if $(VGT_OK),$(VGT_DIR)) prove -j2 -e '' \
+	  $(TESTS) tests/cli/*.t tests/fuzz/run_corpus.t tests/linux/kdiff.t tests/linux/execdiff.t \
+	  tests/vgtool/*.t
 
 test-long: export VMLAB_TEST_LONG=1
 test-long: test
