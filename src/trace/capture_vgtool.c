@@ -1,15 +1,9 @@
 /*
- * Capturing with vmlab's Valgrind tool (capture_vgtool.h, docs/vgtool.md).
- *
- * The tool writes one vmt file per process image, PREFIX.PID.SEQ.vmt (SEQ
- * counts the images of one pid: 1 from its start or fork, 2 after its
- * first exec, ...), each a complete trace of its own with its pid's PID
- * record.  Joining reads them as the lackey reader reads a capture's logs
- * (lackey_tree.c): the first process's file; at a FORK of child C, C's
- * next file, whole, with what it starts, before the parent goes on; at the
- * end of a file whose last event is an EXEC, the same pid's next file.
- * Events pass through vmlab's own vmt writer, which collapses runs and
- * compresses, and which leaves the END record out when a stream was cut.
+ * Capturing with vmlab's Valgrind tool (capture_vgtool.h, docs/vgtool.md):
+ * find the tool, Valgrind and the program; run `valgrind --tool=vmlab` on
+ * it with the tool's files in a work directory; join them while it runs
+ * (capture_join.c), so that compressing the trace takes the second CPU
+ * rather than time after the run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +13,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
+#include <time.h>
 #include <dirent.h>
+#include <unistd.h>
 
 #include "base/error.h"
-#include "base/u64map.h"
 #include "trace/capture_vgtool.h"
-#include "trace/trace.h"
 
 #define TOOL_NAME "vmlab-amd64-linux"
 
@@ -108,175 +101,6 @@ int vm_vgtool_find(char *buf, size_t len, struct vm_error *err)
 	return -ENOENT;
 }
 
-/* Joining. */
-
-struct stream {
-	struct vm_trace *t;
-	int32_t pid;
-	unsigned seq;
-	bool exec_next;           /* its last event was an exec: the pid's next file follows */
-};
-
-struct join {
-	const char *prefix;
-	struct vm_host host;
-	struct vm_u64map next_seq;        /* pid -> the SEQ its next file has */
-	struct stream *stack;
-	unsigned depth, cap;
-	struct vm_trace_writer *w;
-	struct vm_vgtool_result *res;
-	struct vm_error *err;
-};
-
-/* pid's next file as s: 1, 0 if there is none, or an error. */
-static int open_next(struct join *j, int32_t pid, struct stream *s)
-{
-	uint64_t seq = 1;
-	vm_u64map_get(&j->next_seq, (uint64_t)pid, &seq);
-	size_t n = strlen(j->prefix) + 48;
-	char *path = malloc(n);
-	if (!path)
-		return -ENOMEM;
-	snprintf(path, n, "%s.%d.%u.vmt", j->prefix, pid, (unsigned)seq);
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		free(path);
-		return 0;     /* not traced (--trace-children=no, or it ran no Valgrind) */
-	}
-	int rc = vm_u64map_put(&j->next_seq, (uint64_t)pid, seq + 1);
-	struct vm_trace_opts o = { .format = "vmt" };
-	struct vm_error e;
-	if (rc == 0)
-		rc = vm_trace_open(path, &o, &s->t, &e);
-	if (rc == 0) {
-		s->pid = pid;
-		s->seq = (unsigned)seq;
-		s->exec_next = false;
-		j->res->streams++;
-		j->res->stream_bytes += (uint64_t)st.st_size;
-	} else if (rc == -EINVAL) {
-		/* Not even a header: a process killed as it started.  Its events
-		 * are none. */
-		if (!j->res->truncated)
-			snprintf(j->res->note, sizeof(j->res->note), "%s: %s", path, e.msg);
-		j->res->truncated = true;
-		rc = 0;
-	} else if (rc != -ENOMEM) {
-		vm_error_set(j->err, "%s: %s", path, e.msg);
-		rc = -EIO;
-	}
-	free(path);
-	return rc < 0 ? rc : s->t ? 1 : 0;
-}
-
-static int push(struct join *j, int32_t pid)
-{
-	if (j->depth == j->cap) {
-		unsigned cap = j->cap ? 2 * j->cap : 16;
-		struct stream *p = realloc(j->stack, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		j->stack = p;
-		j->cap = cap;
-	}
-	struct stream *s = &j->stack[j->depth];
-	memset(s, 0, sizeof(*s));
-	int rc = open_next(j, pid, s);
-	if (rc == 1)
-		j->depth++;
-	return rc < 0 ? rc : 0;
-}
-
-/* A stream that stopped with an error: it was cut (its process killed,
- * Valgrind killed, the disk full).  Its events so far are kept. */
-static void cut(struct join *j, struct stream *s)
-{
-	if (!j->res->truncated)
-		snprintf(j->res->note, sizeof(j->res->note), "the trace of process %d was cut: %s: %s",
-			 s->pid, s->t->err.file ? s->t->err.file : "?", s->t->err.msg);
-	j->res->truncated = true;
-}
-
-static int join_loop(struct join *j)
-{
-	struct vm_trace_event ev;
-	while (j->depth) {
-		struct stream *s = &j->stack[j->depth - 1];
-		int rc = vm_trace_next(s->t, &ev);
-		if (rc == 1) {
-			if ((rc = vm_trace_writer_put(j->w, &ev)))
-				return rc == -EINVAL ? -EIO : rc;
-			j->res->events++;
-			if (ev.kind == VM_TEV_FORK) {
-				if ((rc = push(j, ev.fork.child)))
-					return rc;
-			} else if (ev.kind == VM_TEV_EXEC) {
-				s->exec_next = true;
-			} else if (ev.kind == VM_TEV_EXIT) {
-				s->exec_next = false;
-			} else if (ev.kind != VM_TEV_MAP) {
-				/* Anything after an exec means the exec failed after all. */
-				s->exec_next = false;
-			}
-			continue;
-		}
-		if (rc == -ENOMEM)
-			return rc;
-		if (rc < 0)
-			cut(j, s);
-		bool exec_next = s->exec_next && rc == 0;
-		int32_t pid = s->pid;
-		vm_trace_close(s->t);
-		s->t = NULL;
-		j->depth--;
-		if (exec_next && (rc = push(j, pid)))
-			return rc;
-	}
-	return 0;
-}
-
-int vm_vgtool_join(const char *prefix, int32_t root, const struct vm_vgtool_opts *opts, FILE *out,
-		   struct vm_vgtool_result *res, struct vm_error *err)
-{
-	if (!prefix || root <= 0 || !opts || !out || !res)
-		return vm_error_set(err, "vm_vgtool_join: bad arguments");
-	struct join j = { .prefix = prefix, .res = res, .err = err };
-	vm_u64map_init(&j.next_seq, &j.host);
-	res->truncated = false;
-	res->note[0] = '\0';
-	res->streams = 0;
-	res->events = 0;
-	res->stream_bytes = 0;
-	int rc = vm_trace_writer_create("vmt", out, opts->compress, opts->level, &j.w);
-	if (rc == 0) {
-		j.w->exact = opts->exact;
-		rc = push(&j, root);
-		if (rc == 0 && j.depth == 0 && !res->truncated) {
-			vm_error_set(err, "%s.%d.1.vmt: no such file: Valgrind wrote no trace", prefix,
-				     root);
-			rc = -ENOENT;
-		}
-	}
-	if (rc == 0)
-		rc = join_loop(&j);
-	if (rc == 0) {
-		j.w->cut = res->truncated;
-		rc = vm_trace_writer_end(j.w);
-		if (rc)
-			vm_error_set(err, "cannot write the trace: %s", strerror(-rc));
-	} else if (rc == -ENOMEM) {
-		vm_error_set(err, "out of memory");
-	} else if (rc == -EIO && !err->msg[0]) {
-		vm_error_set(err, "cannot write the trace");
-	}
-	while (j.depth)
-		vm_trace_close(j.stack[--j.depth].t);
-	free(j.stack);
-	vm_u64map_fini(&j.next_seq);
-	vm_trace_writer_destroy(j.w);
-	return rc;
-}
-
 /* Running. */
 
 /* argv for valgrind (NULL-terminated, allocated; *out too). */
@@ -332,10 +156,9 @@ static char **valgrind_env(const char *dir, char **lib)
 	return e;
 }
 
-/* Fork and exec valgrind; wait for it.  0 and *pid, *status; or -errno
- * (exec failed: err). */
-static int run_valgrind(const char *valgrind, char **argv, char **envp, pid_t *pid, int *status,
-			struct vm_error *err)
+/* Fork and exec valgrind.  0 and *pid, or -errno (err). */
+static int spawn_valgrind(const char *valgrind, char **argv, char **envp, pid_t *pid,
+			  struct vm_error *err)
 {
 	int pfd[2];
 	if (pipe(pfd) != 0)
@@ -343,18 +166,13 @@ static int run_valgrind(const char *valgrind, char **argv, char **envp, pid_t *p
 	/* The write end closes on a successful exec: EOF says it worked. */
 	fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
 	fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
-	/* As system(3): the caller's terminal signals go to the program, and
-	 * the capture survives them to join what it traced. */
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
-	sigaction(SIGINT, &ign, &old_int);
-	sigaction(SIGQUIT, &ign, &old_quit);
 	long maxfd = sysconf(_SC_OPEN_MAX);
 	if (maxfd < 0 || maxfd > 65536)
 		maxfd = 65536;
 	*pid = fork();
 	if (*pid == 0) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGQUIT, &old_quit, NULL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
 		/* The program starts with the caller's standard descriptors only,
 		 * as from a shell (the trace's descriptor numbers are then the
 		 * native run's). */
@@ -373,19 +191,70 @@ static int run_valgrind(const char *valgrind, char **argv, char **envp, pid_t *p
 		vm_error_set(err, "fork: %s", strerror(errno));
 	}
 	close(pfd[1]);
-	if (rc == 0) {
-		int e;
-		if (read(pfd[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
-			rc = -e;
-			vm_error_set(err, "cannot run %s: %s", valgrind, strerror(e));
-		}
-		while (waitpid(*pid, status, 0) < 0 && errno == EINTR)
+	int e;
+	if (rc == 0 && read(pfd[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
+		rc = -e;
+		vm_error_set(err, "cannot run %s: %s", valgrind, strerror(e));
+		while (waitpid(*pid, &e, 0) < 0 && errno == EINTR)
 			;
 	}
 	close(pfd[0]);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGQUIT, &old_quit, NULL);
 	return rc;
+}
+
+/* What the join asks while the capture runs. */
+struct live {
+	pid_t root;
+	bool root_done;
+	int status;
+	struct timespec root_end;
+	int grace_ms;
+};
+
+static bool root_running(struct live *l)
+{
+	if (!l->root_done) {
+		pid_t r = waitpid(l->root, &l->status, WNOHANG);
+		if (r == l->root || (r < 0 && errno == ECHILD)) {
+			l->root_done = true;
+			clock_gettime(CLOCK_MONOTONIC, &l->root_end);
+		}
+	}
+	return !l->root_done;
+}
+
+/* Does process pid run (not a zombie)? */
+static bool pid_running(int32_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* May pid still write?  The first process while it runs; the others while
+ * they run, but no longer than the grace time after the first ended. */
+static bool alive(void *ctx, int32_t pid)
+{
+	struct live *l = ctx;
+	bool root = root_running(l);
+	if (pid == l->root)
+		return root;
+	if (!root) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - l->root_end.tv_sec) * 1000 +
+			  (now.tv_nsec - l->root_end.tv_nsec) / 1000000;
+		if (ms > l->grace_ms)
+			return false;
+	}
+	return pid_running(pid);
 }
 
 /* Remove the capture's files (PREFIX.*.vmt) from dir. */
@@ -458,22 +327,31 @@ int vm_vgtool_capture(char *const argv[], const struct vm_vgtool_opts *opts, FIL
 		vm_error_set(err, "out of memory");
 	}
 	pid_t pid = 0;
-	int status = 0;
+	/* As system(3): the terminal's signals go to the program; the capture
+	 * lives on to write what was traced. */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
 	if (rc == 0)
-		rc = run_valgrind(valgrind, vargv, venv, &pid, &status, err);
+		rc = spawn_valgrind(valgrind, vargv, venv, &pid, err);
 	free(outopt);
 	free(vargv);
 	free(venv);
 	free(lib);
 	if (rc == 0) {
+		struct live l = { .root = pid, .grace_ms = opts->grace_ms > 0 ? opts->grace_ms : 10000 };
 		res->pid = (int32_t)pid;
-		res->exited = WIFEXITED(status);
-		res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
-		res->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-		rc = vm_vgtool_join(prefix, res->pid, opts, out, res, err);
+		rc = vm_vgtool_join_live(prefix, res->pid, opts, out, alive, &l, res, err);
 		if (rc == -ENOENT)
 			rc = -EINVAL;     /* Valgrind failed before the tool started */
+		while (!l.root_done && waitpid(pid, &l.status, 0) < 0 && errno == EINTR)
+			;
+		res->exited = WIFEXITED(l.status);
+		res->exit_code = WIFEXITED(l.status) ? WEXITSTATUS(l.status) : 0;
+		res->term_signal = WIFSIGNALED(l.status) ? WTERMSIG(l.status) : 0;
 	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
 	if (!opts->keep) {
 		remove_files(res->work_dir, "t");
 		if (made_dir)

@@ -41,7 +41,7 @@ static void report(const struct vm_vgtool_result *r)
 
 int main(int argc, char **argv)
 {
-	struct vm_vgtool_opts o = { .compress = true, .level = 6 };
+	struct vm_vgtool_opts o = { .compress = true, .level = 1 };
 	struct vm_vgtool_result r;
 	struct vm_error err = { 0 };
 	int i = 1;

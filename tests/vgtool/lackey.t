@@ -90,6 +90,7 @@ compare() {
 
 compare true /bin/true
 compare sh sh -c 'ls / > /dev/null; true'
+compare path sh -c 'PATH=/nonexistent:/usr/bin; ls / > /dev/null'
 compare sort sort in.txt
 compare gzip gzip -c in.txt
 if [ "${VMLAB_TEST_LONG:-0}" = 1 ]; then
