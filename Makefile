@@ -6,6 +6,7 @@
 #                   test against the host kernel (tests/linux, docs/differential.md)
 #   make test-long  the same with the long versions of random tests
 #   make bench      benchmarks, each against a floor measured in the same run
+#   make bench-vgtool  capture speed and trace size: the Valgrind tool against lackey
 #   make fuzz       each fuzz target for FUZZ_SECONDS (needs clang + libFuzzer)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make vgtool     vmlab's Valgrind tool alone (docs/vgtool.md); `make` builds it
@@ -66,7 +67,7 @@ STATIC := $(B)/libvmlab.a
 SHARED := $(B)/libvmlab.so
 CLI    := $(B)/vmlab
 
-.PHONY: all run test test-long bench bench-build fuzz install uninstall clean vgtool
+.PHONY: all run test test-long bench bench-build bench-vgtool fuzz install uninstall clean vgtool
 .DEFAULT_GOAL := all
 
 all: $(STATIC) $(SHARED) $(CLI) vgtool
@@ -182,6 +183,11 @@ bench-build: $(BENCHES)
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# Capture speed: the tool against lackey on real programs (bench/vgtool.sh);
+# a few minutes, so not part of `make bench`.
+bench-vgtool: $(CLI) $(VGT_CAPTURE) vgtool
+	VMLAB=$(CLI) VGT_CAPTURE=$(VGT_CAPTURE) VGTOOL_DIR=$(if $(VGT_OK),$(VGT_DIR)) bench/vgtool.sh $(BENCH_ARGS)
 
 FUZZ_SECONDS ?= 30
 FUZZ_BIN := build/fuzz
