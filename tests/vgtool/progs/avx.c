@@ -1,7 +1,9 @@
 /*
  * AVX loads: vmovdqu of 32 bytes from a buffer, one inside a page and one
- * that straddles a page boundary (16 bytes each side).  Prints "noavx" and
- * exits 0 when the CPU has no AVX2.
+ * that straddles a page boundary (16 bytes each side); a masked load and
+ * store (vpmaskmovd) of lanes 0, 2 and 7 only (SDM: "elements whose mask
+ * bit is 0 are not accessed").  Prints "noavx" and exits 0 when the CPU
+ * has no AVX2.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -21,6 +23,16 @@ __attribute__((target("avx2"), noinline)) static int sum(const uint8_t *a, const
 	return s;
 }
 
+static int lanes[16] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+__attribute__((target("avx2"), noinline)) static int masked(int *p)
+{
+	__m256i m = _mm256_setr_epi32(-1, 0, -1, 0, 0, 0, 0, -1);
+	__m256i x = _mm256_maskload_epi32(p, m);
+	_mm256_maskstore_epi32(p + 8, m, x);
+	return _mm256_extract_epi32(x, 0) + _mm256_extract_epi32(x, 7);
+}
+
 int main(void)
 {
 	if (!__builtin_cpu_supports("avx2")) {
@@ -34,6 +46,7 @@ int main(void)
 		p[i] = 1;
 	const uint8_t *a = p + 256, *b = p + 4096 - 16;
 	int s = sum(a, b);
-	printf("inside %p\nacross %p\n", (void *)a, (void *)b);
-	return s == 64 ? 0 : 2;
+	int t = masked(lanes);
+	printf("inside %p\nacross %p\nmask %p\n", (void *)a, (void *)b, (void *)lanes);
+	return s == 64 && t == 9 ? 0 : 2;
 }
