@@ -33,8 +33,9 @@ static void report(const struct vm_vgtool_result *r)
 			fprintf(stderr, "vgtool_capture: program killed by signal %d (%s)\n",
 				r->term_signal, strsignal(r->term_signal));
 	}
-	fprintf(stderr, "vgtool_capture: %u streams, %llu bytes, %llu events joined\n", r->streams,
-		(unsigned long long)r->stream_bytes, (unsigned long long)r->events);
+	fprintf(stderr, "vgtool_capture: %u streams, %llu bytes, %llu events (%llu accesses) joined\n",
+		r->streams, (unsigned long long)r->stream_bytes, (unsigned long long)r->events,
+		(unsigned long long)r->accesses);
 	if (r->truncated)
 		fprintf(stderr, "vgtool_capture: truncated: %s\n", r->note);
 }
