@@ -100,7 +100,7 @@ void vgt_out_flush(void)
 		Int w = VG_(write)(out.fd, out.buf + done, (Int)(out.len - done));
 		if (w <= 0) {
 			out.failed = True;
-			VG_(umsg)("vmlab: cannot write %s (error %d): the trace of this process "
+			VG_(fmsg)("vmlab: cannot write %s (error %d): the trace of this process "
 				  "ends here\n", out.path, -w);
 			break;
 		}
@@ -234,8 +234,7 @@ void vgt_access(Addr addr, UWord size, UInt kind, UInt flags, ULong n)
 			if (vgt_exact)
 				vgt_run_flush();
 		}
-		addr += piece;
-		/* A split access is one access per piece (vm_trace_next's split). */
+		addr += piece;     /* each piece is an access, as vm_trace_next splits them */
 	}
 }
 
