@@ -342,8 +342,15 @@ int vm_vgtool_capture(char *const argv[], const struct vm_vgtool_opts *opts, FIL
 		struct live l = { .root = pid, .grace_ms = opts->grace_ms > 0 ? opts->grace_ms : 10000 };
 		res->pid = (int32_t)pid;
 		rc = vm_vgtool_join_live(prefix, res->pid, opts, out, alive, &l, res, err);
-		if (rc == -ENOENT)
-			rc = -EINVAL;     /* Valgrind failed before the tool started */
+		if (rc == -ENOENT) {
+			/* Valgrind stopped before the tool started (a bad interpreter...). */
+			vm_error_set(err, "Valgrind could not start %s (its message is above): no trace",
+				     argv[0]);
+			rc = -EINVAL;
+		} else if (rc < 0 && !l.root_done) {
+			/* The trace cannot be written (a full disk): stop the program. */
+			kill(pid, SIGKILL);
+		}
 		while (!l.root_done && waitpid(pid, &l.status, 0) < 0 && errno == EINTR)
 			;
 		res->exited = WIFEXITED(l.status);

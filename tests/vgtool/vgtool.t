@@ -165,6 +165,9 @@ grep -qE "^$child: " "$T/fe.txt"; ok $? "the child's events carry the child's pi
 printf 'not a program\n' > "$T/plain"
 "$CAP" "$T/x.vmt" "$T/plain" 2>"$T/e"; rc=$?
 [ $rc = 1 ] && has "$(cat "$T/e")" "not an executable file"; ok $? "a file without x permission: not an executable file"
+printf '#!/nonexistent/interpreter\n' > "$T/badint"; chmod +x "$T/badint"
+"$CAP" "$T/x.vmt" "$T/badint" 2>"$T/e"; rc=$?
+[ $rc = 1 ] && has "$(cat "$T/e")" "Valgrind could not start"; ok $? "a script with a missing interpreter: Valgrind's message, then no trace"
 VMLAB_VGTOOL_DIR=$T "$CAP" "$T/x.vmt" /bin/true 2>"$T/e"; rc=$?
 [ $rc = 1 ] && has "$(cat "$T/e")" "holds no vmlab-amd64-linux"; ok $? "no tool in VMLAB_VGTOOL_DIR: says so"
 
