@@ -312,9 +312,6 @@ struct vm_trace_writer {
 	struct vm_tout out;
 	bool compress;            /* vmt: zlib body; text: gzip */
 	int level;                /* deflate level, -1 = zlib's default */
-	bool exact;               /* vmt: every access its own record (no runs collapsed) */
-	bool cut;                 /* vmt: the input was cut short: end without the END
-				   * record, so that readers report the trace truncated */
 	uint64_t events;          /* events put */
 	void *priv;
 };

@@ -166,7 +166,7 @@ static int vmt_put(struct vm_trace_writer *w, const struct vm_trace_event *ev)
 	struct vmt_wr *v = w->priv;
 	if (ev->kind == VM_TEV_ACCESS) {
 		struct vm_trace_event *r = &v->run;
-		if (v->have_run && !w->exact && r->pid == ev->pid && r->access == ev->access &&
+		if (v->have_run && r->pid == ev->pid && r->access == ev->access &&
 		    r->flags == ev->flags && (r->acc.addr >> 12) == (ev->acc.addr >> 12) &&
 		    r->acc.count <= UINT64_MAX - ev->acc.count) {
 			r->acc.count += ev->acc.count;
@@ -186,7 +186,7 @@ static int vmt_end(struct vm_trace_writer *w)
 {
 	struct vmt_wr *v = w->priv;
 	int rc = flush_run(w, v);
-	if (rc || w->cut)
+	if (rc)
 		return rc;
 	uint8_t b[16];
 	b[0] = VMT_END;
