@@ -6,8 +6,11 @@
 #                   test against the host kernel (tests/linux, docs/differential.md)
 #   make test-long  the same with the long versions of random tests
 #   make bench      benchmarks, each against a floor measured in the same run
+#   make bench-vgtool  capture speed and trace size: the Valgrind tool against lackey
 #   make fuzz       each fuzz target for FUZZ_SECONDS (needs clang + libFuzzer)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make vgtool     vmlab's Valgrind tool alone (docs/vgtool.md); `make` builds it
+#                   when Valgrind's tool headers and libraries are installed
 #   make clean
 #
 # Variants build into their own folder so that flags never mix:
@@ -64,10 +67,10 @@ STATIC := $(B)/libvmlab.a
 SHARED := $(B)/libvmlab.so
 CLI    := $(B)/vmlab
 
-.PHONY: all run test test-long bench bench-build fuzz install uninstall clean
+.PHONY: all run test test-long bench bench-build bench-vgtool fuzz install uninstall clean vgtool
 .DEFAULT_GOAL := all
 
-all: $(STATIC) $(SHARED) $(CLI)
+all: $(STATIC) $(SHARED) $(CLI) vgtool
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -107,18 +110,74 @@ $(EXECDIFF): tests/linux/exec/execdiff.c tests/unit/tap.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
+# The capture functions as a command for tests/vgtool and the benchmark.
+VGT_CAPTURE := $(B)/tests/vgtool/vgtool_capture
+$(VGT_CAPTURE): tests/vgtool/capture_main.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
 $(B)/bench/%: bench/%.c bench/bench.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
+# vmlab's Valgrind tool (src/vgtool/, docs/vgtool.md): a static executable
+# linked against Valgrind's own libraries at Valgrind's tool address, not
+# part of the library, built without the C library or sanitizers.  It runs
+# as `valgrind --tool=vmlab` with VALGRIND_LIB pointing at $(VGT_DIR), which
+# also holds links to Valgrind's support files (vgpreload_core, default.supp
+# and the other tools).  Skipped with a message when Valgrind's tool headers
+# or static libraries are missing (Debian: the valgrind package has them).
+VG_INCDIR  ?= /usr/include/valgrind
+VG_LIBDIR  ?= /usr/lib/x86_64-linux-gnu/valgrind
+VG_SUPPORT ?= $(patsubst %/,%,$(dir $(firstword $(wildcard \
+		/usr/libexec/valgrind/vgpreload_core-amd64-linux.so \
+		/usr/lib/x86_64-linux-gnu/valgrind/vgpreload_core-amd64-linux.so \
+		/usr/lib/valgrind/vgpreload_core-amd64-linux.so))))
+VGT_OK   := $(and $(filter x86_64,$(shell uname -m)),$(wildcard $(VG_INCDIR)/pub_tool_basics.h),\
+		$(wildcard $(VG_LIBDIR)/libcoregrind-amd64-linux.a),$(VG_SUPPORT))
+VGT_SRCS := $(sort $(wildcard src/vgtool/*.c))
+VGT_DIR  := $(B)/vgtool
+VGT_OBJS := $(VGT_SRCS:src/vgtool/%.c=$(VGT_DIR)/obj/%.o)
+VGT      := $(VGT_DIR)/vmlab-amd64-linux
+VGT_CFLAGS := -std=gnu11 -O2 -g $(filter-out -Wmissing-prototypes,$(WARN)) -Wno-unused-parameter \
+	-fno-stack-protector -fno-builtin -fno-strict-aliasing -fomit-frame-pointer -fno-pie \
+	-I$(VG_INCDIR) -DVGA_amd64=1 -DVGO_linux=1 -DVGP_amd64_linux=1 \
+	-DVGPV_amd64_linux_vanilla=1 -MMD -MP
+
+ifneq ($(VGT_OK),)
+vgtool: $(VGT) $(VGT_DIR)/.links
+
+$(VGT_DIR)/obj/%.o: src/vgtool/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VGT_CFLAGS) -c $< -o $@
+
+# Valgrind's Makefile.tool.am: static, no default libraries, entry _start
+# in libcoregrind, text at 0x58000000 (valt_load_address for amd64-linux).
+$(VGT): $(VGT_OBJS)
+	$(CC) -o $@ $^ -static -nodefaultlibs -nostartfiles -u _start -no-pie \
+	  -Wl,-Ttext-segment=0x58000000 -L$(VG_LIBDIR) -lcoregrind-amd64-linux -lvex-amd64-linux -lgcc
+
+$(VGT_DIR)/.links:
+	@mkdir -p $(VGT_DIR)
+	@for f in $(VG_SUPPORT)/*; do case "$${f##*/}" in vmlab-*) ;; *) ln -sfn "$$f" $(VGT_DIR)/;; esac; done
+	@touch $@
+else
+vgtool:
+	@echo "vgtool: skipped: Valgrind's tool headers ($(VG_INCDIR)/pub_tool_basics.h) or" \
+	  "libraries ($(VG_LIBDIR)/libcoregrind-amd64-linux.a) are not installed (x86-64 only)"
+endif
+
 
 # The main job: replay the bundled real trace (examples/traces/README.md).
 RUN_TRACE := examples/traces/ls-l-usr-bin.vmt
 run: $(CLI)
 	$(CLI) replay $(RUN_TRACE)
 
-test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF) $(EXECDIFF)
-	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) EXECDIFF=$(EXECDIFF) prove -j2 -e '' \
-	  $(TESTS) tests/cli/*.t tests/fuzz/run_corpus.t tests/linux/kdiff.t tests/linux/execdiff.t
+test: $(TESTS) $(FUZZ_REPLAY) $(CLI) $(KDIFF) $(EXECDIFF) $(VGT_CAPTURE) vgtool
+	VMLAB=$(CLI) FUZZ_BIN=$(B)/fuzz-replay KDIFF=$(KDIFF) EXECDIFF=$(EXECDIFF) \
+	  VGT_CAPTURE=$(VGT_CAPTURE) VGTOOL_DIR=$(if $(VGT_OK),$(VGT_DIR)) prove -j2 -e '' \
+	  $(TESTS) tests/cli/*.t tests/fuzz/run_corpus.t tests/linux/kdiff.t tests/linux/execdiff.t \
+	  tests/vgtool/*.t
 
 test-long: export VMLAB_TEST_LONG=1
 test-long: test
@@ -127,6 +186,11 @@ bench-build: $(BENCHES)
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# Capture speed: the tool against lackey on real programs (bench/vgtool.sh);
+# a few minutes, so not part of `make bench`.
+bench-vgtool: $(CLI) $(VGT_CAPTURE) vgtool
+	VMLAB=$(CLI) VGT_CAPTURE=$(VGT_CAPTURE) VGTOOL_DIR=$(if $(VGT_OK),$(VGT_DIR)) bench/vgtool.sh $(BENCH_ARGS)
 
 FUZZ_SECONDS ?= 30
 FUZZ_BIN := build/fuzz
@@ -151,14 +215,20 @@ install: all
 	install -m 644 include/vmlab/*.h $(DESTDIR)$(PREFIX)/include/vmlab/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' vmlab.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmlab.pc
+ifneq ($(VGT_OK),)
+	install -d $(DESTDIR)$(PREFIX)/libexec/vmlab
+	install -m 755 $(VGT) $(DESTDIR)$(PREFIX)/libexec/vmlab/vmlab-amd64-linux
+	for f in $(VG_SUPPORT)/*; do case "$${f##*/}" in vmlab-*) ;; \
+	  *) ln -sfn "$$f" $(DESTDIR)$(PREFIX)/libexec/vmlab/;; esac; done
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/vmlab $(DESTDIR)$(PREFIX)/lib/libvmlab.* \
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmlab.pc
-	rm -rf $(DESTDIR)$(PREFIX)/include/vmlab
+	rm -rf $(DESTDIR)$(PREFIX)/include/vmlab $(DESTDIR)$(PREFIX)/libexec/vmlab
 
 clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TESTS:%=%.d) $(BENCHES:%=%.d) $(FUZZ_REPLAY:%=%.d) \
-	 $(KDIFF_OBJS:.o=.d)
+	 $(KDIFF_OBJS:.o=.d) $(VGT_OBJS:.o=.d)
