@@ -86,7 +86,8 @@ static int replay_into(const struct cli_replay *c, FILE *maps_out, struct vm_rep
 		cli_error(&err);
 		return rc == -EINVAL ? CLI_BADINPUT : CLI_USAGE;
 	}
-	*format = t->ops->name;
+	/* vmlab trace names its capture backend (vgtool, lackey), not the format. */
+	*format = c->capture ? c->capture->ops->name : t->ops->name;
 	if (vmlab_machine_create(c->settings, NULL, &m, &err)) {
 		cli_fail(c->cmd, "cannot build the machine: %s", err.msg);
 		status = CLI_USAGE;

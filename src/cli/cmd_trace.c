@@ -1,11 +1,16 @@
 /*
  * vmlab trace [OPTIONS] -- PROGRAM ARGS: run a program under a capture
- * backend (Valgrind's lackey tool: src/trace/capture_lackey.c), replay
- * what it did right after it ends, and print the replay summary
- * (docs/replay.md).  --save keeps the trace as .vmt.
+ * backend (vmlab's own Valgrind tool, src/trace/capture_tool.c, or
+ * Valgrind's lackey tool, src/trace/capture_lackey.c), replay what it did
+ * right after it ends, and print the replay summary (docs/replay.md).
+ * --backend auto (the default) takes the tool and falls back to lackey
+ * when the tool or Valgrind cannot be found or cannot start; the backend
+ * used is said on stderr and named in the summary.  --save keeps the
+ * trace as .vmt.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,37 +88,73 @@ static int save_end(struct save *sv, const char *out, bool keep)
 	return rc;
 }
 
-static int trace_run(char **prog, const struct cli_replay *base, const struct vm_capture_opts *co,
-		     const char *save_path)
+/* Make and run a capture with backend; 0 with *out, or the capture's
+ * negative errno with err filled (nothing printed). */
+static int capture_with(const char *backend, const struct vm_capture_opts *co,
+			struct vm_capture **out, struct vm_error *err)
 {
-	struct vm_capture *cap = NULL;
-	struct vm_error err = { 0 };
-	struct save sv = { 0 };
-	char title[512];
 	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
-	int status;
-
-	int rc = vm_capture_create(NULL, co, &cap, &err);
-	if (rc) {
-		cli_fail("trace", "%s", err.msg);
-		return CLI_BADINPUT;
-	}
+	int rc = vm_capture_create(backend, co, out, err);
+	if (rc)
+		return rc;
+	fprintf(stderr, "vmlab trace: capturing with %s\n", strcmp(backend, "vgtool") == 0 ?
+		"vmlab's Valgrind tool (vgtool)" : "Valgrind's lackey tool (lackey)");
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	rc = vm_capture_run(cap, &err);
+	rc = vm_capture_run(*out, err);
 	if (co->progress)
 		fputs("\r\033[K", stderr);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (rc) {
+		vm_capture_destroy(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* auto: the tool, unless it or Valgrind cannot be found (-ENOENT) or
+ * Valgrind could not start it (-EINVAL): the program has not run then,
+ * and lackey runs it instead. */
+static int capture_auto(const char *backend, const struct vm_capture_opts *co,
+			struct vm_capture **out, struct vm_error *err)
+{
+	if (strcmp(backend, "auto") != 0)
+		return capture_with(backend, co, out, err);
+	int rc = capture_with("vgtool", co, out, err);
+	if (rc != -ENOENT && rc != -EINVAL)
+		return rc;
+	/* The program itself missing is the same for lackey: say it once. */
+	char prog[PATH_MAX];
+	if (vm_capture_which(co->argv[0], prog, sizeof(prog)))
+		return rc;
+	fprintf(stderr, "vmlab trace: vmlab's Valgrind tool cannot run (%s): using lackey\n",
+		err->msg);
+	memset(err, 0, sizeof(*err));
+	return capture_with("lackey", co, out, err);
+}
+
+static int trace_run(char **prog, const struct cli_replay *base, const struct vm_capture_opts *co,
+		     const char *backend, const char *save_path)
+{
+	struct vm_capture *cap = NULL;
+	struct vm_error err = { 0 };
+	struct save sv = { 0 };
+	char title[512];
+	int status;
+
+	int rc = capture_auto(backend, co, &cap, &err);
+	if (rc) {
 		cli_fail("trace", "%s", err.msg);
-		vm_capture_destroy(cap);
 		return rc == -EINTR ? 130 : CLI_BADINPUT;
 	}
+	if (cap->note[0])
+		fprintf(stderr, "vmlab trace: warning: %s\n", cap->note);
 	if (WIFEXITED(cap->wait_status))
-		fprintf(stderr, "vmlab trace: %s exited with status %d; %" PRIu64 " MiB of lackey logs "
-			"to replay\n", prog[0], WEXITSTATUS(cap->wait_status), cap->bytes >> 20);
+		fprintf(stderr, "vmlab trace: %s exited with status %d; %" PRIu64 " MiB of %s to "
+			"replay\n", prog[0], WEXITSTATUS(cap->wait_status), cap->bytes >> 20,
+			strcmp(cap->ops->name, "lackey") == 0 ? "lackey logs" : "trace");
 	else if (WIFSIGNALED(cap->wait_status))
 		fprintf(stderr, "vmlab trace: %s was killed by signal %d\n", prog[0],
 			WTERMSIG(cap->wait_status));
@@ -140,6 +181,7 @@ int cmd_trace(int argc, char **argv)
 {
 	struct vm_settings *base = vmlab_settings_create();
 	const char *timeline = NULL, *save = NULL, *tmpdir = NULL, *prog_out = NULL;
+	const char *backend = "auto";
 	bool json = false, lenient = false, keep = false;
 	uint64_t every = 0, maps_at = 0, max_log = 0;
 	if (!base) {
@@ -147,6 +189,8 @@ int cmd_trace(int argc, char **argv)
 		return CLI_BADINPUT;
 	}
 	const struct cli_opt opts[] = {
+		{ "backend", CLI_STR, &backend, "vgtool|lackey|auto", "the capture: vmlab's Valgrind tool, "
+			"Valgrind's lackey, or the tool when it runs, else lackey (default auto)" },
 		{ "set", CLI_SET, base, "KEY=VALUE", "change a setting of the replay (vmlab config)" },
 		{ "config", CLI_CONFIG, base, "FILE", "read settings from a file" },
 		{ "save", CLI_STR, &save, "FILE.vmt", "keep the trace in vmlab's format" },
@@ -165,12 +209,18 @@ int cmd_trace(int argc, char **argv)
 		{ 0 },
 	};
 	int first, rc = cli_parse("trace", argc, argv, opts, &first, "[OPTIONS] -- PROGRAM [ARGS]",
-				  "Run PROGRAM under Valgrind's lackey tool (memory and system-call\n"
-				  "tracing, children included; the initial address map from a second,\n"
-				  "untraced `valgrind -d` run, stopped early when the program forked no\n"
-				  "child), then replay the capture through the model and print the\n"
-				  "summary of vmlab replay.  The logs go to a temporary folder that is\n"
-				  "removed at the end; the capture stops if they outgrow --max-log.\n"
+				  "Run PROGRAM under Valgrind, children included, then replay the\n"
+				  "capture through the model and print the summary of vmlab replay.\n"
+				  "--backend vgtool: vmlab's own Valgrind tool (docs/vgtool.md), which\n"
+				  "writes vmt directly; it is looked for in $VMLAB_VGTOOL_DIR, else\n"
+				  "vgtool/ beside the vmlab program (the build tree), else\n"
+				  "../libexec/vmlab/ beside it (make install).  --backend lackey:\n"
+				  "Valgrind's lackey tool (memory and system-call tracing; the initial\n"
+				  "address map from a second, untraced `valgrind -d` run); its logs\n"
+				  "stop the capture if they outgrow --max-log.  --backend auto (the\n"
+				  "default): the tool, or lackey when the tool or Valgrind cannot be\n"
+				  "found or started; stderr says which, the summary names it.  What\n"
+				  "the capture writes goes to a temporary folder removed at the end.\n"
 				  "The program's input and output are vmlab's (--stdout FILE sends its\n"
 				  "output elsewhere).  docs/replay.md.\n\n"
 				  "exit status: 0 replayed, 1 the capture or the replay failed (no\n"
@@ -183,6 +233,11 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (rc == 0 && every && !timeline) {
 		cli_fail("trace", "--every needs --timeline");
+		rc = CLI_USAGE;
+	}
+	if (rc == 0 && strcmp(backend, "vgtool") && strcmp(backend, "lackey") &&
+	    strcmp(backend, "auto")) {
+		cli_fail("trace", "--backend: '%s': not vgtool, lackey or auto", backend);
 		rc = CLI_USAGE;
 	}
 	struct vm_settings *s = rc == 0 ? cli_replay_settings(base) : NULL;
@@ -202,7 +257,7 @@ int cmd_trace(int argc, char **argv)
 			.progress = isatty(2) ? capture_progress : NULL, .ctx = argv[first],
 			.stop = &stop_flag,
 		};
-		rc = trace_run(argv + first, &c, &co, save);
+		rc = trace_run(argv + first, &c, &co, backend, save);
 	}
 	vmlab_settings_destroy(s);
 	vmlab_settings_destroy(base);

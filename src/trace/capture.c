@@ -17,7 +17,8 @@
 
 #define DEFAULT_BUDGET (UINT64_C(4) << 30)
 
-static const struct capture_ops *const backends[] = { &vm_capture_lackey_ops };
+static const struct capture_ops *const backends[] = { &vm_capture_lackey_ops,
+						      &vm_capture_vgtool_ops };
 
 int vm_capture_which(const char *name, char *out, size_t len)
 {
@@ -95,10 +96,10 @@ int vm_capture_create(const char *backend, const struct vm_capture_opts *o,
 	const struct capture_ops *ops = NULL;
 	*out = NULL;
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (!backend || strcmp(backend, backends[i]->name) == 0)
+		if (!ops && (!backend || strcmp(backend, backends[i]->name) == 0))
 			ops = backends[i];
 	if (!ops)
-		return vm_error_set(err, "no capture backend '%s' (there is: lackey)", backend);
+		return vm_error_set(err, "no capture backend '%s' (there are: vgtool, lackey)", backend);
 	if (!o || !o->argv || !o->argv[0])
 		return vm_error_set(err, "no program to run");
 	struct vm_capture *c = calloc(1, sizeof(*c));

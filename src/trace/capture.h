@@ -1,9 +1,9 @@
 /*
  * Capturing a live program's trace (vmlab trace; docs/replay.md): a
  * backend runs the program under a tracer and leaves a trace that a
- * reader (trace.h) opens.  Backends sit behind struct capture_ops: today
- * Valgrind's lackey tool (capture_lackey.c); vmlab's own Valgrind tool
- * (issue 7) plugs in as a second one.
+ * reader (trace.h) opens.  Backends sit behind struct capture_ops:
+ * vmlab's own Valgrind tool (capture_tool.c, docs/vgtool.md) and
+ * Valgrind's lackey tool (capture_lackey.c).
  *
  * The traced program inherits the caller's standard input, output and
  * error.  Whatever a backend writes goes to a private temporary directory
@@ -41,7 +41,7 @@ struct vm_capture_opts {
 };
 
 struct capture_ops {
-	const char *name;             /* "lackey" */
+	const char *name;             /* "vgtool", "lackey" */
 	const char *desc;
 	/* Run the program under the tracer to its end, then whatever else the
 	 * trace needs.  0 (the program ran, whatever its exit status), or
@@ -54,6 +54,7 @@ struct capture_ops {
 };
 
 extern const struct capture_ops vm_capture_lackey_ops;
+extern const struct capture_ops vm_capture_vgtool_ops;
 
 struct vm_capture {
 	const struct capture_ops *ops;
@@ -64,10 +65,11 @@ struct vm_capture {
 	uint64_t bytes;               /* bytes it wrote */
 	int wait_status;              /* the traced program's (the tracer's) wait status */
 	pid_t pid;                    /* the tracer's process, the traced program's first pid */
+	char note[320];               /* a warning about the trace (a stream was cut), or "" */
 	void *priv;
 };
 
-/* A capture with backend name (NULL: lackey).  0, -EINVAL (unknown
+/* A capture with backend name ("vgtool", "lackey"; NULL: lackey).  0, -EINVAL (unknown
  * backend, no program), -ENOENT (the program or the tracer is missing:
  * err says which), -ENOSPC (no room for the directory), -ENOMEM. */
 int vm_capture_create(const char *backend, const struct vm_capture_opts *o,
