@@ -131,7 +131,6 @@ static long dontneed_free(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm
 		return -EINVAL;
 	if (a->advice == VM_MADV_FREE && !vma_is_anonymous(vma))
 		return -EINVAL;
-	vm_vma_has_anon(a->k, vma);          /* the anon root outlives the pages */
 	if (a->advice == VM_MADV_FREE)
 		madvise_free(a, vma, start, end);
 	else
