@@ -1154,6 +1154,8 @@ static void test_stale_rights_upgrade(void)
 		before = mfx_stats(f->m);
 		is_i64(mfx_tr(f->cpu, a, UW, NULL), VM_EXC_NONE,
 		       "%s: a write through the stale writable entry still succeeds", presets[i]);
+		after = mfx_stats(f->m);
+		is_u64(after.walks - before.walks, 0, "%s: ... from the entry, without a walk", presets[i]);
 		mfx_free(f);
 	}
 }
