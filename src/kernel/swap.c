@@ -144,7 +144,13 @@ uint64_t vm_swap_count(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 
 bool vm_swap_any(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
-	return vm_swap_count(mm, start, end) > 0;
+	uint64_t pos = 0, vpn, v;
+
+	/* The THP fault path asks this: stop at the first entry found. */
+	while (vm_u64map_count(&mm->swap_ptes) && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v))
+		if (vpn >= start >> VM_PAGE_SHIFT && vpn < end >> VM_PAGE_SHIFT)
+			return true;
+	return false;
 }
 
 void vm_swap_zap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr end)

@@ -7,6 +7,7 @@
  * layout of pgtable_64.h.
  */
 #include <inttypes.h>
+#include <string.h>
 
 #include "tap.h"
 #include "kernel_fixture.h"
@@ -182,7 +183,8 @@ static void test_oom(void)
 	kfx_free(f);
 }
 
-/* Clean file pages are dropped and read again (a major fault). */
+/* A swap area too small for swapon (a header page and a slot) is refused
+ * with an error that names the setting. */
 static void test_bad_swap_setting(void)
 {
 	struct vm_settings *s = vmlab_settings_create();
@@ -192,6 +194,12 @@ static void test_bad_swap_setting(void)
 	vmlab_settings_parse(s, "swap=4K", &err);
 	ok(vmlab_machine_create(s, NULL, &m, &err) != 0, "swap=4K (no room for a slot) is refused: %s",
 	   err.msg);
+	ok(strstr(err.msg, "swap=4K") != NULL, "the error names the setting");
+	vmlab_machine_destroy(m);
+	m = NULL;
+	vmlab_settings_parse(s, "swap=10000", &err);
+	ok(vmlab_machine_create(s, NULL, &m, &err) != 0 && strstr(err.msg, "swap=") != NULL,
+	   "swap=10000 (not whole pages) is refused: %s", err.msg);
 	vmlab_machine_destroy(m);
 	vmlab_settings_destroy(s);
 }
