@@ -167,7 +167,8 @@ static uint64_t move_page_tables(struct vm_kernel *k, struct vm_vma *vma, vm_vad
 
 	if (split_thps(k, vma, old, new, len))
 		return 0;
-	vm_swap_move(vma->mm, old, new, len);
+	if (vm_swap_move(vma->mm, old, new, len))
+		return 0;        /* nothing moved: mremap undoes the move, as for the THPs */
 	while (va < old + len) {
 		b.n = 0;
 		pt->ops->for_each(pt, va, old + len, collect, &b);

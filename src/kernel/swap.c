@@ -187,17 +187,21 @@ int vm_swap_fork(struct vm_kernel *k, struct vm_mm *dst, struct vm_mm *src, vm_v
 	return 0;
 }
 
-void vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len)
+int vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len)
 {
 	uint64_t pos = 0, vpn, v, first = old >> VM_PAGE_SHIFT, n = len >> VM_PAGE_SHIFT;
 	struct vm_host *host = mm->k->host;
 	uint64_t cnt = vm_swap_count(mm, old, old + len), i = 0;
 
 	if (!cnt)
-		return;
+		return 0;
+	/* Everything that can fail comes first, so that a failure moves
+	 * nothing: the buffer, and room for the new keys beside the old. */
 	uint64_t *moved = vm_host_calloc(host, cnt, 2 * sizeof(uint64_t));
-	if (!moved)
-		return;      /* entries stay at the old place: the pages read as lost */
+	if (!moved || vm_u64map_reserve(&mm->swap_ptes, vm_u64map_count(&mm->swap_ptes) + cnt)) {
+		vm_host_free(host, moved);
+		return -ENOMEM;
+	}
 	while (vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v)) {
 		if (vpn < first || vpn - first >= n)
 			continue;
@@ -208,8 +212,9 @@ void vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len)
 		i++;
 	}
 	for (uint64_t j = 0; j < i; j++)
-		vm_u64map_put(&mm->swap_ptes, moved[2 * j], moved[2 * j + 1]);
+		(void)vm_u64map_put(&mm->swap_ptes, moved[2 * j], moved[2 * j + 1]); /* reserved */
 	vm_host_free(host, moved);
+	return 0;
 }
 
 /* ---- swap-out --------------------------------------------------------------- */

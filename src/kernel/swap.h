@@ -91,8 +91,9 @@ void vm_swap_zap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr
  * entries of [start, end).  0, -ENOMEM. */
 int vm_swap_fork(struct vm_kernel *k, struct vm_mm *dst, struct vm_mm *src, vm_vaddr start,
 		 vm_vaddr end);
-/* Linux: move_ptes() for swap entries: [old, old + len) to new. */
-void vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len);
+/* Linux: move_ptes() for swap entries: [old, old + len) to new.  0, or
+ * -ENOMEM with nothing moved. */
+int vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len);
 /* A page in the swap cache was freed by reclaim or its last put. */
 void vm_swap_cache_forget(struct vm_kernel *k, uint64_t pfn);
 /* Is pfn in the swap cache? */
