@@ -111,6 +111,10 @@ run "$V" replay "$T/anon.trace" --maps-at 3; ok $rc "--maps-at 3"
 has "$out" "10000000-10004000 rw-p 00000000 00:00 0"; ok $? "prints the maps of the process"
 run "$V" replay "$T/anon.trace" --maps-at 3 --json; has "$out" '"maps_at"'; ok $? "--maps-at in the JSON"
 run "$V" replay "$T/anon.trace" --every 5; [ $rc -eq 2 ]; ok $? "--every without --timeline: usage error"
+run "$V" replay "$T/anon.trace" --timeline "$T/tl0.csv" --every 0; [ $rc -eq 2 ] && has "$err" "--every: '0' is not a whole number from 1"
+ok $? "--every 0 (no interval): usage error, not the default: $err"
+run "$V" replay "$T/anon.trace" --maps-at 0; [ $rc -eq 2 ] && has "$err" "--maps-at: '0' is not a whole number from 1"
+ok $? "--maps-at 0 (events count from 1): usage error, not silently ignored: $err"
 
 # Bad input.
 cat > "$T/segv.trace" <<'EOF'
