@@ -22,6 +22,7 @@ enum cli_opt_kind {
 	CLI_STR,       /* const char **, last one wins */
 	CLI_SIZE,      /* uint64_t *, K/M/G/T suffixes */
 	CLI_U64,       /* uint64_t * */
+	CLI_COUNT,     /* uint64_t *, 1 or more: 0 is the caller's "not given" */
 	CLI_SET,       /* struct vm_settings *: "key=value", repeatable */
 	CLI_CONFIG,    /* struct vm_settings *: a config file, repeatable */
 };

@@ -386,8 +386,8 @@ int cmd_replay(int argc, char **argv)
 		{ "json", CLI_FLAG, &json, NULL, "print the summary as JSON" },
 		{ "timeline", CLI_STR, &timeline, "FILE.csv", "write RSS, VSZ, faults and TLB misses "
 							      "every N accesses (--every)" },
-		{ "every", CLI_U64, &every, "N", "timeline sample interval in accesses (default 100000)" },
-		{ "maps-at", CLI_U64, &maps_at, "N", "print the maps of every process after event N" },
+		{ "every", CLI_COUNT, &every, "N", "timeline sample interval in accesses (default 100000)" },
+		{ "maps-at", CLI_COUNT, &maps_at, "N", "print the maps of every process after event N" },
 		{ "compare", CLI_STR, &cmp, "KEY=V1,V2,...", "replay once per value (in parallel) and "
 							     "print the results side by side" },
 		{ 0 },

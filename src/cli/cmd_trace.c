@@ -197,8 +197,8 @@ int cmd_trace(int argc, char **argv)
 		{ "lenient", CLI_FLAG, &lenient, NULL, "skip and count what cannot be replayed" },
 		{ "json", CLI_FLAG, &json, NULL, "print the summary as JSON" },
 		{ "timeline", CLI_STR, &timeline, "FILE.csv", "RSS, VSZ, faults, TLB misses every N accesses" },
-		{ "every", CLI_U64, &every, "N", "timeline sample interval in accesses (default 100000)" },
-		{ "maps-at", CLI_U64, &maps_at, "N", "print the maps of every process after event N" },
+		{ "every", CLI_COUNT, &every, "N", "timeline sample interval in accesses (default 100000)" },
+		{ "maps-at", CLI_COUNT, &maps_at, "N", "print the maps of every process after event N" },
 		{ "max-log", CLI_SIZE, &max_log, "SIZE", "most bytes of logs the capture may write "
 							 "(default 4G, at most half the free space)" },
 		{ "tmpdir", CLI_STR, &tmpdir, "DIR", "where the logs go while they are replayed "

@@ -93,6 +93,11 @@ static int apply(const char *cmd, const struct cli_opt *o, const char *val)
 			return 0;
 		cli_fail(cmd, "--%s: '%s' is not a whole number", o->name, val);
 		return CLI_USAGE;
+	case CLI_COUNT:
+		if (parse_u64(val, o->dst) == 0 && *(uint64_t *)o->dst > 0)
+			return 0;
+		cli_fail(cmd, "--%s: '%s' is not a whole number from 1", o->name, val);
+		return CLI_USAGE;
 	case CLI_SET:
 		if (vmlab_settings_parse(o->dst, val, &err) == 0)
 			return 0;

@@ -102,7 +102,7 @@ static void text_accesses(FILE *f, const struct vm_replay_result *r)
 {
 	static const char *const labels[VM_RK_COUNT] = {
 		"reads (R)", "writes (W)", "instruction fetches (X)", "modifies (M: read+write)",
-		"kernel writes (read(2), fstat(2)...)",
+		"kernel writes (read(2), fstat(2))",
 	};
 	static const unsigned order[VM_RK_COUNT] = {
 		VM_RK_EXEC, VM_RK_READ, VM_RK_WRITE, VM_RK_MODIFY, VM_RK_KERNEL,

@@ -1,21 +1,8 @@
 #!/usr/bin/env bash
 # vmlab convert: formats, standard input, gzip, round trips, exit codes and messages.
 set -u
-V=${VMLAB:?VMLAB must name the vmlab binary}
 D=tests/trace/data
-T=$(mktemp -d /tmp/vmlab-convert.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
-}
-run() {
-	out=$("$@" 2>"$T/err"); rc=$?
-	err=$(cat "$T/err")
-}
-has() { case "$1" in *"$2"*) return 0;; esac; return 1; }
+. "$(dirname "$0")/lib.sh" convert
 
 run "$V" convert --help;  ok $rc "convert --help exits 0"
 has "$out" "usage: vmlab convert IN OUT"; ok $? "and shows the usage"
@@ -101,5 +88,4 @@ run "$V" convert --level 12 $D/true.log.gz "$T/x.vmt"; [ $rc -eq 2 ]; ok $? "--l
 run "$V" convert /nonexistent.log -;        [ $rc -eq 2 ] && has "$err" "/nonexistent.log: cannot open"; ok $? "a missing input: $err"
 run "$V" convert --maps /nonexistent $D/true.log.gz -; [ $rc -eq 2 ] && has "$err" "/nonexistent: cannot open"; ok $? "a missing --maps file: $err"
 
-echo "1..$n"
-exit $((fails > 0))
+done_testing

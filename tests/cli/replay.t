@@ -6,22 +6,7 @@
 # the block; a COW write 1 fault in the writer), the bundled real trace
 # against the native run, bad input, and every option.
 set -u
-V=${VMLAB:?VMLAB must name the vmlab binary}
-T=$(mktemp -d /tmp/vmlab-replay.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
-}
-run() {
-	out=$("$@" 2>"$T/err"); rc=$?
-	err=$(cat "$T/err")
-}
-has() { case "$1" in *"$2"*) return 0;; esac; return 1; }
-# The number on the summary line that starts with label (digits, commas dropped).
-fig() { echo "$out" | grep -m1 -E "^  $1 " | sed -E "s/^  $1 +//" | awk '{print $1}' | tr -d ,; }
+. "$(dirname "$0")/lib.sh" replay
 # A region or file row: "accesses minor-faults major-faults".
 row() { echo "$out" | awk -v n="$1" '$1 == n { gsub(",", ""); print $2, $5, $6; exit }'; }
 
@@ -126,6 +111,10 @@ run "$V" replay "$T/anon.trace" --maps-at 3; ok $rc "--maps-at 3"
 has "$out" "10000000-10004000 rw-p 00000000 00:00 0"; ok $? "prints the maps of the process"
 run "$V" replay "$T/anon.trace" --maps-at 3 --json; has "$out" '"maps_at"'; ok $? "--maps-at in the JSON"
 run "$V" replay "$T/anon.trace" --every 5; [ $rc -eq 2 ]; ok $? "--every without --timeline: usage error"
+run "$V" replay "$T/anon.trace" --timeline "$T/tl0.csv" --every 0; [ $rc -eq 2 ] && has "$err" "--every: '0' is not a whole number from 1"
+ok $? "--every 0 (no interval): usage error, not the default: $err"
+run "$V" replay "$T/anon.trace" --maps-at 0; [ $rc -eq 2 ] && has "$err" "--maps-at: '0' is not a whole number from 1"
+ok $? "--maps-at 0 (events count from 1): usage error, not silently ignored: $err"
 
 # Bad input.
 cat > "$T/segv.trace" <<'EOF'
@@ -178,5 +167,4 @@ m=$(fig minor)
 [ "$(fig SIGSEGV)" = 0 ]; ok $? "without a signal"
 has "$out" "memory of pid 15935 (ls), exited 0"; ok $? "ls exited 0"
 
-echo "1..$n"
-exit $((fails > 0))
+done_testing

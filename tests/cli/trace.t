@@ -3,21 +3,7 @@
 # the budget; clear messages when Valgrind or the program is missing.
 # Skipped where Valgrind is not installed.
 set -u
-V=${VMLAB:?VMLAB must name the vmlab binary}
-T=$(mktemp -d /tmp/vmlab-tracecmd.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
-}
-run() {
-	out=$("$@" 2>"$T/err"); rc=$?
-	err=$(cat "$T/err")
-}
-has() { case "$1" in *"$2"*) return 0;; esac; return 1; }
-fig() { echo "$out" | grep -m1 -E "^  $1 " | sed -E "s/^  $1 +//" | awk '{print $1}' | tr -d ,; }
+. "$(dirname "$0")/lib.sh" tracecmd
 
 run "$V" trace --help; ok $rc "trace --help exits 0"
 has "$out" "usage: vmlab trace [OPTIONS] -- PROGRAM [ARGS]"; ok $? "and shows the usage"
@@ -37,8 +23,7 @@ VMLAB_VALGRIND=$T/fakegrind run "$V" trace --tmpdir "$T" -- /bin/true
 
 if ! command -v valgrind > /dev/null; then
 	echo "# valgrind is not installed: the live captures are skipped"
-	echo "1..$n"
-	exit $((fails > 0))
+	done_testing
 fi
 
 run "$V" trace --backend foo -- /bin/true; [ $rc -eq 2 ] && has "$err" "--backend: 'foo'"
@@ -102,5 +87,4 @@ if [ "${VMLAB_TEST_LONG:-}" = 1 ]; then
 	has "$out" "3 exits" && has "$out" "2 forks, 2 execs"; ok $? "three processes, two forks and execs"
 fi
 
-echo "1..$n"
-exit $((fails > 0))
+done_testing
