@@ -174,6 +174,9 @@ printf '%s\n' "$out" | grep -q '^Access: 1  HIT  LRU ->       \[3, 1\] <- MRU Re
 ok $? "MRU: evicts the last page; a hit moves the page to the MRU end"
 run "$V" policy --ostep -p LFU -c
 [ $rc -eq 1 ] && has "$out" "Policy LFU is not yet implemented"; ok $? "an unknown policy: the script's message, exit 1"
+has "$err" "-p/--policy: 'LFU' is not a policy"; ok $? "and on stderr, naming the option: $err"
+run "$V" policy --ostep -p fifo -a 1 -c
+[ $rc -eq 1 ] && has "$err" "'fifo' is not a policy"; ok $? "policy names are upper case, as in the script"
 printf '3\n4\r\n 2 \n' > "$T/ostep-file"
 run "$V" policy --ostep -f "$T/ostep-file" -c -C 2
 printf '%s\n' "$out" | grep -q '^Access: 2  MISS FirstIn ->       \[4, 2\] <- Lastin  Replaced:3'; ok $? "-f reads one integer a line"
