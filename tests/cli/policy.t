@@ -127,6 +127,10 @@ run "$V" policy --refs 99999999999999999999 --frames 2
 [ $rc -eq 1 ] && has "$err" "too large"; ok $? "a number over 64 bits: exit 1"
 run "$V" policy --refs 1 --frames 2 --swappiness 201
 [ $rc -eq 2 ]; ok $? "--swappiness 201: exit 2"
+for p in lru fifo; do
+	run "$V" policy --mrc --refs 1,2 --policy $p --mrc-max 99999999999
+	[ $rc -eq 2 ] && has "$err" "--mrc-max"; ok $? "--mrc-max over the limit, $p: exit 2: $err"
+done
 run "$V" policy --refs 1 --csv x.csv --frames 2
 [ $rc -eq 2 ] && has "$err" "--mrc"; ok $? "--csv without --mrc: exit 2"
 
