@@ -109,11 +109,15 @@ printf '1 2 3\n' | "$V" policy - --mrc --policy lru >/dev/null; ok $? "an LRU-on
 # Bad input: clear message, non-zero exit.
 run "$V" policy --refs 1,2 --frames 2 --policy bogus
 [ $rc -eq 2 ] && has "$err" "bogus: unknown policy"; ok $? "unknown policy: exit 2, named: $err"
+: > "$T/empty"
+run "$V" policy --refs 1,2 --frames 2 --policy fifo,,lru
+[ $rc -eq 2 ] && has "$err" "--policy"; ok $? "an empty name in --policy: exit 2: $err"
+run "$V" policy "$T/empty" --frames 2 --steps --json
+[ $rc -eq 1 ] && [ -z "$out" ] && has "$err" "no references"; ok $? "--steps --json of nothing: exit 1, no half document"
 run "$V" policy --refs 1,2 --frames 0
 [ $rc -eq 2 ] && has "$err" "--frames"; ok $? "zero frames: exit 2: $err"
 run "$V" policy --refs "" --frames 2
 [ $rc -eq 1 ] && has "$err" "no references"; ok $? "an empty reference string: exit 1: $err"
-: > "$T/empty"
 run "$V" policy "$T/empty" --frames 2
 [ $rc -eq 1 ] && has "$err" "no references"; ok $? "an empty file: exit 1"
 run bash -c "printf '1 2 3\n' | '$V' policy - --frames 2 --policy opt"
