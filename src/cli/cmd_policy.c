@@ -132,7 +132,9 @@ bad:
 static int parse_policies(const char *list, struct policy_opts *o)
 {
 	char buf[512];
-	if (strlen(list) >= sizeof(buf) || !*list) {
+	size_t len = strlen(list);
+	/* strtok_r would skip empty names ("lru,,opt"): refuse them as --frames does. */
+	if (len >= sizeof(buf) || !len || list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,")) {
 		cli_fail("policy", "--policy: '%s' is not a list of policies", list);
 		return CLI_USAGE;
 	}
@@ -260,35 +262,42 @@ static void memory_text(const struct vm_lab_sim *s, const struct vm_lab_ids *ids
 		snprintf(buf + o, len - o, " ...");
 }
 
-/* --steps: each sim on its own, one reference at a time. */
-static int run_steps(struct vm_ref_reader *r, struct vm_lab *lab,
-		     struct vm_json *j)
+/* All references in memory (steps are for short strings): 0 or CLI_BADINPUT;
+ * *pages and *writes are the caller's to free() either way. */
+static int read_all(struct vm_ref_reader *r, uint64_t **pages, bool **writes, size_t *n)
 {
-	uint64_t *pages = NULL;
-	bool *writes = NULL;
-	size_t n = 0, cap = 0, got;
-	int rc = 0;
+	size_t cap = 0, got;
+	int rc;
 
-	/* All references in memory: steps are for short strings. */
+	*pages = NULL;
+	*writes = NULL;
+	*n = 0;
 	do {
-		if (n + POLICY_CHUNK > cap) {
+		if (*n + POLICY_CHUNK > cap) {
 			cap = cap ? 2 * cap : 4 * POLICY_CHUNK;
-			uint64_t *np = realloc(pages, cap * sizeof(*pages));
-			bool *nw = np ? realloc(writes, cap * sizeof(*writes)) : NULL;
+			uint64_t *np = realloc(*pages, cap * sizeof(**pages));
 			if (np)
-				pages = np;
+				*pages = np;
+			bool *nw = np ? realloc(*writes, cap * sizeof(**writes)) : NULL;
 			if (nw)
-				writes = nw;
+				*writes = nw;
 			if (!np || !nw) {
 				cli_fail("policy", "out of memory");
-				rc = CLI_BADINPUT;
-				goto out;
+				return CLI_BADINPUT;
 			}
 		}
-		if ((rc = policy_read(r, pages + n, writes + n, POLICY_CHUNK, &got)) != 0)
-			goto out;
-		n += got;
+		if ((rc = policy_read(r, *pages + *n, *writes + *n, POLICY_CHUNK, &got)) != 0)
+			return rc;
+		*n += got;
 	} while (got);
+	return 0;
+}
+
+/* --steps: each sim on its own, one reference at a time. */
+static int run_steps(const uint64_t *pages, const bool *writes, size_t n, struct vm_lab *lab,
+		     struct vm_json *j)
+{
+	int rc = 0;
 
 	for (unsigned k = 0; k < lab->nsims; k++) {
 		struct vm_lab_sim *s = lab->sims[k];
@@ -298,8 +307,7 @@ static int run_steps(struct vm_ref_reader *r, struct vm_lab *lab,
 			free(order);
 			free(mem);
 			cli_fail("policy", "out of memory");
-			rc = CLI_BADINPUT;
-			goto out;
+			return CLI_BADINPUT;
 		}
 		if (j) {
 			vm_json_begin_object(j, NULL);
@@ -365,9 +373,6 @@ static int run_steps(struct vm_ref_reader *r, struct vm_lab *lab,
 			break;
 	}
 	lab->time = n;
-out:
-	free(pages);
-	free(writes);
 	return rc;
 }
 
@@ -450,6 +455,9 @@ int cmd_policy(int argc, char **argv)
 	struct vm_host host = { 0 };
 	struct vm_lab lab;
 	struct vm_json j;
+	uint64_t *pages = NULL;
+	bool *writes = NULL;
+	size_t n = 0;
 	if ((rc = policy_open(&o, &r)) != 0)
 		return rc;
 	vm_lab_init(&lab, &host);
@@ -457,6 +465,14 @@ int cmd_policy(int argc, char **argv)
 		goto out;
 	if ((rc = add_sims(&o, &lab, &host)) != 0)
 		goto out;
+	/* --steps reads everything first: empty input is refused before output begins. */
+	if (o.steps && (rc = read_all(&r, &pages, &writes, &n)) != 0)
+		goto out;
+	if (o.steps && n == 0) {
+		cli_fail("policy", "%s: no references", r.name);
+		rc = CLI_BADINPUT;
+		goto out;
+	}
 	if (o.json) {
 		vm_json_init(&j, stdout);
 		vm_json_begin_object(&j, NULL);
@@ -465,9 +481,9 @@ int cmd_policy(int argc, char **argv)
 		if (o.steps)
 			vm_json_begin_array(&j, "results");
 	}
-	rc = o.steps ? run_steps(&r, &lab, o.json ? &j : NULL) : run_streaming(&r, &lab);
+	rc = o.steps ? run_steps(pages, writes, n, &lab, o.json ? &j : NULL) : run_streaming(&r, &lab);
 	if (rc == 0 && lab.time == 0) {
-		/* Nothing was printed yet unless --steps --json opened the document. */
+		/* Nothing was printed yet: --steps checked before opening its document. */
 		cli_fail("policy", "%s: no references", r.name);
 		rc = CLI_BADINPUT;
 	}
@@ -494,6 +510,8 @@ int cmd_policy(int argc, char **argv)
 		summary_text(&o, &lab, r.name);
 	}
 out:
+	free(pages);
+	free(writes);
 	vm_lab_fini(&lab);
 	vm_refs_close(&r);
 	return rc;

@@ -158,6 +158,12 @@ int policy_mrc(const struct policy_opts *o)
 	size_t nsizes = 0, n;
 	int rc;
 
+	/* Before any reading: the LRU-only pass would otherwise clamp it silently. */
+	if (o->mrc_max > POLICY_FRAMES_LIMIT) {
+		cli_fail("policy", "--mrc-max: %" PRIu64 " is more than %u frames", o->mrc_max,
+			 (unsigned)POLICY_FRAMES_LIMIT);
+		return CLI_USAGE;
+	}
 	for (unsigned k = 0; k < o->npolicies; k++)
 		lru_only &= strcmp(o->policies[k]->name, "lru") == 0;
 	if ((rc = policy_open(o, &r)) != 0)
@@ -238,7 +244,7 @@ int policy_mrc(const struct policy_opts *o)
 		uint64_t max = o->mrc_max ? o->mrc_max : m.distinct;
 		uint64_t step = o->mrc_step ? o->mrc_step : 1;
 		if (max > POLICY_FRAMES_LIMIT)
-			max = POLICY_FRAMES_LIMIT;
+			max = POLICY_FRAMES_LIMIT;      /* a footprint past the limit: --mrc-max was checked */
 		if (!(sizes = sizes_make(max, step, &nsizes)))
 			goto oom;
 	}

@@ -465,7 +465,11 @@ int policy_ostep(int argc, char **argv)
 		printf("Solving...\n\n");
 	int policy = vm_ostep_policy_find(a.val[O_POLICY]);
 	if (policy < 0) {
+		/* The script's line on stdout (scripts compare it), then ours naming the option. */
 		printf("Policy %s is not yet implemented\n", a.val[O_POLICY]);
+		fflush(stdout);
+		fprintf(stderr, "vmlab policy --ostep: -p/--policy: '%s' is not a policy of "
+			"paging-policy.py (FIFO, LRU, MRU, OPT, UNOPT, RAND, CLOCK)\n", a.val[O_POLICY]);
 		rc = 1;                 /* the script's exit(1) */
 		goto out;
 	}

@@ -109,11 +109,15 @@ printf '1 2 3\n' | "$V" policy - --mrc --policy lru >/dev/null; ok $? "an LRU-on
 # Bad input: clear message, non-zero exit.
 run "$V" policy --refs 1,2 --frames 2 --policy bogus
 [ $rc -eq 2 ] && has "$err" "bogus: unknown policy"; ok $? "unknown policy: exit 2, named: $err"
+: > "$T/empty"
+run "$V" policy --refs 1,2 --frames 2 --policy fifo,,lru
+[ $rc -eq 2 ] && has "$err" "--policy"; ok $? "an empty name in --policy: exit 2: $err"
+run "$V" policy "$T/empty" --frames 2 --steps --json
+[ $rc -eq 1 ] && [ -z "$out" ] && has "$err" "no references"; ok $? "--steps --json of nothing: exit 1, no half document"
 run "$V" policy --refs 1,2 --frames 0
 [ $rc -eq 2 ] && has "$err" "--frames"; ok $? "zero frames: exit 2: $err"
 run "$V" policy --refs "" --frames 2
 [ $rc -eq 1 ] && has "$err" "no references"; ok $? "an empty reference string: exit 1: $err"
-: > "$T/empty"
 run "$V" policy "$T/empty" --frames 2
 [ $rc -eq 1 ] && has "$err" "no references"; ok $? "an empty file: exit 1"
 run bash -c "printf '1 2 3\n' | '$V' policy - --frames 2 --policy opt"
@@ -127,6 +131,10 @@ run "$V" policy --refs 99999999999999999999 --frames 2
 [ $rc -eq 1 ] && has "$err" "too large"; ok $? "a number over 64 bits: exit 1"
 run "$V" policy --refs 1 --frames 2 --swappiness 201
 [ $rc -eq 2 ]; ok $? "--swappiness 201: exit 2"
+for p in lru fifo; do
+	run "$V" policy --mrc --refs 1,2 --policy $p --mrc-max 99999999999
+	[ $rc -eq 2 ] && has "$err" "--mrc-max"; ok $? "--mrc-max over the limit, $p: exit 2: $err"
+done
 run "$V" policy --refs 1 --csv x.csv --frames 2
 [ $rc -eq 2 ] && has "$err" "--mrc"; ok $? "--csv without --mrc: exit 2"
 
@@ -174,6 +182,9 @@ printf '%s\n' "$out" | grep -q '^Access: 1  HIT  LRU ->       \[3, 1\] <- MRU Re
 ok $? "MRU: evicts the last page; a hit moves the page to the MRU end"
 run "$V" policy --ostep -p LFU -c
 [ $rc -eq 1 ] && has "$out" "Policy LFU is not yet implemented"; ok $? "an unknown policy: the script's message, exit 1"
+has "$err" "-p/--policy: 'LFU' is not a policy"; ok $? "and on stderr, naming the option: $err"
+run "$V" policy --ostep -p fifo -a 1 -c
+[ $rc -eq 1 ] && has "$err" "'fifo' is not a policy"; ok $? "policy names are upper case, as in the script"
 printf '3\n4\r\n 2 \n' > "$T/ostep-file"
 run "$V" policy --ostep -f "$T/ostep-file" -c -C 2
 printf '%s\n' "$out" | grep -q '^Access: 2  MISS FirstIn ->       \[4, 2\] <- Lastin  Replaced:3'; ok $? "-f reads one integer a line"

@@ -66,13 +66,15 @@ compare() {
 	"$V" convert "$T/$name.lk.vmt" - | awk -f "$AWK" > "$T/$name.lk"
 	"$V" convert "$T/$name.vg.vmt" - | awk -f "$AWK" > "$T/$name.vg"
 	diff <(grep '^A' "$T/$name.lk") <(grep '^A' "$T/$name.vg") > "$T/$name.diff"
-	ok $? "$name: the same accesses per process, page and kind ($(grep -c '^A' "$T/$name.vg") pages)"
-	[ $? -eq 0 ] || head -5 "$T/$name.diff" | sed 's/^/# /'
+	local same=$?
+	ok $same "$name: the same accesses per process, page and kind ($(grep -c '^A' "$T/$name.vg") pages)"
+	[ $same -eq 0 ] || head -5 "$T/$name.diff" | sed 's/^/# /'
 	diff <(grep '^T' "$T/$name.lk") <(grep '^T' "$T/$name.vg") >/dev/null
 	ok $? "$name: the same accesses to the tool's trampoline"
 	diff <(grep '^E' "$T/$name.lk") <(grep '^E' "$T/$name.vg") > "$T/$name.ediff"
-	ok $? "$name: the same maps, system calls, forks, execs and exits, in order ($(grep -c '^E' "$T/$name.vg"))"
-	[ $? -eq 0 ] || head -5 "$T/$name.ediff" | sed 's/^/# /'
+	same=$?
+	ok $same "$name: the same maps, system calls, forks, execs and exits, in order ($(grep -c '^E' "$T/$name.vg"))"
+	[ $same -eq 0 ] || head -5 "$T/$name.ediff" | sed 's/^/# /'
 	local lost=$(awk '$1 == "async_lost" { gsub(",", "", $2); print $2 }' "$T/$name.stats")
 	awk -v lost="${lost:-0}" '
 		FNR == NR && $1 == "K" { lk[$2 " " $3] = $4; next }
