@@ -198,7 +198,7 @@ static struct vm_vma *copy_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr
 	struct vm_mm *mm = vma->mm;
 	struct vm_vma *prev, *next = vm_find_vma_prev(mm, addr, &prev), *new;
 
-	if (vma_is_anonymous(vma) && !vm_vma_has_anon(k, vma))
+	if (vma_is_anonymous(vma) && !vm_vma_has_anon(vma))
 		pgoff = addr >> VM_PAGE_SHIFT;
 	struct vm_merge m = {
 		.mm = mm, .prev = prev, .next = next, .start = addr, .end = addr + len,
