@@ -263,12 +263,16 @@ static int check_frames(struct check *c, uint64_t table_frames)
 				return c->err;
 		}
 	}
-	if (k->swap) {
-		uint64_t p2 = 0, off, spfn;
-		while (vm_u64map_next(&k->swap->cache, &p2, &off, &spfn)) {
+	for (unsigned t = 0; k->swap && t < k->swap->nareas; t++) {
+		uint64_t p2 = 0, off, spfn, ent;
+		while (vm_u64map_next(&k->swap->area[t].cache, &p2, &off, &spfn)) {
 			if (spfn >= k->phys->nframes || k->pages[spfn].owner_kind != VM_OWNER_ANON)
-				return fail(c, "swap cache slot %" PRIu64 " on frame %#" PRIx64
-					    " not an anonymous page", off, spfn);
+				return fail(c, "swap cache slot %u:%" PRIu64 " on frame %#" PRIx64
+					    " not an anonymous page", t, off, spfn);
+			if (!vm_u64map_get(&k->swap->cache_rev, spfn, &ent) ||
+			    ent != vm_swp_pte(t, off).v)
+				return fail(c, "swap cache slot %u:%" PRIu64 " on frame %#" PRIx64
+					    " not so in the reverse index", t, off, spfn);
 			if (count(c, spfn, 0, 1))
 				return c->err;
 		}
@@ -312,29 +316,35 @@ static int check_swap_lru(struct check *c)
 			     vm_u64map_count(&mm->swap_ptes));
 		for (pos = 0; !c->err && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v);) {
 			uint64_t off = vm_swp_pte_offset((vm_pte){ v });
-			if (!s || off == 0 || off >= s->nslots) {
-				fail(c, "swap entry at %#" PRIx64 " names slot %" PRIu64 " outside the area",
-				     vpn << VM_PAGE_SHIFT, off);
+			if (!vm_swap_area_of(k, (vm_pte){ v })) {
+				fail(c, "swap entry at %#" PRIx64 " names slot %u:%" PRIu64 " outside the areas",
+				     vpn << VM_PAGE_SHIFT, vm_swp_pte_type((vm_pte){ v }), off);
 				break;
 			}
 			n = 0;
-			vm_u64map_get(&refs, off, &n);
-			vm_u64map_put(&refs, off, n + 1);
+			vm_u64map_get(&refs, v, &n);
+			vm_u64map_put(&refs, v, n + 1);
 		}
 	}
-	if (s && !c->err) {
+	uint64_t total = 0;
+	for (unsigned t = 0; s && t < s->nareas && !c->err; t++) {
+		struct vm_swap_area *a = &s->area[t];
 		uint64_t inuse = 0;
-		for (uint64_t off = 1; off < s->nslots && !c->err; off++) {
+		for (uint64_t off = 1; off < a->nslots && !c->err; off++) {
 			n = 0;
-			vm_u64map_get(&refs, off, &n);
-			if (n != s->map[off])
-				fail(c, "swap slot %" PRIu64 ": count %u but %" PRIu64 " entries", off,
-				     s->map[off], n);
-			inuse += s->map[off] || vm_u64map_get(&s->cache, off, NULL);
+			vm_u64map_get(&refs, vm_swp_pte(t, off).v, &n);
+			if (n != a->map[off])
+				fail(c, "swap slot %u:%" PRIu64 ": count %u but %" PRIu64 " entries", t, off,
+				     a->map[off], n);
+			inuse += a->map[off] || vm_u64map_get(&a->cache, off, NULL);
 		}
-		if (!c->err && inuse != s->inuse)
-			fail(c, "%" PRIu64 " swap slots in use, counted %" PRIu64, s->inuse, inuse);
+		if (!c->err && inuse != a->inuse)
+			fail(c, "area %u: %" PRIu64 " swap slots in use, counted %" PRIu64, t, a->inuse,
+			     inuse);
+		total += inuse;
 	}
+	if (s && !c->err && total != s->inuse)
+		fail(c, "%" PRIu64 " swap slots in use in all, counted %" PRIu64, s->inuse, total);
 	vm_u64map_fini(&refs);
 	struct vm_reclaim *r = k->reclaim;
 	if (r && r->policy && !c->err) {
