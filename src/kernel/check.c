@@ -299,32 +299,47 @@ static int check_frames(struct check *c, uint64_t table_frames)
  * the policy holds. */
 static bool first_user(const struct vm_kernel *k, unsigned i);
 
+struct swap_refs {
+	struct check *c;
+	struct vm_u64map *refs;      /* swap entry -> entries naming it */
+	uint64_t n;                  /* entries in this mm */
+};
+
+/* Each swap entry in the page tables, counted by slot. */
+static int swap_ref(void *arg, const struct vm_pt_leaf *leaf)
+{
+	struct swap_refs *r = arg;
+	uint64_t n = 0;
+
+	if (pte_present(leaf->pte))
+		return 0;
+	if (!vm_swap_area_of(r->c->k, leaf->pte))
+		return fail(r->c, "swap entry at %#" PRIx64 " names slot %u:%" PRIu64
+			    " outside the areas", leaf->va, vm_swp_pte_type(leaf->pte),
+			    vm_swp_pte_offset(leaf->pte));
+	r->n++;
+	vm_u64map_get(r->refs, leaf->pte.v, &n);
+	vm_u64map_put(r->refs, leaf->pte.v, n + 1);
+	return 0;
+}
+
 static int check_swap_lru(struct check *c)
 {
 	struct vm_kernel *k = c->k;
 	struct vm_swap *s = k->swap;
 	struct vm_u64map refs;
-	uint64_t pos, vpn, v, n;
+	uint64_t n;
 
 	vm_u64map_init(&refs, k->host);
 	for (unsigned i = 0; i < k->procs_cap && !c->err; i++) {
 		if (!first_user(k, i))
 			continue;
 		struct vm_mm *mm = k->procs[i]->mm;
-		if (vm_u64map_count(&mm->swap_ptes) != mm->rss[VM_RSS_SWAP])
+		struct swap_refs r = { .c = c, .refs = &refs };
+		mm->pt.ops->for_each_entry(&mm->pt, 0, mm->task_size, swap_ref, &r);
+		if (!c->err && r.n != mm->rss[VM_RSS_SWAP])
 			fail(c, "MM_SWAPENTS %" PRIu64 " but %" PRIu64 " swap entries", mm->rss[VM_RSS_SWAP],
-			     vm_u64map_count(&mm->swap_ptes));
-		for (pos = 0; !c->err && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v);) {
-			uint64_t off = vm_swp_pte_offset((vm_pte){ v });
-			if (!vm_swap_area_of(k, (vm_pte){ v })) {
-				fail(c, "swap entry at %#" PRIx64 " names slot %u:%" PRIu64 " outside the areas",
-				     vpn << VM_PAGE_SHIFT, vm_swp_pte_type((vm_pte){ v }), off);
-				break;
-			}
-			n = 0;
-			vm_u64map_get(&refs, v, &n);
-			vm_u64map_put(&refs, v, n + 1);
-		}
+			     r.n);
 	}
 	uint64_t total = 0;
 	for (unsigned t = 0; s && t < s->nareas && !c->err; t++) {

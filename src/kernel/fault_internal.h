@@ -41,8 +41,9 @@ unsigned vm_fault_map(struct vm_fault *vmf, uint64_t pfn, uint64_t prot);
 unsigned vm_fault_map_anon(struct vm_fault *vmf, uint64_t pfn, uint64_t prot);
 
 /* Linux: pmd_none() — no page table under the PMD of vmf->address: no
- * leaf maps the 2 MiB around it (the radix tables free a page table once
- * it is empty, so no leaf means no table either). */
+ * leaf maps the 2 MiB around it and no PTE there holds a swap entry (the
+ * radix tables free a page table once it is empty, so no entry means no
+ * table either). */
 bool vm_fault_pmd_none(const struct vm_fault *vmf);
 
 /* do_fault() for file VMAs: do_read_fault (with do_fault_around),

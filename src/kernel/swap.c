@@ -240,95 +240,122 @@ void vm_swap_cache_forget(struct vm_kernel *k, uint64_t pfn)
 
 /* ---- entries in address spaces --------------------------------------------- */
 
+/* The entries live in the PTEs themselves (pt->ops->set_pte); a page
+ * table without any (pt->nonpresent == 0) answers every question here at
+ * once, without a walk. */
+
 bool vm_swap_pte_at(const struct vm_mm *mm, vm_vaddr va, vm_pte *out)
 {
-	return vm_u64map_count(&mm->swap_ptes) && vm_u64map_get(&mm->swap_ptes, va >> VM_PAGE_SHIFT, &out->v);
+	struct vm_pt *pt = (struct vm_pt *)&mm->pt;
+	struct vm_pt_leaf leaf;
+
+	if (!pt->nonpresent || pt->ops->lookup_entry(pt, va, &leaf) || pte_present(leaf.pte))
+		return false;
+	*out = leaf.pte;
+	return true;
+}
+
+static int count_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	*(uint64_t *)ctx += !pte_present(leaf->pte);
+	return 0;
 }
 
 uint64_t vm_swap_count(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
-	uint64_t pos = 0, vpn, v, n = 0;
+	struct vm_pt *pt = (struct vm_pt *)&mm->pt;
+	uint64_t n = 0;
 
-	while (vm_u64map_count(&mm->swap_ptes) && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v))
-		n += vpn >= start >> VM_PAGE_SHIFT && vpn < end >> VM_PAGE_SHIFT;
+	if (pt->nonpresent && start < end)
+		pt->ops->for_each_entry(pt, start, end, count_entry, &n);
 	return n;
+}
+
+static int stop_at_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	(void)ctx;
+	return !pte_present(leaf->pte);
 }
 
 bool vm_swap_any(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
-	uint64_t pos = 0, vpn, v;
+	struct vm_pt *pt = (struct vm_pt *)&mm->pt;
 
 	/* The THP fault path asks this: stop at the first entry found. */
-	while (vm_u64map_count(&mm->swap_ptes) && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v))
-		if (vpn >= start >> VM_PAGE_SHIFT && vpn < end >> VM_PAGE_SHIFT)
-			return true;
-	return false;
+	return pt->nonpresent && start < end &&
+	       pt->ops->for_each_entry(pt, start, end, stop_at_entry, NULL) == 1;
+}
+
+struct zap_swap {
+	struct vm_kernel *k;
+	struct vm_mm *mm;
+};
+
+/* Linux: free_swap_and_cache() for each entry zap_nonpresent_ptes clears. */
+static int zap_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	struct zap_swap *z = ctx;
+	struct vm_swap_area *a = vm_swap_area_of(z->k, leaf->pte);
+
+	z->mm->rss[VM_RSS_SWAP]--;
+	if (a)
+		swap_put(z->k, a, vm_swp_pte_offset(leaf->pte));
+	return 0;
 }
 
 void vm_swap_zap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
-	uint64_t pos = 0, vpn, v;
+	struct zap_swap z = { .k = k, .mm = mm };
 
-	while (vm_u64map_count(&mm->swap_ptes) && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v)) {
-		if (vpn < start >> VM_PAGE_SHIFT || vpn >= end >> VM_PAGE_SHIFT)
-			continue;
-		vm_u64map_del(&mm->swap_ptes, vpn, NULL);
-		vm_u64map_next_after_del(&pos);
-		mm->rss[VM_RSS_SWAP]--;
-		struct vm_swap_area *a = vm_swap_area_of(k, (vm_pte){ v });
-		if (a)
-			swap_put(k, a, vm_swp_pte_offset((vm_pte){ v }));
-	}
+	if (start < end)
+		mm->pt.ops->clear_nonpresent(&mm->pt, start, end, zap_entry, &z);
+}
+
+struct fork_swap {
+	struct vm_kernel *k;
+	struct vm_mm *dst;
+};
+
+/* Linux: copy_nonpresent_pte() -> swap_duplicate(). */
+static int fork_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	struct fork_swap *f = ctx;
+	struct vm_swap_area *a = vm_swap_area_of(f->k, leaf->pte);
+	uint64_t off = vm_swp_pte_offset(leaf->pte);
+
+	if (pte_present(leaf->pte))
+		return 0;
+	if (!a || a->map[off] == UINT16_MAX)
+		return -ENOMEM;     /* swap_count_continuation is not modelled */
+	int err = f->dst->pt.ops->set_pte(&f->dst->pt, leaf->va, leaf->pte);
+	if (err)
+		return err;
+	a->map[off]++;
+	f->dst->rss[VM_RSS_SWAP]++;
+	return 0;
 }
 
 int vm_swap_fork(struct vm_kernel *k, struct vm_mm *dst, struct vm_mm *src, vm_vaddr start,
 		 vm_vaddr end)
 {
-	uint64_t pos = 0, vpn, v;
+	struct fork_swap f = { .k = k, .dst = dst };
 
-	while (vm_u64map_count(&src->swap_ptes) && vm_u64map_next(&src->swap_ptes, &pos, &vpn, &v)) {
-		if (vpn < start >> VM_PAGE_SHIFT || vpn >= end >> VM_PAGE_SHIFT)
-			continue;
-		uint64_t off = vm_swp_pte_offset((vm_pte){ v });
-		struct vm_swap_area *a = vm_swap_area_of(k, (vm_pte){ v });
-		if (!a || a->map[off] == UINT16_MAX)
-			return -ENOMEM;     /* swap_count_continuation is not modelled */
-		if (vm_u64map_put(&dst->swap_ptes, vpn, v))
-			return -ENOMEM;
-		a->map[off]++;              /* swap_duplicate() */
-		dst->rss[VM_RSS_SWAP]++;
-	}
-	return 0;
+	if (!src->pt.nonpresent || start >= end)
+		return 0;
+	return src->pt.ops->for_each_entry(&src->pt, start, end, fork_entry, &f) ? -ENOMEM : 0;
 }
 
-int vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len)
+int vm_swap_move_entry(struct vm_mm *mm, vm_vaddr old, vm_vaddr new)
 {
-	uint64_t pos = 0, vpn, v, first = old >> VM_PAGE_SHIFT, n = len >> VM_PAGE_SHIFT;
-	struct vm_host *host = mm->k->host;
-	uint64_t cnt = vm_swap_count(mm, old, old + len), i = 0;
+	struct vm_pt *pt = &mm->pt;
+	struct vm_pt_leaf leaf;
 
-	if (!cnt)
-		return 0;
-	/* Everything that can fail comes first, so that a failure moves
-	 * nothing: the buffer, and room for the new keys beside the old. */
-	uint64_t *moved = vm_host_calloc(host, cnt, 2 * sizeof(uint64_t));
-	if (!moved || vm_u64map_reserve(&mm->swap_ptes, vm_u64map_count(&mm->swap_ptes) + cnt)) {
-		vm_host_free(host, moved);
-		return -ENOMEM;
-	}
-	while (vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v)) {
-		if (vpn < first || vpn - first >= n)
-			continue;
-		vm_u64map_del(&mm->swap_ptes, vpn, NULL);
-		vm_u64map_next_after_del(&pos);
-		moved[2 * i] = vpn - first + (new >> VM_PAGE_SHIFT);
-		moved[2 * i + 1] = v;
-		i++;
-	}
-	for (uint64_t j = 0; j < i; j++)
-		(void)vm_u64map_put(&mm->swap_ptes, moved[2 * j], moved[2 * j + 1]); /* reserved */
-	vm_host_free(host, moved);
-	return 0;
+	if (pt->ops->lookup_entry(pt, old, &leaf) || pte_present(leaf.pte))
+		return -ENOENT;
+	int err = pt->ops->set_pte(pt, new, leaf.pte);
+	if (err)
+		return err;
+	return pt->ops->clear_nonpresent(pt, old, old + VM_PAGE_SIZE, NULL, NULL);
 }
 
 /* ---- swap-out --------------------------------------------------------------- */
@@ -350,13 +377,13 @@ static void unmap_anon_one(struct vm_kernel *k, void *ctx, struct vm_vma *vma,
 	uint64_t pfn = pte_pfn(leaf->pte);
 	struct vm_page *pg = &k->pages[pfn];
 
+	/* The PTE's table is there: the entry replaces the leaf in place. */
 	if (so->a->map[so->off] == UINT16_MAX ||
-	    vm_u64map_put(&mm->swap_ptes, leaf->va >> VM_PAGE_SHIFT, vm_swp_pte(so->a->type, so->off).v)) {
+	    pt->ops->set_pte(pt, leaf->va, vm_swp_pte(so->a->type, so->off))) {
 		so->err = -ENOMEM;
 		return;
 	}
 	so->a->map[so->off]++;
-	pt->ops->unmap(pt, leaf->va, leaf->va + VM_PAGE_SIZE, NULL, NULL);
 	vm_flush_tlb_range(k, mm, leaf->va, leaf->va + VM_PAGE_SIZE, k->cur_cpu);
 	pg->mapcount--;
 	mm->rss[VM_RSS_ANON]--;
@@ -507,12 +534,10 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 	 * nobody maps the page: writable at once (dirty on a write). */
 	bool exclusive = a->map[off] == 1 && pg->mapcount == 0;
 	uint64_t prot = vm_fault_prot(vmf, exclusive, exclusive && fault_write(vmf));
-	vm_u64map_del(&mm->swap_ptes, vmf->address >> VM_PAGE_SHIFT, NULL);
-	unsigned ret = vm_fault_map(vmf, pfn, prot);
-	if (ret) {
-		vm_u64map_put(&mm->swap_ptes, vmf->address >> VM_PAGE_SHIFT, entry.v);
-		return ret;
-	}
+	/* Linux: set_pte_at() over the swap entry, in its table. */
+	int err = mm->pt.ops->set_pte(&mm->pt, vmf->address, pfn_pte(pfn, prot | VM_PTE_P));
+	if (err)
+		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGSEGV;
 	if (!pg->owner || (!pg->mapcount && !vm_anon_vma_in_chain(vmf->vma, pg->owner))) {
 		pg->owner = vmf->vma->anon;
 		pg->index = vmf->address >> VM_PAGE_SHIFT;

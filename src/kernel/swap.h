@@ -18,10 +18,10 @@
  *                mapcount + 1)
  *   mm->rss[VM_RSS_SWAP] == the mm's swap entries
  *
- * Where the entries live: the value is Linux's swap PTE (type in bits
- * 63:59, the offset inverted in 58:9, P = 0), kept per mm in a table
- * indexed by virtual page (mm->swap_ptes) beside the page tables, whose
- * interface holds only present leaves.
+ * Where the entries live: in the PTEs, as Linux's x86-64 swap PTE (type
+ * in bits 63:59, the offset inverted in 58:9, P = 0), written with
+ * pt->ops->set_pte and found by the page-table range walks that report
+ * non-present entries (pt.h).
  */
 #ifndef VM_KERNEL_SWAP_H
 #define VM_KERNEL_SWAP_H
@@ -113,9 +113,10 @@ void vm_swap_zap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr
  * entries of [start, end).  0, -ENOMEM. */
 int vm_swap_fork(struct vm_kernel *k, struct vm_mm *dst, struct vm_mm *src, vm_vaddr start,
 		 vm_vaddr end);
-/* Linux: move_ptes() for swap entries: [old, old + len) to new.  0, or
- * -ENOMEM with nothing moved. */
-int vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len);
+/* Linux: move_ptes() for the swap entry at old: it moves to new (page
+ * aligned, none there).  0, -ENOENT (no swap entry at old), -ENOMEM
+ * (nothing moved). */
+int vm_swap_move_entry(struct vm_mm *mm, vm_vaddr old, vm_vaddr new);
 /* A page in the swap cache was freed by reclaim or its last put. */
 void vm_swap_cache_forget(struct vm_kernel *k, uint64_t pfn);
 /* Is pfn in the swap cache? */

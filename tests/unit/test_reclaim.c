@@ -300,6 +300,47 @@ static void test_swap_default_priorities(void)
 	kfx_free(f);
 }
 
+/* The swap entries are PTEs (Linux: the swap PTE replaces the page's
+ * PTE in its table): the tables count them, a table holding only swap
+ * entries stays, mremap moves them with the present pages (move_ptes),
+ * and munmap frees the tables once the entries are gone. */
+static void test_entries_in_tables(void)
+{
+	const char *const w[] = { "phys=1M", "swap=64M", "policy=fifo", "thp=never", NULL };
+	struct kfx *f = kfx_new_with(w);
+	struct vm_pt *pt = &f->p->mm->pt;
+	const vm_vaddr B = A + MB(512);
+	uint64_t tables0 = pt->table_frames;
+	unsigned bad = 0;
+	vm_pte e;
+
+	MMAP(f, A, MB(1), RW, ANON_FIXED, -1, 0);
+	for (uint64_t i = 0; i < 256; i++)
+		wr(f, f->p, A + i * PG, (unsigned char)(i ^ 0x5a));
+	uint64_t nswap = f->p->mm->rss[VM_RSS_SWAP];
+	ok(nswap > 10, "%" PRIu64 " pages in swap", nswap);
+	is_u64(pt->nonpresent, nswap, "each one a non-present PTE");
+	ok(!vm_swap_pte_at(f->p->mm, A + 255 * PG, &e), "the last page written is present");
+	is_u64(vm_swap_count(f->p->mm, A, A + MB(1)), nswap, "counted by a walk of the range");
+	ok(vm_swap_any(f->p->mm, A, A + PG) && !vm_swap_any(f->p->mm, A + MB(1), A + MB(2)),
+	   "found in its range, not outside");
+	/* Move the whole mapping: present pages and swap entries together. */
+	long r = MREMAP(f, A, MB(1), MB(1), VM_MREMAP_MAYMOVE | VM_MREMAP_FIXED, B);
+	is_i64(r, (long)B, "mremap to a new place");
+	is_u64(vm_swap_count(f->p->mm, A, A + MB(1)), 0, "no entry left behind");
+	is_u64(vm_swap_count(f->p->mm, B, B + MB(1)), nswap, "every entry moved");
+	is_u64(f->p->mm->rss[VM_RSS_SWAP], nswap, "MM_SWAPENTS unchanged");
+	is_i64(kfx_check(f, "mremap"), 0, "consistent after the move");
+	for (uint64_t i = 0; i < 256; i++)
+		bad += rd(f, f->p, B + i * PG) != (int)(unsigned char)(i ^ 0x5a);
+	is_u64(bad, 0, "every page reads back at its new place");
+	MUNMAP(f, B, MB(1));
+	is_u64(pt->nonpresent, 0, "munmap removes the entries");
+	is_u64(pt->table_frames, tables0, "and frees their tables");
+	is_u64(f->k->swap->inuse, 0, "and their slots");
+	kfx_free(f);
+}
+
 int main(void)
 {
 	test_watermarks();
@@ -309,6 +350,7 @@ int main(void)
 	test_oom();
 	test_bad_swap_setting();
 	test_swap_priorities();
+	test_entries_in_tables();
 	test_swap_default_priorities();
 	return done_testing();
 }
