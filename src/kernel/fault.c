@@ -268,6 +268,16 @@ static unsigned do_wp_page(struct vm_fault *vmf, const struct vm_pt_leaf *leaf)
 	return wp_page_copy(vmf, pfn);
 }
 
+unsigned vm_do_wp_page(struct vm_fault *vmf)
+{
+	struct vm_pt *pt = &vmf->mm->pt;
+	struct vm_pt_leaf leaf;
+
+	if (pt->ops->lookup(pt, vmf->address, &leaf) || leaf.size != VM_PSIZE_4K)
+		return VM_FAULT_SIGSEGV;
+	return do_wp_page(vmf, &leaf);
+}
+
 static unsigned handle_pte_fault(struct vm_fault *vmf);
 
 /* Linux: wp_huge_pmd() / do_huge_pmd_wp_page() and huge_pmd_set_accessed()

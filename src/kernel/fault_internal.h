@@ -46,6 +46,12 @@ unsigned vm_fault_map_anon(struct vm_fault *vmf, uint64_t pfn, uint64_t prot);
  * table either). */
 bool vm_fault_pmd_none(const struct vm_fault *vmf);
 
+/* Linux: do_wp_page() for the present 4 KiB PTE at vmf->address: reuse
+ * the page if nobody else holds it, else copy it.  do_swap_page calls it
+ * within a write fault when it had to map the page read-only.  0, or a
+ * VM_FAULT_* error. */
+unsigned vm_do_wp_page(struct vm_fault *vmf);
+
 /* do_fault() for file VMAs: do_read_fault (with do_fault_around),
  * do_cow_fault, do_shared_fault.  fault_file.c. */
 unsigned vm_do_fault(struct vm_fault *vmf);

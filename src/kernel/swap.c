@@ -551,5 +551,14 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 	else
 		vm_page_clear(pg, VM_PG_ANON_EXCLUSIVE);
 	swap_put(k, a, off);
-	return major ? VM_FAULT_MAJOR : 0;
+	unsigned ret = major ? VM_FAULT_MAJOR : 0;
+	/* Linux: a write that could not map the page writable (it is still
+	 * shared: another entry holds the slot, or another PTE maps the page)
+	 * goes on to do_wp_page() in the same fault, which copies it unless it
+	 * has become the only holder. */
+	if (fault_write(vmf) && !(prot & VM_PTE_RW)) {
+		unsigned wp = vm_do_wp_page(vmf);
+		ret = wp & VM_FAULT_ERROR ? wp & VM_FAULT_ERROR : ret | wp;
+	}
+	return ret;
 }

@@ -341,6 +341,52 @@ static void test_entries_in_tables(void)
 	kfx_free(f);
 }
 
+/* A write to a swapped-out page whose slot fork shares (Linux
+ * do_swap_page: the page is not exclusive, so it is mapped read-only and
+ * the write goes on to do_wp_page in the same fault, which copies it):
+ * one fault, major, one COW copy; the writer sees its byte, the other
+ * process the old one, and a second write faults no more. */
+static void test_swap_write_shared(void)
+{
+	const char *const w[] = { "phys=1M", "swap=64M", "policy=fifo", "thp=never", NULL };
+	struct kfx *f = kfx_new_with(w);
+	struct vm_stats s0, s1;
+	vm_pte e;
+
+	MMAP(f, A, MB(1), RW, ANON_FIXED, -1, 0);
+	for (uint64_t i = 0; i < 256; i++)
+		wr(f, f->p, A + i * PG, 0x11);
+	long pid = vm_sys_clone(f->k, f->p, 0, "child", NULL);
+	struct vm_proc *c = pid > 0 ? vm_proc_find(f->k, (int)pid) : NULL;
+	ok(c && vm_swap_pte_at(f->p->mm, A, &e) && vm_swap_pte_at(c->mm, A, &e),
+	   "after fork the first page is a swap entry in both");
+	if (!c) {
+		kfx_free(f);
+		return;
+	}
+	struct vm_swap_area *a = vm_swap_area_of(f->k, e);
+	ok(a && a->map[vm_swp_pte_offset(e)] == 2, "its slot has two references");
+	uint64_t cmin = c->min_flt, cmaj = c->maj_flt;
+	vmlab_machine_stats(f->m, &s0);
+	is_i64(wr(f, c, A, 0x22), 0, "the child writes it");
+	vmlab_machine_stats(f->m, &s1);
+	is_u64(s1.pgfault - s0.pgfault, 1, "exactly one fault");
+	ok(c->maj_flt == cmaj + 1 && c->min_flt == cmin, "a major one (maj_flt %" PRIu64
+	   " -> %" PRIu64 ", min_flt %" PRIu64 " -> %" PRIu64 ")", cmaj, c->maj_flt, cmin,
+	   c->min_flt);
+	is_u64(s1.flt_cow - s0.flt_cow, 1, "with a COW copy in it");
+	is_i64(wr(f, c, A + 1, 0x33), 0, "a second write");
+	vmlab_machine_stats(f->m, &s0);
+	is_u64(s0.pgfault - s1.pgfault, 0, "takes no fault: the copy is writable");
+	is_i64(rd(f, c, A), 0x22, "the child reads its byte");
+	is_i64(rd(f, f->p, A), 0x11, "the parent still reads the old one");
+	is_i64(kfx_check(f, "COW after swap-in"), 0, "consistent");
+	vm_sys_exit(f->k, c, 0);
+	vm_sys_exit(f->k, f->p, 0);
+	is_u64(f->k->swap->inuse, 0, "no slot outlives the processes");
+	kfx_free(f);
+}
+
 int main(void)
 {
 	test_watermarks();
@@ -351,6 +397,7 @@ int main(void)
 	test_bad_swap_setting();
 	test_swap_priorities();
 	test_entries_in_tables();
+	test_swap_write_shared();
 	test_swap_default_priorities();
 	return done_testing();
 }
