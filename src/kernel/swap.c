@@ -286,15 +286,16 @@ bool vm_swap_any(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 	       pt->ops->for_each_entry(pt, start, end, stop_at_entry, NULL) == 1;
 }
 
-struct zap_swap {
+/* The context of a walk over one mm's entries. */
+struct swap_walk {
 	struct vm_kernel *k;
-	struct vm_mm *mm;
+	struct vm_mm *mm;            /* zap: the mm walked; fork: the child */
 };
 
 /* Linux: free_swap_and_cache() for each entry zap_nonpresent_ptes clears. */
 static int zap_entry(void *ctx, const struct vm_pt_leaf *leaf)
 {
-	struct zap_swap *z = ctx;
+	struct swap_walk *z = ctx;
 	struct vm_swap_area *a = vm_swap_area_of(z->k, leaf->pte);
 
 	z->mm->rss[VM_RSS_SWAP]--;
@@ -305,21 +306,16 @@ static int zap_entry(void *ctx, const struct vm_pt_leaf *leaf)
 
 void vm_swap_zap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
-	struct zap_swap z = { .k = k, .mm = mm };
+	struct swap_walk z = { .k = k, .mm = mm };
 
 	if (start < end)
 		mm->pt.ops->clear_nonpresent(&mm->pt, start, end, zap_entry, &z);
 }
 
-struct fork_swap {
-	struct vm_kernel *k;
-	struct vm_mm *dst;
-};
-
 /* Linux: copy_nonpresent_pte() -> swap_duplicate(). */
 static int fork_entry(void *ctx, const struct vm_pt_leaf *leaf)
 {
-	struct fork_swap *f = ctx;
+	struct swap_walk *f = ctx;
 	struct vm_swap_area *a = vm_swap_area_of(f->k, leaf->pte);
 	uint64_t off = vm_swp_pte_offset(leaf->pte);
 
@@ -327,18 +323,18 @@ static int fork_entry(void *ctx, const struct vm_pt_leaf *leaf)
 		return 0;
 	if (!a || a->map[off] == UINT16_MAX)
 		return -ENOMEM;     /* swap_count_continuation is not modelled */
-	int err = f->dst->pt.ops->set_pte(&f->dst->pt, leaf->va, leaf->pte);
+	int err = f->mm->pt.ops->set_pte(&f->mm->pt, leaf->va, leaf->pte);
 	if (err)
 		return err;
 	a->map[off]++;
-	f->dst->rss[VM_RSS_SWAP]++;
+	f->mm->rss[VM_RSS_SWAP]++;
 	return 0;
 }
 
 int vm_swap_fork(struct vm_kernel *k, struct vm_mm *dst, struct vm_mm *src, vm_vaddr start,
 		 vm_vaddr end)
 {
-	struct fork_swap f = { .k = k, .dst = dst };
+	struct swap_walk f = { .k = k, .mm = dst };
 
 	if (!src->pt.nonpresent || start >= end)
 		return 0;

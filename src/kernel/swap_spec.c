@@ -6,26 +6,17 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <vmlab/settings.h>
 
 #include "base/compiler.h"
+#include "base/error.h"
 #include "hw/pte.h"
 
-static int why_set(char *why, size_t len, const char *fmt, ...) VM_PRINTF(3, 4);
-static int why_set(char *why, size_t len, const char *fmt, ...)
-{
-	if (why && len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+/* Say why in why (len bytes; may be NULL) and return -EINVAL. */
+#define why_set(why, len, ...) (vm_check_fail((why), (len), __VA_ARGS__), -EINVAL)
 
 /* swapon -p: -1 .. 32767, decimal, nothing after it. */
 static int parse_prio(const char *p, size_t n, int *prio)
