@@ -49,7 +49,9 @@ T=$(mktemp -d /tmp/vmlab-bench-vgtool.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 mkdir "$T/work"
 cd "$T/work"
-ENV=(env -i VALGRIND_LIB="$DIR" PATH=/usr/bin:/bin VMLAB_VGTOOL_DIR="$DIR")
+# PYTHONHASHSEED: python3 salts its hashes with random bytes at each start
+# (other work in each run, so the two replays' accesses would differ).
+ENV=(env -i VALGRIND_LIB="$DIR" PATH=/usr/bin:/bin VMLAB_VGTOOL_DIR="$DIR" PYTHONHASHSEED=0)
 lines=20000
 gzbytes=200000
 lsdir=/usr/bin

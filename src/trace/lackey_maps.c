@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/compiler.h"
 #include "base/error.h"
 #include "kernel/uapi.h"
 #include "trace/lackey.h"
@@ -225,11 +226,16 @@ static void set_program(struct lk_map *map)
  * moved from. */
 static void place_trampoline(struct lk_maps *m, struct lk_map *map, const struct names *nm)
 {
-	for (size_t i = 0; i < map->nseg; i++) {
+	const char *own[4];       /* Valgrind's files: its tool, in practice alone */
+	size_t nown = 0;
+	for (size_t k = 0; k < MAX_NAMES && nown < VM_ARRAY_SIZE(own); k++)
+		if (nm->valgrind[k] && nm->name[k])
+			own[nown++] = nm->name[k];
+	for (size_t i = 0; i < map->nseg && nown; i++) {
 		struct lk_segment *sg = &map->seg[i];
 		bool tool = false;
-		for (size_t k = 0; sg->path && k < MAX_NAMES && !tool; k++)
-			tool = nm->valgrind[k] && nm->name[k] && strcmp(nm->name[k], sg->path) == 0;
+		for (size_t k = 0; sg->path && k < nown && !tool; k++)
+			tool = strcmp(own[k], sg->path) == 0;
 		if (!tool)
 			continue;
 		if (!m->tramp_len) {
