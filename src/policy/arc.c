@@ -68,7 +68,7 @@ static int arc_init(struct vm_evict *e)
 		return -ENOMEM;
 	/* |B1| + |B2| <= c while memory is full, c + 1 for a moment during a
 	 * ghost hit (REPLACE before the page leaves its ghost list) */
-	if (vm_ghost_init(&a->ghost, e->host, e->capacity + 1) != 0)
+	if (vm_ghost_init(&a->ghost, e->host, e->capacity + 1, !e->shadows) != 0)
 		return -ENOMEM;
 	vm_ilist_init(a->link, HT1(a));
 	vm_ilist_init(a->link, HT2(a));
@@ -97,7 +97,7 @@ static void arc_prepare(struct arc *a, const struct vm_evict_ref *r)
 {
 	uint32_t c = a->e.capacity;
 	uint32_t b1 = a->ghost.len[B1], b2 = a->ghost.len[B2];
-	uint32_t g = r ? vm_ghost_find(&a->ghost, r->key) : VM_GHOST_NONE;
+	uint32_t g = r ? vm_ghost_find(&a->ghost, r->key, r->shadow) : VM_GHOST_NONE;
 
 	a->prepared = r != NULL;
 	a->prepared_key = r ? r->key : 0;
@@ -156,9 +156,11 @@ static void arc_remove(struct vm_evict *e, uint32_t frame, bool evicted)
 		a->t2--;
 	vm_ilist_del(a->link, frame);
 	if (evicted && frame == a->victim && a->victim_to != TO_NOWHERE)
-		vm_ghost_push(&a->ghost, a->victim_to == TO_B1 ? B1 : B2, a->pg[frame].key, 0);
+		e->shadow = vm_ghost_shadow(vm_ghost_push(&a->ghost, a->victim_to == TO_B1 ? B1 : B2,
+							  a->pg[frame].key, 0));
 	else if (evicted && frame != a->victim)
-		vm_ghost_push(&a->ghost, a->pg[frame].in == T1 ? B1 : B2, a->pg[frame].key, 0);
+		e->shadow = vm_ghost_shadow(vm_ghost_push(&a->ghost, a->pg[frame].in == T1 ? B1 : B2,
+							  a->pg[frame].key, 0));
 	a->victim = VM_EVICT_NONE;
 	a->pg[frame].in = 0;
 }
@@ -174,7 +176,7 @@ static void arc_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict
 		a->t1++;
 		vm_ilist_add(a->link, frame, HT1(a));
 	} else {
-		uint32_t g = vm_ghost_find(&a->ghost, r->key);
+		uint32_t g = vm_ghost_find(&a->ghost, r->key, r->shadow);
 		if (g != VM_GHOST_NONE)
 			vm_ghost_del(&a->ghost, g);
 		a->pg[frame].in = T2;
@@ -239,7 +241,7 @@ static int arc_check(const struct vm_evict *e, char *msg, size_t len)
 	return 0;
 }
 
-static void arc_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+static void arc_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key, uint32_t shadow)
 {
 	const struct arc *a = (const struct arc *)e;
 	if (frame != VM_EVICT_NONE) {
@@ -249,7 +251,7 @@ static void arc_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
 	}
 	/* A miss: its ghost lookup, the LRU ends REPLACE takes from, and the
 	 * oldest ghosts a new page may push out. */
-	vm_ghost_prefetch(&a->ghost, key);
+	vm_ghost_prefetch(&a->ghost, key, shadow);
 	for (uint32_t h = HT1(a); h <= HT2(a); h++) {
 		uint32_t t = vm_ilist_last(a->link, h);
 		if (t < e->frames) {

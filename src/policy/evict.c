@@ -76,6 +76,7 @@ int vm_evict_create(const struct vm_evict_ops *ops, const struct vm_evict_params
 	e->tau = p->tau ? p->tau : p->frames;
 	e->tick = p->tick ? p->tick : p->frames;
 	e->swappiness = p->swappiness_set ? p->swappiness : 60;
+	e->shadows = p->shadows;
 	e->bits = p->bits;
 	e->hw = p->hw;
 	e->hw_ctx = p->hw_ctx;

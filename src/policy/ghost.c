@@ -49,12 +49,12 @@ static inline void unlink_node(struct vm_ghost *g, uint32_t n)
 	v[v[n].next].prev = v[n].prev;
 }
 
-int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap)
+int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool hashed)
 {
 	uint64_t slots = 8;
 
 	memset(g, 0, sizeof(*g));
-	if (cap == 0)
+	if (cap == 0 || (!hashed && cap >= INT32_MAX))
 		return -EINVAL;
 	while (slots < (uint64_t)cap * 2)
 		slots <<= 1;
@@ -62,8 +62,9 @@ int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap)
 	g->hmask = (uint32_t)(slots - 1);
 	g->hshift = 32 - (unsigned)__builtin_ctzll(slots);
 	g->node = vm_host_calloc(host, (size_t)cap + VM_GHOST_LISTS + 1, sizeof(*g->node));
-	g->slot = vm_host_calloc(host, slots, sizeof(*g->slot));
-	if (!g->node || !g->slot) {
+	if (hashed)
+		g->slot = vm_host_calloc(host, slots, sizeof(*g->slot));
+	if (!g->node || (hashed && !g->slot)) {
 		vm_ghost_fini(g, host);
 		return -ENOMEM;
 	}
@@ -85,7 +86,7 @@ void vm_ghost_fini(struct vm_ghost *g, struct vm_host *host)
 	memset(g, 0, sizeof(*g));
 }
 
-uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key)
+uint32_t vm_ghost_find_hashed(const struct vm_ghost *g, uint64_t key)
 {
 	uint64_t h = hash64(key), fp = h & TOP32;
 	for (uint32_t i = home_of(g, h);; i = (i + 1) & g->hmask) {
@@ -118,7 +119,8 @@ static void hash_del(struct vm_ghost *g, uint32_t i)
 void vm_ghost_del(struct vm_ghost *g, uint32_t node)
 {
 	struct vm_ghost_node *n = &g->node[node];
-	hash_del(g, n->slot);
+	if (g->slot)
+		hash_del(g, n->slot);
 	g->len[n->list]--;
 	g->used--;
 	unlink_node(g, node);
@@ -141,6 +143,8 @@ uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t
 	link_after(g, n, HEAD(g, list));
 	g->len[list]++;
 	g->used++;
+	if (!g->slot)
+		return n;
 	uint64_t h = hash64(key);
 	uint32_t i = home_of(g, h);
 	while (g->slot[i])
@@ -188,10 +192,10 @@ int vm_ghost_check(const struct vm_ghost *g, char *msg, size_t len)
 			if (g->node[n].list != l)
 				return vm_check_fail(msg, len, "ghost node %u on list %u says %u", n, l,
 						     g->node[n].list);
-			if (vm_ghost_find(g, g->node[n].key) != n)
+			if (vm_ghost_find(g, g->node[n].key, vm_ghost_shadow(n)) != n)
 				return vm_check_fail(msg, len, "ghost key %" PRIu64 " not found",
 						     g->node[n].key);
-			if (slot_node(g->slot[g->node[n].slot]) != n)
+			if (g->slot && slot_node(g->slot[g->node[n].slot]) != n)
 				return vm_check_fail(msg, len, "ghost node %u: slot %u holds another", n,
 						     g->node[n].slot);
 			prev = n;
@@ -201,8 +205,10 @@ int vm_ghost_check(const struct vm_ghost *g, char *msg, size_t len)
 					     g->len[l]);
 		total += count;
 	}
-	for (uint32_t i = 0; i <= g->hmask; i++)
+	for (uint32_t i = 0; g->slot && i <= g->hmask; i++)
 		hashed += g->slot[i] != 0;
+	if (!g->slot)
+		hashed = total;
 	if (total != g->used || hashed != g->used)
 		return vm_check_fail(msg, len, "ghosts: %u on lists, %u hashed, used %u", total, hashed,
 				     g->used);

@@ -12,10 +12,19 @@
  * key (most lookups: a miss on a page never seen or long forgotten) reads
  * one cache line of the table and no node, and a deletion needs no key.
  * Nothing allocates after init.
+ *
+ * Without the hash (init with hashed = false): the driver keeps shadows
+ * (evict.h) and every lookup comes with the shadow the driver kept for the
+ * key, vm_ghost_shadow() of the node made when the key was pushed.  The
+ * node is read and must still be on a list and hold the key (it may have
+ * been forgotten and reused since); nothing else is touched.  The driver
+ * always holds the shadow of the key's latest push, so the answer is the
+ * hash's.
  */
 #ifndef VM_POLICY_GHOST_H
 #define VM_POLICY_GHOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,23 +46,49 @@ struct vm_ghost {
 	uint32_t used;             /* nodes on lists; == sum of len[] */
 	uint32_t len[VM_GHOST_LISTS];
 	struct vm_ghost_node *node;   /* cap nodes, then VM_GHOST_LISTS heads, then the free list */
-	uint64_t *slot;            /* hash: top 32 bits of the hash << 32 | (node + 1), 0 = empty */
+	uint64_t *slot;            /* hash: top 32 bits of the hash << 32 | (node + 1), 0 = empty;
+	                              NULL without the hash */
 	uint32_t hmask;
 	unsigned hshift;           /* 32 - log2(slots): home slot = top 32 bits >> hshift */
 };
 
-/* 0, -EINVAL (cap 0) or -ENOMEM (nothing allocated). */
-int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap);
+/* cap nodes, with the hash when hashed (the driver keeps no shadows).
+ * 0, -EINVAL (cap 0 or, without the hash, 2^31 - 1 or more) or -ENOMEM
+ * (nothing allocated). */
+int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool hashed);
 void vm_ghost_fini(struct vm_ghost *g, struct vm_host *host);
 
-/* The node holding key, or VM_GHOST_NONE. */
-uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key);
-
-/* Start loading the hash slot where key's lookup begins. */
-static inline void vm_ghost_prefetch(const struct vm_ghost *g, uint64_t key)
+/* What the driver keeps for the key of node (1..cap: below 2^31). */
+static inline uint32_t vm_ghost_shadow(uint32_t node)
 {
-	uint64_t h = key * UINT64_C(0x9e3779b97f4a7c15);
-	__builtin_prefetch(&g->slot[(uint32_t)(h >> 32) >> g->hshift]);
+	return node + 1;
+}
+
+/* vm_ghost_find with the hash. */
+uint32_t vm_ghost_find_hashed(const struct vm_ghost *g, uint64_t key);
+
+/* The node holding key, or VM_GHOST_NONE.  shadow: the driver's shadow
+ * for key (0: none), used without the hash and ignored with it. */
+static inline uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key, uint32_t shadow)
+{
+	if (g->slot)
+		return vm_ghost_find_hashed(g, key);
+	uint32_t n = shadow - 1;             /* 0 (none) wraps past cap */
+	if (n < g->cap && g->node[n].list < VM_GHOST_LISTS && g->node[n].key == key)
+		return n;
+	return VM_GHOST_NONE;
+}
+
+/* Start loading where key's lookup begins: its hash slot, or the node its
+ * shadow names. */
+static inline void vm_ghost_prefetch(const struct vm_ghost *g, uint64_t key, uint32_t shadow)
+{
+	if (g->slot) {
+		uint64_t h = key * UINT64_C(0x9e3779b97f4a7c15);
+		__builtin_prefetch(&g->slot[(uint32_t)(h >> 32) >> g->hshift]);
+	} else if (shadow - 1 < g->cap) {
+		__builtin_prefetch(&g->node[shadow - 1]);
+	}
 }
 
 /* Start loading what forgetting list's oldest ghost will touch: the node
@@ -64,7 +99,8 @@ static inline void vm_ghost_prefetch_oldest(const struct vm_ghost *g, unsigned l
 	if (g->len[list]) {
 		const struct vm_ghost_node *n = &g->node[g->node[g->cap + list].prev];
 		__builtin_prefetch(n);
-		__builtin_prefetch(&g->slot[n->slot]);
+		if (g->slot)
+			__builtin_prefetch(&g->slot[n->slot]);
 	}
 }
 

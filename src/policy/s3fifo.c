@@ -62,7 +62,7 @@ static int s3_init(struct vm_evict *e)
 	if (!s->link || !s->pg || !s->victims)
 		return -ENOMEM;
 	uint32_t g = (uint32_t)((uint64_t)e->capacity * 9 / 10);
-	if (vm_ghost_init(&s->ghost, e->host, g ? g : 1) != 0)
+	if (vm_ghost_init(&s->ghost, e->host, g ? g : 1, !e->shadows) != 0)
 		return -ENOMEM;
 	vm_ilist_init(s->link, HS(s));
 	vm_ilist_init(s->link, HM(s));
@@ -81,7 +81,7 @@ static void s3_fini(struct vm_evict *e)
 static void s3_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_ref *r)
 {
 	struct s3fifo *s = (struct s3fifo *)e;
-	uint32_t g = vm_ghost_find(&s->ghost, r->key);
+	uint32_t g = vm_ghost_find(&s->ghost, r->key, r->shadow);
 
 	s->pg[frame].key = r->key;
 	s->pg[frame].freq = 0;
@@ -172,7 +172,7 @@ static void s3_remove(struct vm_evict *e, uint32_t frame, bool evicted)
 	struct s3fifo *s = (struct s3fifo *)e;
 	if (s->pg[frame].queue == QDOOMED) {
 		if (evicted && s->pg[frame].to_ghost)
-			vm_ghost_push(&s->ghost, 0, s->pg[frame].key, 0);
+			e->shadow = vm_ghost_shadow(vm_ghost_push(&s->ghost, 0, s->pg[frame].key, 0));
 		return;
 	}
 	/* Freed by the driver without being chosen. */
@@ -225,7 +225,7 @@ static int s3_check(const struct vm_evict *e, char *msg, size_t len)
 	return 0;
 }
 
-static void s3_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+static void s3_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key, uint32_t shadow)
 {
 	const struct s3fifo *s = (const struct s3fifo *)e;
 	if (frame != VM_EVICT_NONE) {
@@ -233,7 +233,7 @@ static void s3_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
 		return;
 	}
 	/* A miss: its lookup in G, and the tails evict() will look at. */
-	vm_ghost_prefetch(&s->ghost, key);
+	vm_ghost_prefetch(&s->ghost, key, shadow);
 	uint32_t t = vm_ilist_last(s->link, HS(s));
 	if (t < e->frames)
 		__builtin_prefetch(&s->pg[t]);
