@@ -211,8 +211,30 @@ static bool ref_s3_step(struct ref_s3 *r, uint64_t x, struct outcome *o)
 	return false;
 }
 
-/* The reference on refs[0..n). */
-static void run_reference(bool arc, uint32_t c, const uint64_t *refs, size_t n, struct outcome *o)
+/* Before reference t, every FREE_EVERY-th, the driver frees the page of
+ * reference t - 1 without evicting it (munmap): S3-FIFO forgets it, no ghost. */
+#define FREE_EVERY 7
+
+static bool freed_before(bool frees, size_t t)
+{
+	return frees && t > 0 && t % FREE_EVERY == 0;
+}
+
+static void ref_s3_free(struct ref_s3 *r, uint64_t x)
+{
+	int i;
+	if ((i = kfind(&r->s, x)) >= 0) {
+		kdel(&r->s, (uint32_t)i);
+		memmove(&r->fs[i], &r->fs[i + 1], r->s.len - (uint32_t)i);
+	} else if ((i = kfind(&r->m, x)) >= 0) {
+		kdel(&r->m, (uint32_t)i);
+		memmove(&r->fm[i], &r->fm[i + 1], r->m.len - (uint32_t)i);
+	}
+}
+
+/* The reference on refs[0..n) (frees: S3-FIFO only). */
+static void run_reference(bool arc, uint32_t c, const uint64_t *refs, size_t n, bool frees,
+			  struct outcome *o)
 {
 	static struct ref_arc a;
 	static struct ref_s3 s;
@@ -222,8 +244,11 @@ static void run_reference(bool arc, uint32_t c, const uint64_t *refs, size_t n, 
 	a.c = c;
 	s.c = c;
 	s.gcap = c * 9 / 10 ? c * 9 / 10 : 1;
-	for (size_t t = 0; t < n; t++)
+	for (size_t t = 0; t < n; t++) {
+		if (!arc && freed_before(frees, t))
+			ref_s3_free(&s, refs[t - 1]);
 		o->hit[t] = arc ? ref_arc_step(&a, refs[t], o) : ref_s3_step(&s, refs[t], o);
+	}
 }
 
 /* The policy in the lab (shadows kept by the driver). */
@@ -259,8 +284,9 @@ static int run_lab(const char *name, uint32_t c, const uint64_t *refs, size_t n,
 
 /* The policy under a driver that keeps no shadows: frames found by a
  * linear search, evictions through choose/remove while memory is full or
- * the policy wants more. */
-static int run_plain(const char *name, uint32_t c, const uint64_t *refs, size_t n, struct outcome *o)
+ * the policy wants more; with frees, pages freed as run_reference does. */
+static int run_plain(const char *name, uint32_t c, const uint64_t *refs, size_t n, bool frees,
+		     struct outcome *o)
 {
 	struct vm_evict_params p = { .frames = c };
 	static uint64_t page[MAXC];
@@ -276,6 +302,11 @@ static int run_plain(const char *name, uint32_t c, const uint64_t *refs, size_t 
 		struct vm_evict_ref r = { .key = refs[t], .next = VM_EVICT_NEVER };
 		uint32_t f = VM_EVICT_NONE;
 		e->now = t;
+		for (uint32_t i = 0; freed_before(frees, t) && i < c; i++)
+			if (used[i] && page[i] == refs[t - 1]) {
+				vm_evict_remove(e, i, false);
+				used[i] = false;
+			}
 		for (uint32_t i = 0; i < c; i++)
 			if (used[i] && page[i] == refs[t])
 				f = i;
@@ -341,9 +372,9 @@ static void against_reference(const char *name, uint64_t seed)
 {
 	static const uint32_t sizes[] = { 1, 2, 3, 4, 7, 10, 16, 33, 64, 100, 256 };
 	static uint64_t refs[MAXN];
-	static struct outcome want, lab, plain;
+	static struct outcome want, lab, plain, want_freed;
 	struct vm_rng rng;
-	unsigned runs = 0, bad_lab = 0, bad_plain = 0;
+	unsigned runs = 0, bad_lab = 0, bad_plain = 0, bad_freed = 0;
 	uint64_t hits = 0, total = 0;
 	bool arc = strcmp(name, "arc") == 0;
 
@@ -361,7 +392,7 @@ static void against_reference(const char *name, uint64_t seed)
 					refs[t] = vm_rng_below(&rng, pages) * 7919 + 13;
 			else
 				zipf_string(&rng, refs, n, pages, kind == 1 ? 0.8 : 1.2);
-			run_reference(arc, c, refs, n, &want);
+			run_reference(arc, c, refs, n, false, &want);
 			size_t at = 0;
 			runs++;
 			if (run_lab(name, c, refs, n, &lab) != 0 || !same(&want, &lab, n, &at)) {
@@ -369,10 +400,20 @@ static void against_reference(const char *name, uint64_t seed)
 					diag("%s in the lab, c %u, string %u: differs at reference %zu", name,
 					     c, kind, at);
 			}
-			if (run_plain(name, c, refs, n, &plain) != 0 || !same(&want, &plain, n, &at)) {
+			if (run_plain(name, c, refs, n, false, &plain) != 0 ||
+			    !same(&want, &plain, n, &at)) {
 				if (bad_plain++ == 0)
 					diag("%s without shadows, c %u, string %u: differs at reference %zu",
 					     name, c, kind, at);
+			}
+			if (!arc) {
+				run_reference(arc, c, refs, n, true, &want_freed);
+				if (run_plain(name, c, refs, n, true, &plain) != 0 ||
+				    !same(&want_freed, &plain, n, &at)) {
+					if (bad_freed++ == 0)
+						diag("%s with frees, c %u, string %u: differs at reference %zu",
+						     name, c, kind, at);
+				}
 			}
 			for (size_t t = 0; t < n; t++)
 				hits += want.hit[t];
@@ -382,6 +423,9 @@ static void against_reference(const char *name, uint64_t seed)
 	ok(bad_lab == 0, "%s in the lab = the reference on %u strings (every hit, every victim)", name,
 	   runs);
 	ok(bad_plain == 0, "%s without driver shadows = the reference on %u strings", name, runs);
+	if (!arc)
+		ok(bad_freed == 0, "%s = the reference when the driver frees every %dth page", name,
+		   FREE_EVERY);
 	/* The strings must exercise both hits and misses. */
 	ok(hits > total / 10 && hits < total * 9 / 10, "%s: the strings hit %" PRIu64 " of %" PRIu64,
 	   name, hits, total);
