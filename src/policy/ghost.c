@@ -31,24 +31,6 @@ static inline uint32_t slot_node(uint64_t s)
 	return (uint32_t)s - 1u;
 }
 
-/* List links through the nodes (heads are nodes too). */
-static inline void link_after(struct vm_ghost *g, uint32_t n, uint32_t prev)
-{
-	struct vm_ghost_node *v = g->node;
-	uint32_t next = v[prev].next;
-	v[n].prev = prev;
-	v[n].next = next;
-	v[next].prev = n;
-	v[prev].next = n;
-}
-
-static inline void unlink_node(struct vm_ghost *g, uint32_t n)
-{
-	struct vm_ghost_node *v = g->node;
-	v[v[n].prev].next = v[n].next;
-	v[v[n].next].prev = v[n].prev;
-}
-
 int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool hashed)
 {
 	uint64_t slots = 8;
@@ -74,7 +56,7 @@ int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool h
 	}
 	for (uint32_t n = 0; n < cap; n++) {
 		g->node[n].list = VM_GHOST_LISTS;
-		link_after(g, n, FREE(g));
+		vm_ghost_link_after(g, n, FREE(g));
 	}
 	return 0;
 }
@@ -98,7 +80,7 @@ uint32_t vm_ghost_find_hashed(const struct vm_ghost *g, uint64_t key)
 	}
 }
 
-static void hash_del(struct vm_ghost *g, uint32_t i)
+void vm_ghost_hash_del(struct vm_ghost *g, uint32_t i)
 {
 	/* Backward shift: move later entries of the probe run into the hole
 	 * when their home slot is not cyclically in (hole, j]. */
@@ -116,52 +98,14 @@ static void hash_del(struct vm_ghost *g, uint32_t i)
 	g->slot[i] = 0;
 }
 
-void vm_ghost_del(struct vm_ghost *g, uint32_t node)
+void vm_ghost_hash_add(struct vm_ghost *g, uint64_t key, uint32_t node)
 {
-	struct vm_ghost_node *n = &g->node[node];
-	if (g->slot)
-		hash_del(g, n->slot);
-	g->len[n->list]--;
-	g->used--;
-	unlink_node(g, node);
-	n->list = VM_GHOST_LISTS;
-	link_after(g, node, FREE(g));
-}
-
-uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t val)
-{
-	if (g->node[FREE(g)].next == FREE(g)) {
-		unsigned from = g->len[list] ? list : (unsigned)(list ^ 1);
-		vm_ghost_del(g, g->node[HEAD(g, from)].prev);
-	}
-	uint32_t n = g->node[FREE(g)].next;
-	unlink_node(g, n);
-	struct vm_ghost_node *v = &g->node[n];
-	v->key = key;
-	v->val = val;
-	v->list = list;
-	link_after(g, n, HEAD(g, list));
-	g->len[list]++;
-	g->used++;
-	if (!g->slot)
-		return n;
 	uint64_t h = hash64(key);
 	uint32_t i = home_of(g, h);
 	while (g->slot[i])
 		i = (i + 1) & g->hmask;
-	g->slot[i] = (h & TOP32) | (n + 1u);
-	v->slot = i;
-	return n;
-}
-
-uint32_t vm_ghost_oldest(const struct vm_ghost *g, unsigned list)
-{
-	return g->len[list] ? g->node[HEAD(g, list)].prev : VM_GHOST_NONE;
-}
-
-uint32_t vm_ghost_newest(const struct vm_ghost *g, unsigned list)
-{
-	return g->len[list] ? g->node[HEAD(g, list)].next : VM_GHOST_NONE;
+	g->slot[i] = (h & TOP32) | (node + 1u);
+	g->node[node].slot = i;
 }
 
 void vm_ghost_format(const struct vm_ghost *g, unsigned list, char *buf, size_t len)

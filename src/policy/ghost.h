@@ -118,17 +118,76 @@ static inline unsigned vm_ghost_list(const struct vm_ghost *g, uint32_t node)
 	return g->node[node].list;
 }
 
-/* Forget a node. */
-void vm_ghost_del(struct vm_ghost *g, uint32_t node);
+/* The hash's part of vm_ghost_del and vm_ghost_push (ghost.c). */
+void vm_ghost_hash_del(struct vm_ghost *g, uint32_t slot);
+void vm_ghost_hash_add(struct vm_ghost *g, uint64_t key, uint32_t node);
+
+/* List links through the nodes (heads are nodes cap + list, the free
+ * list's head cap + VM_GHOST_LISTS). */
+static inline void vm_ghost_link_after(struct vm_ghost *g, uint32_t n, uint32_t prev)
+{
+	struct vm_ghost_node *v = g->node;
+	uint32_t next = v[prev].next;
+	v[n].prev = prev;
+	v[n].next = next;
+	v[next].prev = n;
+	v[prev].next = n;
+}
+
+static inline void vm_ghost_unlink(struct vm_ghost *g, uint32_t n)
+{
+	struct vm_ghost_node *v = g->node;
+	v[v[n].prev].next = v[n].next;
+	v[v[n].next].prev = v[n].prev;
+}
+
+/* Forget a node.  (Inline, as push: one call of each per eviction.) */
+static inline void vm_ghost_del(struct vm_ghost *g, uint32_t node)
+{
+	struct vm_ghost_node *n = &g->node[node];
+	if (g->slot)
+		vm_ghost_hash_del(g, n->slot);
+	g->len[n->list]--;
+	g->used--;
+	vm_ghost_unlink(g, node);
+	n->list = VM_GHOST_LISTS;
+	vm_ghost_link_after(g, node, g->cap + VM_GHOST_LISTS);
+}
 
 /* Remember key with val at the newest end of list.  When the pool is full
  * the oldest ghost of that list is forgotten first (of the other list if
  * that one is empty).  The key must not be present.  Returns the node. */
-uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t val);
+static inline uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t val)
+{
+	uint32_t free_head = g->cap + VM_GHOST_LISTS;
+	if (g->node[free_head].next == free_head) {
+		unsigned from = g->len[list] ? list : (unsigned)(list ^ 1);
+		vm_ghost_del(g, g->node[g->cap + from].prev);
+	}
+	uint32_t n = g->node[free_head].next;
+	vm_ghost_unlink(g, n);
+	struct vm_ghost_node *v = &g->node[n];
+	v->key = key;
+	v->val = val;
+	v->list = list;
+	vm_ghost_link_after(g, n, g->cap + list);
+	g->len[list]++;
+	g->used++;
+	if (g->slot)
+		vm_ghost_hash_add(g, key, n);
+	return n;
+}
 
 /* Oldest and newest node of list, or VM_GHOST_NONE. */
-uint32_t vm_ghost_oldest(const struct vm_ghost *g, unsigned list);
-uint32_t vm_ghost_newest(const struct vm_ghost *g, unsigned list);
+static inline uint32_t vm_ghost_oldest(const struct vm_ghost *g, unsigned list)
+{
+	return g->len[list] ? g->node[g->cap + list].prev : VM_GHOST_NONE;
+}
+
+static inline uint32_t vm_ghost_newest(const struct vm_ghost *g, unsigned list)
+{
+	return g->len[list] ? g->node[g->cap + list].next : VM_GHOST_NONE;
+}
 
 /* Keys of list, oldest first, as "[k1 k2 ...]" into buf (truncated with
  * "..." past len). */
