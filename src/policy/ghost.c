@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "policy/evict.h"
 
 #define HEAD(g, l)  ((g)->cap + (uint32_t)(l))
 #define FREE(g)     ((g)->cap + VM_GHOST_LISTS)
@@ -46,7 +47,11 @@ int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool h
 	g->node = vm_host_calloc(host, (size_t)cap + VM_GHOST_LISTS + 1, sizeof(*g->node));
 	if (hashed)
 		g->slot = vm_host_calloc(host, slots, sizeof(*g->slot));
-	if (!g->node || (hashed && !g->slot)) {
+	else
+		g->tag = vm_host_calloc(host, cap, sizeof(*g->tag));
+	vm_evict_hugepages(g->node, ((size_t)cap + VM_GHOST_LISTS + 1) * sizeof(*g->node));
+	vm_evict_hugepages(g->slot, slots * sizeof(*g->slot));
+	if (!g->node || (hashed ? !g->slot : !g->tag)) {
 		vm_ghost_fini(g, host);
 		return -ENOMEM;
 	}
@@ -56,6 +61,8 @@ int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool h
 	}
 	for (uint32_t n = 0; n < cap; n++) {
 		g->node[n].list = VM_GHOST_LISTS;
+		if (g->tag)
+			g->tag[n] = 1;            /* free, key 0 */
 		vm_ghost_link_after(g, n, FREE(g));
 	}
 	return 0;
@@ -65,6 +72,7 @@ void vm_ghost_fini(struct vm_ghost *g, struct vm_host *host)
 {
 	vm_host_free(host, g->node);
 	vm_host_free(host, g->slot);
+	vm_host_free(host, g->tag);
 	memset(g, 0, sizeof(*g));
 }
 

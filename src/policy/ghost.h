@@ -16,8 +16,11 @@
  * Without the hash (init with hashed = false): the driver keeps shadows
  * (evict.h) and every lookup comes with the shadow the driver kept for the
  * key, vm_ghost_shadow() of the node made when the key was pushed.  The
- * node is read and must still be on a list and hold the key (it may have
- * been forgotten and reused since); nothing else is touched.  The driver
+ * node must still be on a list and hold the key (it may have been forgotten
+ * and reused since).  Most shadows are of ghosts long forgotten, so that
+ * answer comes from a 4-byte tag per node (the low half of its key, or of
+ * the key + 1 when the node is free): an array a tenth the pool's size that
+ * stays in the cache; only a matching tag leads to the node.  The driver
  * always holds the shadow of the key's latest push, so the answer is the
  * hash's.
  */
@@ -46,6 +49,8 @@ struct vm_ghost {
 	uint32_t used;             /* nodes on lists; == sum of len[] */
 	uint32_t len[VM_GHOST_LISTS];
 	struct vm_ghost_node *node;   /* cap nodes, then VM_GHOST_LISTS heads, then the free list */
+	uint32_t *tag;             /* without the hash, per node: (uint32_t)key on a list,
+	                              (uint32_t)(key + 1) free; else NULL */
 	uint64_t *slot;            /* hash: top 32 bits of the hash << 32 | (node + 1), 0 = empty;
 	                              NULL without the hash */
 	uint32_t hmask;
@@ -74,7 +79,8 @@ static inline uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key, uin
 	if (g->slot)
 		return vm_ghost_find_hashed(g, key);
 	uint32_t n = shadow - 1;             /* 0 (none) wraps past cap */
-	if (n < g->cap && g->node[n].list < VM_GHOST_LISTS && g->node[n].key == key)
+	if (n < g->cap && g->tag[n] == (uint32_t)key && g->node[n].list < VM_GHOST_LISTS &&
+	    g->node[n].key == key)
 		return n;
 	return VM_GHOST_NONE;
 }
@@ -87,7 +93,7 @@ static inline void vm_ghost_prefetch(const struct vm_ghost *g, uint64_t key, uin
 		uint64_t h = key * UINT64_C(0x9e3779b97f4a7c15);
 		__builtin_prefetch(&g->slot[(uint32_t)(h >> 32) >> g->hshift]);
 	} else if (shadow - 1 < g->cap) {
-		__builtin_prefetch(&g->node[shadow - 1]);
+		__builtin_prefetch(&g->tag[shadow - 1]);
 	}
 }
 
@@ -147,6 +153,8 @@ static inline void vm_ghost_del(struct vm_ghost *g, uint32_t node)
 	struct vm_ghost_node *n = &g->node[node];
 	if (g->slot)
 		vm_ghost_hash_del(g, n->slot);
+	else
+		g->tag[node] = (uint32_t)(n->key + 1);
 	g->len[n->list]--;
 	g->used--;
 	vm_ghost_unlink(g, node);
@@ -175,6 +183,8 @@ static inline uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t
 	g->used++;
 	if (g->slot)
 		vm_ghost_hash_add(g, key, n);
+	else
+		g->tag[n] = (uint32_t)key;
 	return n;
 }
 

@@ -22,6 +22,7 @@ static int grow(struct vm_host *host, void **p, uint64_t *cap, uint64_t want, si
 	void *n = vm_host_calloc(host, ncap, size);
 	if (!n)
 		return -ENOMEM;
+	vm_evict_hugepages(n, ncap * size);
 	if (*p)
 		memcpy(n, *p, *cap * size);
 	vm_host_free(host, *p);
@@ -86,6 +87,7 @@ int vm_lab_sim_create(const struct vm_evict_ops *ops, uint32_t frames,
 	s->bits = vm_host_calloc(host, frames, sizeof(*s->bits));
 	s->free = vm_host_calloc(host, frames, sizeof(*s->free));
 	s->victims = vm_host_calloc(host, frames, sizeof(*s->victims));
+	vm_evict_hugepages(s->id_of, (size_t)frames * sizeof(*s->id_of));
 	if (!s->id_of || !s->bits || !s->free || !s->victims) {
 		vm_lab_sim_destroy(s);
 		return -ENOMEM;
