@@ -93,7 +93,10 @@ static inline void vm_ghost_prefetch(const struct vm_ghost *g, uint64_t key, uin
 		uint64_t h = key * UINT64_C(0x9e3779b97f4a7c15);
 		__builtin_prefetch(&g->slot[(uint32_t)(h >> 32) >> g->hshift]);
 	} else if (shadow - 1 < g->cap) {
+		/* the tag, and the node for a ghost hit (most tags do not match,
+		 * but a hit waiting for its node would stall the whole miss) */
 		__builtin_prefetch(&g->tag[shadow - 1]);
+		__builtin_prefetch(&g->node[shadow - 1]);
 	}
 }
 
