@@ -10,6 +10,12 @@
  *   (b) the bundled real trace (examples/traces/ls-l-usr-bin.vmt, 18.5 M
  *       accesses of ls -l /usr/bin) with the full model: data mode (frames
  *       hold bytes), default settings; and in meta mode beside it.
+ *   (c) under memory pressure, for the linux and clock policies: the
+ *       bundled trace with phys=3M (just under what ls needs: reclaim
+ *       and swap now and then), and a synthetic loop over 24 MiB of
+ *       anonymous memory with phys=16M (reclaim and swap on every pass),
+ *       both with swap=64M; beside the accesses per second, the reclaim
+ *       counters (pgscan, pswpout, pswpin) show the pressure happened.
  *   memory: a synthetic trace of 200 M accesses streamed through a pipe
  *       replays in the host memory of its first 10 M: replay keeps what
  *       the touched pages need, not what the trace's length would.
@@ -99,18 +105,54 @@ static void synth(struct vm_trace_writer *w, uint64_t n)
 	vm_trace_writer_put(w, &x);
 }
 
-static size_t synth_vmt(bool compress, char **out)
+/* Under pressure: PRESSURE_PASSES passes over PRESSURE_PAGES anonymous
+ * pages, each visit a fetch and 15 data accesses to the page (reads, then
+ * a write every fourth pass, so swapped pages are sometimes dirty again). */
+#define PRESSURE_PAGES  6144      /* 24 MiB */
+#define PRESSURE_PASSES 16
+#define PRESSURE_REPS   3
+
+static void synth_pressure(struct vm_trace_writer *w)
+{
+	struct vm_trace_event e = ev_mmap(0x400000, 1 << 12, 5);
+	vm_trace_writer_put(w, &e);
+	e = ev_mmap(0x20000000, (uint64_t)PRESSURE_PAGES << 12, 3);
+	vm_trace_writer_put(w, &e);
+	for (unsigned pass = 0; pass < PRESSURE_PASSES; pass++)
+		for (uint64_t pg = 0; pg < PRESSURE_PAGES; pg++) {
+			uint64_t a = 0x20000000 + (pg << 12);
+			e = ev_acc(VM_ACC_EXEC, 0x400000 + (pg & 0x3ff) * 4, 4);
+			vm_trace_writer_put(w, &e);
+			for (unsigned k = 0; k < 15; k++) {
+				bool write = k == 0 && (pass & 3) == 0;
+				e = ev_acc(write ? VM_ACC_WRITE : VM_ACC_READ, a + k * 256, 8);
+				vm_trace_writer_put(w, &e);
+			}
+		}
+	struct vm_trace_event x = { .kind = VM_TEV_EXIT, .pid = 1 };
+	vm_trace_writer_put(w, &x);
+}
+
+static size_t synth_vmt_of(bool compress, bool pressure, char **out)
 {
 	size_t len;
 	FILE *f = open_memstream(out, &len);
 	struct vm_trace_writer *w;
 	if (!f || vm_trace_writer_create("vmt", f, compress, 1, &w))
 		exit(1);
-	synth(w, SYNTH_ACCESSES);
+	if (pressure)
+		synth_pressure(w);
+	else
+		synth(w, SYNTH_ACCESSES);
 	vm_trace_writer_end(w);
 	vm_trace_writer_destroy(w);
 	fclose(f);
 	return len;
+}
+
+static size_t synth_vmt(bool compress, char **out)
+{
+	return synth_vmt_of(compress, false, out);
 }
 
 static char *load(const char *path, size_t *len)
@@ -160,15 +202,19 @@ static struct vm_machine *machine(const char *mode)
 	return m;
 }
 
-/* Replay data on a fresh machine; the accesses replayed. */
-static uint64_t replay(const char *data, size_t len, const char *mode, uint64_t *walks)
+/* Replay data on a fresh machine of the settings words; the accesses
+ * replayed, the machine's counters at the end in *st. */
+static uint64_t replay_on(const char *data, size_t len, const char *const *words, unsigned nwords,
+			  struct vm_stats *st)
 {
-	struct vm_machine *m = machine(mode);
+	struct vm_machine *m;
 	struct vm_trace *t;
 	struct vm_replay *r;
 	struct vm_error err;
 	struct vm_replay_result res;
 	const struct vm_replay_opts o = { 0 };
+	if (bench_machine(words, nwords, &m))
+		exit(1);
 	if (vm_trace_open_mem("bench", data, len, NULL, &t, &err) || vm_replay_create(m, &o, &r))
 		exit(1);
 	if (vm_replay_run(r, t, &err)) {
@@ -179,8 +225,7 @@ static uint64_t replay(const char *data, size_t len, const char *mode, uint64_t 
 	uint64_t acc = 0;
 	for (unsigned i = 0; i < VM_RK_COUNT; i++)
 		acc += res.acc[i];
-	if (walks)
-		*walks = res.stats.walks;
+	*st = res.stats;
 	vm_replay_result_free(&res);
 	vm_replay_destroy(r);
 	vm_trace_close(t);
@@ -188,11 +233,24 @@ static uint64_t replay(const char *data, size_t len, const char *mode, uint64_t 
 	return acc;
 }
 
-/* Best seconds of decode (mode NULL) or replay in mode. */
-static double best(const char *data, size_t len, const char *mode)
+/* Replay data in mode (meta or data), default settings otherwise. */
+static uint64_t replay(const char *data, size_t len, const char *mode, uint64_t *walks)
+{
+	char word[32];
+	const char *words[] = { word };
+	struct vm_stats st;
+	snprintf(word, sizeof(word), "mode=%s", mode);
+	uint64_t acc = replay_on(data, len, words, 1, &st);
+	if (walks)
+		*walks = st.walks;
+	return acc;
+}
+
+/* Best seconds of decode (mode NULL) or replay in mode, of reps passes. */
+static double best_of(const char *data, size_t len, const char *mode, int reps)
 {
 	double b = 1e30;
-	for (int i = 0; i < BENCH_REPS; i++) {
+	for (int i = 0; i < reps; i++) {
 		double t0 = bench_now();
 		if (mode)
 			replay(data, len, mode, NULL);
@@ -205,6 +263,11 @@ static double best(const char *data, size_t len, const char *mode)
 	return b;
 }
 
+static double best(const char *data, size_t len, const char *mode)
+{
+	return best_of(data, len, mode, BENCH_REPS);
+}
+
 static void figure(const char *label, const char *data, size_t len, const char *mode,
 		   const char *target)
 {
@@ -213,6 +276,33 @@ static void figure(const char *label, const char *data, size_t len, const char *
 	printf("%-44s %7.1f M acc/s   floor (decode only) %7.1f M acc/s   %.2fx the floor%s  "
 	       "[%" PRIu64 " accesses, %" PRIu64 " walks]\n", label, acc / tr / 1e6, acc / tf / 1e6,
 	       tf / tr, target, acc, walks);
+}
+
+/* (c): replay under pressure with phys and policy, swap=64M, meta mode;
+ * accesses per second beside the floor, and the counters of reclaim. */
+static void pressure(const char *label, const char *data, size_t len, const char *phys,
+		     const char *policy)
+{
+	char wphys[32], wpolicy[32];
+	const char *words[] = { "mode=meta", wphys, "swap=64M", wpolicy };
+	struct vm_stats st;
+	double tr = 1e30;
+	uint64_t acc = 0;
+
+	snprintf(wphys, sizeof(wphys), "phys=%s", phys);
+	snprintf(wpolicy, sizeof(wpolicy), "policy=%s", policy);
+	for (int i = 0; i < PRESSURE_REPS; i++) {
+		double t0 = bench_now();
+		acc = replay_on(data, len, words, 4, &st);
+		double dt = bench_now() - t0;
+		if (dt < tr)
+			tr = dt;
+	}
+	double tf = best(data, len, NULL);
+	printf("%-30s %-6s %7.2f M acc/s   floor %7.1f M acc/s   %.3fx the floor  [phys=%s: "
+	       "pgscan %" PRIu64 ", pswpout %" PRIu64 ", pswpin %" PRIu64 ", major faults %" PRIu64
+	       ", %" PRIu64 " accesses]\n", label, policy, acc / tr / 1e6, acc / tf / 1e6, tf / tr,
+	       phys, st.pgscan_kswapd + st.pgscan_direct, st.pswpout, st.pswpin, st.majflt, acc);
 }
 
 /* 200 M accesses through a pipe from a child that writes them: host RSS
@@ -282,6 +372,15 @@ int main(int argc, char **argv)
 	printf("(b) %s: %zu bytes\n", REAL, rlen);
 	figure("(b) real trace, full model (mode=data)", real, rlen, "data", "");
 	figure("(b) real trace, meta mode", real, rlen, "meta", "");
+	char *hot;
+	size_t hlen = synth_vmt_of(true, true, &hot);
+	printf("(c) under memory pressure, swap=64M, meta mode (best of %d):\n", PRESSURE_REPS);
+	for (unsigned i = 0; i < 2; i++) {
+		const char *policy = i ? "clock" : "linux";
+		pressure("(c) real trace", real, rlen, "3M", policy);
+		pressure("(c) 24 MiB loop in 16 MiB", hot, hlen, "16M", policy);
+	}
+	free(hot);
 	free(real);
 	if (argc < 2 || strcmp(argv[1], "--no-memory") != 0)
 		memory();

@@ -36,15 +36,12 @@ enum { B1 = 0, B2 = 1 };                  /* ghost lists */
 enum { CASE_NEW, CASE_B1, CASE_B2 };
 enum { TO_B1, TO_B2, TO_NOWHERE };
 
-struct arc_page {
-	uint64_t key;
-	uint8_t in;                /* T1 or T2 */
-};
-
 struct arc {
 	struct vm_evict e;
 	struct vm_ilink *link;     /* frames + 2: T1 and T2, MRU at head->next */
-	struct arc_page *pg;       /* per frame */
+	uint8_t *in;               /* per frame: T1 or T2 (a hit reads it: 1 byte a frame, so
+	                              the array stays in the cache) */
+	uint64_t *key;             /* per frame: read when the page is evicted */
 	struct vm_ghost ghost;     /* B1 and B2, capacity c + 1 */
 	uint32_t t1, t2;           /* |T1|, |T2| */
 	uint32_t p;                /* target |T1|, 0..c */
@@ -63,12 +60,13 @@ static int arc_init(struct vm_evict *e)
 {
 	struct arc *a = (struct arc *)e;
 	a->link = vm_evict_alloc(e, (size_t)e->frames + 2, sizeof(*a->link));
-	a->pg = vm_evict_alloc(e, e->frames, sizeof(*a->pg));
-	if (!a->link || !a->pg)
+	a->in = vm_evict_alloc(e, e->frames, sizeof(*a->in));
+	a->key = vm_evict_alloc(e, e->frames, sizeof(*a->key));
+	if (!a->link || !a->in || !a->key)
 		return -ENOMEM;
 	/* |B1| + |B2| <= c while memory is full, c + 1 for a moment during a
 	 * ghost hit (REPLACE before the page leaves its ghost list) */
-	if (vm_ghost_init(&a->ghost, e->host, e->capacity + 1) != 0)
+	if (vm_ghost_init(&a->ghost, e->host, e->capacity + 1, !e->shadows) != 0)
 		return -ENOMEM;
 	vm_ilist_init(a->link, HT1(a));
 	vm_ilist_init(a->link, HT2(a));
@@ -81,7 +79,8 @@ static void arc_fini(struct vm_evict *e)
 	struct arc *a = (struct arc *)e;
 	vm_ghost_fini(&a->ghost, e->host);
 	vm_evict_free(e, a->link);
-	vm_evict_free(e, a->pg);
+	vm_evict_free(e, a->in);
+	vm_evict_free(e, a->key);
 }
 
 static void drop_oldest_ghost(struct arc *a, unsigned list)
@@ -97,7 +96,7 @@ static void arc_prepare(struct arc *a, const struct vm_evict_ref *r)
 {
 	uint32_t c = a->e.capacity;
 	uint32_t b1 = a->ghost.len[B1], b2 = a->ghost.len[B2];
-	uint32_t g = r ? vm_ghost_find(&a->ghost, r->key) : VM_GHOST_NONE;
+	uint32_t g = r ? vm_ghost_find(&a->ghost, r->key, r->shadow) : VM_GHOST_NONE;
 
 	a->prepared = r != NULL;
 	a->prepared_key = r ? r->key : 0;
@@ -150,17 +149,19 @@ static uint32_t arc_choose(struct vm_evict *e, const struct vm_evict_ref *r)
 static void arc_remove(struct vm_evict *e, uint32_t frame, bool evicted)
 {
 	struct arc *a = (struct arc *)e;
-	if (a->pg[frame].in == T1)
+	if (a->in[frame] == T1)
 		a->t1--;
 	else
 		a->t2--;
 	vm_ilist_del(a->link, frame);
 	if (evicted && frame == a->victim && a->victim_to != TO_NOWHERE)
-		vm_ghost_push(&a->ghost, a->victim_to == TO_B1 ? B1 : B2, a->pg[frame].key, 0);
+		e->shadow = vm_ghost_shadow(vm_ghost_push(&a->ghost, a->victim_to == TO_B1 ? B1 : B2,
+							  a->key[frame], 0));
 	else if (evicted && frame != a->victim)
-		vm_ghost_push(&a->ghost, a->pg[frame].in == T1 ? B1 : B2, a->pg[frame].key, 0);
+		e->shadow = vm_ghost_shadow(vm_ghost_push(&a->ghost, a->in[frame] == T1 ? B1 : B2,
+							  a->key[frame], 0));
 	a->victim = VM_EVICT_NONE;
-	a->pg[frame].in = 0;
+	a->in[frame] = 0;
 }
 
 static void arc_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_ref *r)
@@ -168,16 +169,16 @@ static void arc_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict
 	struct arc *a = (struct arc *)e;
 	if (!a->prepared || a->prepared_key != r->key)
 		arc_prepare(a, r);
-	a->pg[frame].key = r->key;
+	a->key[frame] = r->key;
 	if (a->prepared_case == CASE_NEW) {
-		a->pg[frame].in = T1;
+		a->in[frame] = T1;
 		a->t1++;
 		vm_ilist_add(a->link, frame, HT1(a));
 	} else {
-		uint32_t g = vm_ghost_find(&a->ghost, r->key);
+		uint32_t g = vm_ghost_find(&a->ghost, r->key, r->shadow);
 		if (g != VM_GHOST_NONE)
 			vm_ghost_del(&a->ghost, g);
-		a->pg[frame].in = T2;
+		a->in[frame] = T2;
 		a->t2++;
 		vm_ilist_add(a->link, frame, HT2(a));
 	}
@@ -188,10 +189,10 @@ static void arc_access(struct vm_evict *e, uint32_t frame, const struct vm_evict
 {
 	struct arc *a = (struct arc *)e;
 	(void)r;
-	if (a->pg[frame].in == T1) {
+	if (a->in[frame] == T1) {
 		a->t1--;
 		a->t2++;
-		a->pg[frame].in = T2;
+		a->in[frame] = T2;
 	}
 	vm_ilist_move(a->link, frame, HT2(a));
 }
@@ -205,7 +206,7 @@ static uint32_t arc_order(const struct vm_evict *e, uint32_t *frames)
 
 static void arc_note(const struct vm_evict *e, uint32_t frame, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s", ((const struct arc *)e)->pg[frame].in == T1 ? "T1" : "T2");
+	snprintf(buf, len, "%s", ((const struct arc *)e)->in[frame] == T1 ? "T1" : "T2");
 }
 
 static void arc_state(const struct vm_evict *e, char *buf, size_t len)
@@ -239,21 +240,22 @@ static int arc_check(const struct vm_evict *e, char *msg, size_t len)
 	return 0;
 }
 
-static void arc_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+static void arc_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key, uint32_t shadow)
 {
 	const struct arc *a = (const struct arc *)e;
 	if (frame != VM_EVICT_NONE) {
 		__builtin_prefetch(&a->link[frame]);
-		__builtin_prefetch(&a->pg[frame]);
+		__builtin_prefetch(&a->in[frame]);
 		return;
 	}
 	/* A miss: its ghost lookup, the LRU ends REPLACE takes from, and the
 	 * oldest ghosts a new page may push out. */
-	vm_ghost_prefetch(&a->ghost, key);
+	vm_ghost_prefetch(&a->ghost, key, shadow);
 	for (uint32_t h = HT1(a); h <= HT2(a); h++) {
 		uint32_t t = vm_ilist_last(a->link, h);
 		if (t < e->frames) {
-			__builtin_prefetch(&a->pg[t]);
+			__builtin_prefetch(&a->in[t]);
+			__builtin_prefetch(&a->key[t]);
 			__builtin_prefetch(&a->link[a->link[t].prev]);
 		}
 	}

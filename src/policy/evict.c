@@ -4,7 +4,9 @@
 #include "policy/evict.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "base/error.h"
 #include "policy/policies.h"
@@ -42,9 +44,24 @@ const struct vm_evict_ops *vm_evict_find(const char *name)
 	return NULL;
 }
 
+void vm_evict_hugepages(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t start = ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+	uintptr_t end = ((uintptr_t)p + bytes) & ~(uintptr_t)((2u << 20) - 1);
+	if (p && end > start)
+		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)bytes;
+#endif
+}
+
 void *vm_evict_alloc(struct vm_evict *e, size_t count, size_t size)
 {
-	return vm_host_calloc(e->host, count, size);
+	void *p = vm_host_calloc(e->host, count, size);
+	vm_evict_hugepages(p, count * size);
+	return p;
 }
 
 void vm_evict_free(struct vm_evict *e, void *p)
@@ -76,6 +93,7 @@ int vm_evict_create(const struct vm_evict_ops *ops, const struct vm_evict_params
 	e->tau = p->tau ? p->tau : p->frames;
 	e->tick = p->tick ? p->tick : p->frames;
 	e->swappiness = p->swappiness_set ? p->swappiness : 60;
+	e->shadows = p->shadows;
 	e->bits = p->bits;
 	e->hw = p->hw;
 	e->hw_ctx = p->hw_ctx;

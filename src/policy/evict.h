@@ -30,6 +30,19 @@
  * before the next insert.  The driver sets `e->now` (virtual time:
  * references so far) before each call.
  *
+ * Shadows (Linux's shadow entries, mm/workingset.c).  A policy with a
+ * history of evicted pages must find a page's ghost when the page comes
+ * back.  A driver that has a slot per key anyway (the lab's frame_of[]
+ * by page id, as Linux has the page-cache slot) sets params.shadows: then
+ * remove(frame, true) leaves in e->shadow a value for the driver to keep
+ * in the evicted key's slot, and the driver hands it back in ref->shadow
+ * at that key's next miss (0 when it holds none).  The policy then needs
+ * no table of its own from keys to ghosts: the ghost is found with one
+ * array read.  Without params.shadows (the kernel) e->shadow is ignored
+ * and policies look keys up in their own hash table.  Either way the
+ * decisions are the same: a shadow only says where to look; the ghost
+ * found must still hold the key.
+ *
  * What a policy may see.  A policy declares VM_EVICT_SEES_ACCESSES when it
  * needs every hit (exact LRU, LFU, MRU, OPT, ARC, S3-FIFO): no MMU tells an
  * operating system about hits, so these are simulations of ideal hardware.
@@ -82,6 +95,8 @@ struct vm_evict_ref {
 	uint64_t key;              /* the page's identity */
 	uint64_t next;             /* NEEDS_FUTURE: time of the next reference to key, or NEVER */
 	unsigned flags;            /* VM_EVICT_REF_* */
+	uint32_t shadow;           /* params.shadows: what e->shadow was when key was
+	                            * last evicted, 0 = none (see "Shadows" above) */
 };
 
 /* Accessed/Dirty bits kept in page tables (the kernel's case). */
@@ -103,6 +118,7 @@ struct vm_evict_params {
 	uint64_t tick;             /* references between clock ticks (NRU, aging); 0 = frames */
 	unsigned swappiness;       /* linux: 0..200 (vm.swappiness); default 60 */
 	bool swappiness_set;       /* swappiness was given (0 is a valid value) */
+	bool shadows;              /* the driver keeps e->shadow per key (see above) */
 	uint8_t *bits;             /* A/D bits per frame kept by the driver, or NULL ... */
 	const struct vm_evict_hw_ops *hw;   /* ... and these functions instead */
 	void *hw_ctx;
@@ -122,6 +138,8 @@ struct vm_evict {
 	uint32_t used;             /* resident pages: inserts - removes */
 	uint32_t more;             /* victims still to free before the next insert */
 	uint64_t now;              /* virtual time, set by the driver */
+	bool shadows;              /* == params.shadows */
+	uint32_t shadow;           /* set by remove(frame, true): the evicted key's shadow, 0 = none */
 	uint64_t tau, tick;
 	unsigned swappiness;
 	uint8_t *bits;
@@ -156,9 +174,10 @@ struct vm_evict_ops {
 	/* Validate the policy's structures: 0 or -EUCLEAN with msg. */
 	int (*check)(const struct vm_evict *e, char *msg, size_t len);
 	/* Optional, for speed only: a reference to key (resident in frame, or
-	 * VM_EVICT_NONE) comes soon; start loading what access() or a miss
-	 * will touch (__builtin_prefetch).  Must not change any state. */
-	void (*prefetch)(const struct vm_evict *e, uint32_t frame, uint64_t key);
+	 * VM_EVICT_NONE with the driver's shadow for key, 0 for none) comes
+	 * soon; start loading what access() or a miss will touch
+	 * (__builtin_prefetch).  Must not change any state. */
+	void (*prefetch)(const struct vm_evict *e, uint32_t frame, uint64_t key, uint32_t shadow);
 };
 
 /* The registry. */
@@ -193,6 +212,7 @@ static inline uint32_t vm_evict_choose(struct vm_evict *e, const struct vm_evict
 
 static inline void vm_evict_remove(struct vm_evict *e, uint32_t frame, bool evicted)
 {
+	e->shadow = 0;
 	e->ops->remove(e, frame, evicted);
 	e->used--;
 }
@@ -247,7 +267,14 @@ static inline void vm_evict_writeback(struct vm_evict *e, uint32_t frame)
 		e->hw->writeback(e->hw_ctx, frame);
 }
 
-/* Allocation helpers for policies' init (zeroed; freed by vm_evict_free). */
+/* Ask the host for 2 MiB pages under the array [p, p + bytes) (what of it
+ * is aligned), where it has them (Linux: madvise MADV_HUGEPAGE): a policy's
+ * arrays are read at random, one page-table walk per read otherwise.  Only
+ * speed changes. */
+void vm_evict_hugepages(void *p, size_t bytes);
+
+/* Allocation helpers for policies' init (zeroed, on 2 MiB pages where
+ * large; freed by vm_evict_free). */
 void *vm_evict_alloc(struct vm_evict *e, size_t count, size_t size);
 void vm_evict_free(struct vm_evict *e, void *p);
 

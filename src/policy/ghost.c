@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "policy/evict.h"
 
 #define HEAD(g, l)  ((g)->cap + (uint32_t)(l))
 #define FREE(g)     ((g)->cap + VM_GHOST_LISTS)
@@ -31,30 +32,12 @@ static inline uint32_t slot_node(uint64_t s)
 	return (uint32_t)s - 1u;
 }
 
-/* List links through the nodes (heads are nodes too). */
-static inline void link_after(struct vm_ghost *g, uint32_t n, uint32_t prev)
-{
-	struct vm_ghost_node *v = g->node;
-	uint32_t next = v[prev].next;
-	v[n].prev = prev;
-	v[n].next = next;
-	v[next].prev = n;
-	v[prev].next = n;
-}
-
-static inline void unlink_node(struct vm_ghost *g, uint32_t n)
-{
-	struct vm_ghost_node *v = g->node;
-	v[v[n].prev].next = v[n].next;
-	v[v[n].next].prev = v[n].prev;
-}
-
-int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap)
+int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool hashed)
 {
 	uint64_t slots = 8;
 
 	memset(g, 0, sizeof(*g));
-	if (cap == 0)
+	if (cap == 0 || (!hashed && cap >= INT32_MAX))
 		return -EINVAL;
 	while (slots < (uint64_t)cap * 2)
 		slots <<= 1;
@@ -62,8 +45,13 @@ int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap)
 	g->hmask = (uint32_t)(slots - 1);
 	g->hshift = 32 - (unsigned)__builtin_ctzll(slots);
 	g->node = vm_host_calloc(host, (size_t)cap + VM_GHOST_LISTS + 1, sizeof(*g->node));
-	g->slot = vm_host_calloc(host, slots, sizeof(*g->slot));
-	if (!g->node || !g->slot) {
+	if (hashed)
+		g->slot = vm_host_calloc(host, slots, sizeof(*g->slot));
+	else
+		g->tag = vm_host_calloc(host, cap, sizeof(*g->tag));
+	vm_evict_hugepages(g->node, ((size_t)cap + VM_GHOST_LISTS + 1) * sizeof(*g->node));
+	vm_evict_hugepages(g->slot, slots * sizeof(*g->slot));
+	if (!g->node || (hashed ? !g->slot : !g->tag)) {
 		vm_ghost_fini(g, host);
 		return -ENOMEM;
 	}
@@ -73,7 +61,9 @@ int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap)
 	}
 	for (uint32_t n = 0; n < cap; n++) {
 		g->node[n].list = VM_GHOST_LISTS;
-		link_after(g, n, FREE(g));
+		if (g->tag)
+			g->tag[n] = 1;            /* free, key 0 */
+		vm_ghost_link_after(g, n, FREE(g));
 	}
 	return 0;
 }
@@ -82,10 +72,11 @@ void vm_ghost_fini(struct vm_ghost *g, struct vm_host *host)
 {
 	vm_host_free(host, g->node);
 	vm_host_free(host, g->slot);
+	vm_host_free(host, g->tag);
 	memset(g, 0, sizeof(*g));
 }
 
-uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key)
+uint32_t vm_ghost_find_hashed(const struct vm_ghost *g, uint64_t key)
 {
 	uint64_t h = hash64(key), fp = h & TOP32;
 	for (uint32_t i = home_of(g, h);; i = (i + 1) & g->hmask) {
@@ -97,7 +88,7 @@ uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key)
 	}
 }
 
-static void hash_del(struct vm_ghost *g, uint32_t i)
+void vm_ghost_hash_del(struct vm_ghost *g, uint32_t i)
 {
 	/* Backward shift: move later entries of the probe run into the hole
 	 * when their home slot is not cyclically in (hole, j]. */
@@ -115,49 +106,14 @@ static void hash_del(struct vm_ghost *g, uint32_t i)
 	g->slot[i] = 0;
 }
 
-void vm_ghost_del(struct vm_ghost *g, uint32_t node)
+void vm_ghost_hash_add(struct vm_ghost *g, uint64_t key, uint32_t node)
 {
-	struct vm_ghost_node *n = &g->node[node];
-	hash_del(g, n->slot);
-	g->len[n->list]--;
-	g->used--;
-	unlink_node(g, node);
-	n->list = VM_GHOST_LISTS;
-	link_after(g, node, FREE(g));
-}
-
-uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t val)
-{
-	if (g->node[FREE(g)].next == FREE(g)) {
-		unsigned from = g->len[list] ? list : (unsigned)(list ^ 1);
-		vm_ghost_del(g, g->node[HEAD(g, from)].prev);
-	}
-	uint32_t n = g->node[FREE(g)].next;
-	unlink_node(g, n);
-	struct vm_ghost_node *v = &g->node[n];
-	v->key = key;
-	v->val = val;
-	v->list = list;
-	link_after(g, n, HEAD(g, list));
-	g->len[list]++;
-	g->used++;
 	uint64_t h = hash64(key);
 	uint32_t i = home_of(g, h);
 	while (g->slot[i])
 		i = (i + 1) & g->hmask;
-	g->slot[i] = (h & TOP32) | (n + 1u);
-	v->slot = i;
-	return n;
-}
-
-uint32_t vm_ghost_oldest(const struct vm_ghost *g, unsigned list)
-{
-	return g->len[list] ? g->node[HEAD(g, list)].prev : VM_GHOST_NONE;
-}
-
-uint32_t vm_ghost_newest(const struct vm_ghost *g, unsigned list)
-{
-	return g->len[list] ? g->node[HEAD(g, list)].next : VM_GHOST_NONE;
+	g->slot[i] = (h & TOP32) | (node + 1u);
+	g->node[node].slot = i;
 }
 
 void vm_ghost_format(const struct vm_ghost *g, unsigned list, char *buf, size_t len)
@@ -188,10 +144,10 @@ int vm_ghost_check(const struct vm_ghost *g, char *msg, size_t len)
 			if (g->node[n].list != l)
 				return vm_check_fail(msg, len, "ghost node %u on list %u says %u", n, l,
 						     g->node[n].list);
-			if (vm_ghost_find(g, g->node[n].key) != n)
+			if (vm_ghost_find(g, g->node[n].key, vm_ghost_shadow(n)) != n)
 				return vm_check_fail(msg, len, "ghost key %" PRIu64 " not found",
 						     g->node[n].key);
-			if (slot_node(g->slot[g->node[n].slot]) != n)
+			if (g->slot && slot_node(g->slot[g->node[n].slot]) != n)
 				return vm_check_fail(msg, len, "ghost node %u: slot %u holds another", n,
 						     g->node[n].slot);
 			prev = n;
@@ -201,8 +157,10 @@ int vm_ghost_check(const struct vm_ghost *g, char *msg, size_t len)
 					     g->len[l]);
 		total += count;
 	}
-	for (uint32_t i = 0; i <= g->hmask; i++)
+	for (uint32_t i = 0; g->slot && i <= g->hmask; i++)
 		hashed += g->slot[i] != 0;
+	if (!g->slot)
+		hashed = total;
 	if (total != g->used || hashed != g->used)
 		return vm_check_fail(msg, len, "ghosts: %u on lists, %u hashed, used %u", total, hashed,
 				     g->used);

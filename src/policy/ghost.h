@@ -12,10 +12,22 @@
  * key (most lookups: a miss on a page never seen or long forgotten) reads
  * one cache line of the table and no node, and a deletion needs no key.
  * Nothing allocates after init.
+ *
+ * Without the hash (init with hashed = false): the driver keeps shadows
+ * (evict.h) and every lookup comes with the shadow the driver kept for the
+ * key, vm_ghost_shadow() of the node made when the key was pushed.  The
+ * node must still be on a list and hold the key (it may have been forgotten
+ * and reused since).  Most shadows are of ghosts long forgotten, so that
+ * answer comes from a 4-byte tag per node (the low half of its key, or of
+ * the key + 1 when the node is free): an array a tenth the pool's size that
+ * stays in the cache; only a matching tag leads to the node.  The driver
+ * always holds the shadow of the key's latest push, so the answer is the
+ * hash's.
  */
 #ifndef VM_POLICY_GHOST_H
 #define VM_POLICY_GHOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,23 +49,55 @@ struct vm_ghost {
 	uint32_t used;             /* nodes on lists; == sum of len[] */
 	uint32_t len[VM_GHOST_LISTS];
 	struct vm_ghost_node *node;   /* cap nodes, then VM_GHOST_LISTS heads, then the free list */
-	uint64_t *slot;            /* hash: top 32 bits of the hash << 32 | (node + 1), 0 = empty */
+	uint32_t *tag;             /* without the hash, per node: (uint32_t)key on a list,
+	                              (uint32_t)(key + 1) free; else NULL */
+	uint64_t *slot;            /* hash: top 32 bits of the hash << 32 | (node + 1), 0 = empty;
+	                              NULL without the hash */
 	uint32_t hmask;
 	unsigned hshift;           /* 32 - log2(slots): home slot = top 32 bits >> hshift */
 };
 
-/* 0, -EINVAL (cap 0) or -ENOMEM (nothing allocated). */
-int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap);
+/* cap nodes, with the hash when hashed (the driver keeps no shadows).
+ * 0, -EINVAL (cap 0 or, without the hash, 2^31 - 1 or more) or -ENOMEM
+ * (nothing allocated). */
+int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool hashed);
 void vm_ghost_fini(struct vm_ghost *g, struct vm_host *host);
 
-/* The node holding key, or VM_GHOST_NONE. */
-uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key);
-
-/* Start loading the hash slot where key's lookup begins. */
-static inline void vm_ghost_prefetch(const struct vm_ghost *g, uint64_t key)
+/* What the driver keeps for the key of node (1..cap: below 2^31). */
+static inline uint32_t vm_ghost_shadow(uint32_t node)
 {
-	uint64_t h = key * UINT64_C(0x9e3779b97f4a7c15);
-	__builtin_prefetch(&g->slot[(uint32_t)(h >> 32) >> g->hshift]);
+	return node + 1;
+}
+
+/* vm_ghost_find with the hash. */
+uint32_t vm_ghost_find_hashed(const struct vm_ghost *g, uint64_t key);
+
+/* The node holding key, or VM_GHOST_NONE.  shadow: the driver's shadow
+ * for key (0: none), used without the hash and ignored with it. */
+static inline uint32_t vm_ghost_find(const struct vm_ghost *g, uint64_t key, uint32_t shadow)
+{
+	if (g->slot)
+		return vm_ghost_find_hashed(g, key);
+	uint32_t n = shadow - 1;             /* 0 (none) wraps past cap */
+	if (n < g->cap && g->tag[n] == (uint32_t)key && g->node[n].list < VM_GHOST_LISTS &&
+	    g->node[n].key == key)
+		return n;
+	return VM_GHOST_NONE;
+}
+
+/* Start loading where key's lookup begins: its hash slot, or the node its
+ * shadow names. */
+static inline void vm_ghost_prefetch(const struct vm_ghost *g, uint64_t key, uint32_t shadow)
+{
+	if (g->slot) {
+		uint64_t h = key * UINT64_C(0x9e3779b97f4a7c15);
+		__builtin_prefetch(&g->slot[(uint32_t)(h >> 32) >> g->hshift]);
+	} else if (shadow - 1 < g->cap) {
+		/* the tag, and the node for a ghost hit (most tags do not match,
+		 * but a hit waiting for its node would stall the whole miss) */
+		__builtin_prefetch(&g->tag[shadow - 1]);
+		__builtin_prefetch(&g->node[shadow - 1]);
+	}
 }
 
 /* Start loading what forgetting list's oldest ghost will touch: the node
@@ -64,7 +108,8 @@ static inline void vm_ghost_prefetch_oldest(const struct vm_ghost *g, unsigned l
 	if (g->len[list]) {
 		const struct vm_ghost_node *n = &g->node[g->node[g->cap + list].prev];
 		__builtin_prefetch(n);
-		__builtin_prefetch(&g->slot[n->slot]);
+		if (g->slot)
+			__builtin_prefetch(&g->slot[n->slot]);
 	}
 }
 
@@ -82,17 +127,80 @@ static inline unsigned vm_ghost_list(const struct vm_ghost *g, uint32_t node)
 	return g->node[node].list;
 }
 
-/* Forget a node. */
-void vm_ghost_del(struct vm_ghost *g, uint32_t node);
+/* The hash's part of vm_ghost_del and vm_ghost_push (ghost.c). */
+void vm_ghost_hash_del(struct vm_ghost *g, uint32_t slot);
+void vm_ghost_hash_add(struct vm_ghost *g, uint64_t key, uint32_t node);
+
+/* List links through the nodes (heads are nodes cap + list, the free
+ * list's head cap + VM_GHOST_LISTS). */
+static inline void vm_ghost_link_after(struct vm_ghost *g, uint32_t n, uint32_t prev)
+{
+	struct vm_ghost_node *v = g->node;
+	uint32_t next = v[prev].next;
+	v[n].prev = prev;
+	v[n].next = next;
+	v[next].prev = n;
+	v[prev].next = n;
+}
+
+static inline void vm_ghost_unlink(struct vm_ghost *g, uint32_t n)
+{
+	struct vm_ghost_node *v = g->node;
+	v[v[n].prev].next = v[n].next;
+	v[v[n].next].prev = v[n].prev;
+}
+
+/* Forget a node.  (Inline, as push: one call of each per eviction.) */
+static inline void vm_ghost_del(struct vm_ghost *g, uint32_t node)
+{
+	struct vm_ghost_node *n = &g->node[node];
+	if (g->slot)
+		vm_ghost_hash_del(g, n->slot);
+	else
+		g->tag[node] = (uint32_t)(n->key + 1);
+	g->len[n->list]--;
+	g->used--;
+	vm_ghost_unlink(g, node);
+	n->list = VM_GHOST_LISTS;
+	vm_ghost_link_after(g, node, g->cap + VM_GHOST_LISTS);
+}
 
 /* Remember key with val at the newest end of list.  When the pool is full
  * the oldest ghost of that list is forgotten first (of the other list if
  * that one is empty).  The key must not be present.  Returns the node. */
-uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t val);
+static inline uint32_t vm_ghost_push(struct vm_ghost *g, unsigned list, uint64_t key, uint64_t val)
+{
+	uint32_t free_head = g->cap + VM_GHOST_LISTS;
+	if (g->node[free_head].next == free_head) {
+		unsigned from = g->len[list] ? list : (unsigned)(list ^ 1);
+		vm_ghost_del(g, g->node[g->cap + from].prev);
+	}
+	uint32_t n = g->node[free_head].next;
+	vm_ghost_unlink(g, n);
+	struct vm_ghost_node *v = &g->node[n];
+	v->key = key;
+	v->val = val;
+	v->list = list;
+	vm_ghost_link_after(g, n, g->cap + list);
+	g->len[list]++;
+	g->used++;
+	if (g->slot)
+		vm_ghost_hash_add(g, key, n);
+	else
+		g->tag[n] = (uint32_t)key;
+	return n;
+}
 
 /* Oldest and newest node of list, or VM_GHOST_NONE. */
-uint32_t vm_ghost_oldest(const struct vm_ghost *g, unsigned list);
-uint32_t vm_ghost_newest(const struct vm_ghost *g, unsigned list);
+static inline uint32_t vm_ghost_oldest(const struct vm_ghost *g, unsigned list)
+{
+	return g->len[list] ? g->node[g->cap + list].prev : VM_GHOST_NONE;
+}
+
+static inline uint32_t vm_ghost_newest(const struct vm_ghost *g, unsigned list)
+{
+	return g->len[list] ? g->node[g->cap + list].next : VM_GHOST_NONE;
+}
 
 /* Keys of list, oldest first, as "[k1 k2 ...]" into buf (truncated with
  * "..." past len). */

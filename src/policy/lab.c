@@ -22,6 +22,7 @@ static int grow(struct vm_host *host, void **p, uint64_t *cap, uint64_t want, si
 	void *n = vm_host_calloc(host, ncap, size);
 	if (!n)
 		return -ENOMEM;
+	vm_evict_hugepages(n, ncap * size);
 	if (*p)
 		memcpy(n, *p, *cap * size);
 	vm_host_free(host, *p);
@@ -73,7 +74,7 @@ int vm_lab_sim_create(const struct vm_evict_ops *ops, uint32_t frames,
 	int rc;
 
 	*out = NULL;
-	if (!ops || !host || frames == 0 || frames == UINT32_MAX)
+	if (!ops || !host || frames == 0 || frames >= VM_LAB_SHADOW - 1)
 		return -EINVAL;
 	s = vm_host_calloc(host, 1, sizeof(*s));
 	if (!s)
@@ -86,6 +87,7 @@ int vm_lab_sim_create(const struct vm_evict_ops *ops, uint32_t frames,
 	s->bits = vm_host_calloc(host, frames, sizeof(*s->bits));
 	s->free = vm_host_calloc(host, frames, sizeof(*s->free));
 	s->victims = vm_host_calloc(host, frames, sizeof(*s->victims));
+	vm_evict_hugepages(s->id_of, (size_t)frames * sizeof(*s->id_of));
 	if (!s->id_of || !s->bits || !s->free || !s->victims) {
 		vm_lab_sim_destroy(s);
 		return -ENOMEM;
@@ -94,6 +96,7 @@ int vm_lab_sim_create(const struct vm_evict_ops *ops, uint32_t frames,
 		params = *p;
 	params.frames = frames;
 	params.capacity = 0;
+	params.shadows = true;
 	params.bits = s->bits;
 	params.hw = NULL;
 	params.host = host;
@@ -141,9 +144,9 @@ VM_NOINLINE void vm_lab_sim_miss(struct vm_lab_sim *s, uint32_t id, const struct
 		uint32_t v = vm_evict_choose(e, r);
 		if (s->bits[v] & VM_EVICT_D)
 			s->n.writebacks++;      /* written back on its way out */
-		s->frame_of[s->id_of[v]] = 0;
 		s->victims[s->nvictims++] = s->id_of[v];
 		vm_evict_remove(e, v, true);
+		s->frame_of[s->id_of[v]] = VM_LAB_SHADOW | e->shadow;
 		s->free[s->nfree++] = v;
 		s->n.evictions++;
 	}
@@ -166,15 +169,15 @@ VM_NOINLINE void vm_lab_sim_miss(struct vm_lab_sim *s, uint32_t id, const struct
 static inline void run_one(struct vm_lab_sim *s, uint32_t id, uint64_t *t)
 {
 	uint32_t f = s->frame_of[id];
-	if (VM_LIKELY(f != 0)) {
+	if (VM_LIKELY(vm_lab_resident(f))) {
 		s->bits[f - 1] |= VM_EVICT_A;
 		if (s->sees) {
-			struct vm_evict_ref r = { id, VM_EVICT_NEVER, 0 };
+			struct vm_evict_ref r = { id, VM_EVICT_NEVER, 0, 0 };
 			s->e->now = *t;
 			vm_evict_access(s->e, f - 1, &r);
 		}
 	} else {
-		struct vm_evict_ref r = { id, VM_EVICT_NEVER, 0 };
+		struct vm_evict_ref r = { id, VM_EVICT_NEVER, 0, f & ~VM_LAB_SHADOW };
 		s->time = *t;
 		vm_lab_sim_miss(s, id, &r, false);
 	}
@@ -187,7 +190,7 @@ static inline void run_one(struct vm_lab_sim *s, uint32_t id, uint64_t *t)
 
 void vm_lab_sim_run_ids(struct vm_lab_sim *s, const uint32_t *ids, size_t n)
 {
-	void (*prefetch)(const struct vm_evict *, uint32_t, uint64_t) = s->ops->prefetch;
+	void (*prefetch)(const struct vm_evict *, uint32_t, uint64_t, uint32_t) = s->ops->prefetch;
 	uint64_t t = s->time;
 	size_t i = 0;
 
@@ -196,7 +199,10 @@ void vm_lab_sim_run_ids(struct vm_lab_sim *s, const uint32_t *ids, size_t n)
 			__builtin_prefetch(&s->frame_of[ids[i + FRAME_AHEAD]]);
 			if (prefetch) {
 				uint32_t id = ids[i + POLICY_AHEAD], f = s->frame_of[id];
-				prefetch(s->e, f ? f - 1 : VM_EVICT_NONE, id);
+				if (vm_lab_resident(f))
+					prefetch(s->e, f - 1, id, 0);
+				else
+					prefetch(s->e, VM_EVICT_NONE, id, f & ~VM_LAB_SHADOW);
 			}
 			run_one(s, ids[i], &t);
 		}
@@ -219,7 +225,7 @@ int vm_lab_sim_check(const struct vm_lab_sim *s, char *msg, size_t len)
 	uint32_t resident = 0;
 	for (uint32_t id = 0; id < s->ids_cap; id++) {
 		uint32_t f = s->frame_of[id];
-		if (!f)
+		if (!vm_lab_resident(f))
 			continue;
 		resident++;
 		if (f > s->frames || s->id_of[f - 1] != id)

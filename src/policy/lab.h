@@ -7,7 +7,10 @@
  * miss the bits are set before insert()).
  *
  * Pages are numbered densely (struct vm_lab_ids) so that a sim finds a
- * page's frame with one array load: frame_of[id].  Nothing allocates per
+ * page's frame with one array load: frame_of[id].  An evicted page's
+ * entry keeps the policy's shadow instead (evict.h, "Shadows"; Linux
+ * keeps it in the page-cache slot), so a policy with ghosts finds the
+ * page's ghost without a table of its own.  Nothing allocates per
  * reference except when a page is seen for the first time (the id tables
  * grow geometrically).
  */
@@ -49,7 +52,8 @@ struct vm_lab_sim {
 	const struct vm_evict_ops *ops;
 	uint32_t frames;
 	bool sees;                 /* ops->flags & VM_EVICT_SEES_ACCESSES */
-	uint32_t *frame_of;        /* per page id: frame + 1, 0 = not resident; ids_cap entries */
+	uint32_t *frame_of;        /* per page id: frame + 1 if resident, else VM_LAB_SHADOW |
+	                              the policy's shadow (0: none); ids_cap entries */
 	uint32_t ids_cap;
 	uint32_t *id_of;           /* per frame: the page id in it */
 	uint8_t *bits;             /* per frame: VM_EVICT_A | VM_EVICT_D */
@@ -64,8 +68,18 @@ struct vm_lab_sim {
 	struct vm_lab_counts n;
 };
 
-/* A sim of policy ops on frames frames (params other than frames, bits, hw
- * and host taken from p, which may be NULL).  0, -EINVAL, -ENOMEM. */
+/* frame_of[id] with this bit: not resident, the rest is the shadow. */
+#define VM_LAB_SHADOW 0x80000000u
+
+/* Is the page whose frame_of entry is v resident? */
+static inline bool vm_lab_resident(uint32_t v)
+{
+	return v - 1 < VM_LAB_SHADOW - 1;
+}
+
+/* A sim of policy ops on frames frames, fewer than 2^31 - 1 (params other
+ * than frames, capacity, shadows, bits, hw and host taken from p, which may
+ * be NULL).  0, -EINVAL, -ENOMEM. */
 int vm_lab_sim_create(const struct vm_evict_ops *ops, uint32_t frames,
 		      const struct vm_evict_params *p, struct vm_host *host, struct vm_lab_sim **out);
 void vm_lab_sim_destroy(struct vm_lab_sim *s);
@@ -85,8 +99,8 @@ static inline bool vm_lab_sim_ref(struct vm_lab_sim *s, uint32_t id, uint64_t ke
 				  uint64_t next)
 {
 	uint32_t f = s->frame_of[id];
-	struct vm_evict_ref r = { key, next, write ? VM_EVICT_REF_WRITE : 0u };
-	bool hit = f != 0;
+	struct vm_evict_ref r = { key, next, write ? VM_EVICT_REF_WRITE : 0u, f & ~VM_LAB_SHADOW };
+	bool hit = vm_lab_resident(f);
 
 	if (VM_LIKELY(hit)) {
 		s->bits[f - 1] |= (uint8_t)(VM_EVICT_A | (write ? VM_EVICT_D : 0u));

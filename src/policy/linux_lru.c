@@ -91,7 +91,7 @@ static int lx_init(struct vm_evict *e)
 	l->page = vm_evict_alloc(e, e->frames, sizeof(*l->page));
 	if (!l->link || !l->page)
 		return -ENOMEM;
-	if (vm_ghost_init(&l->shadow, e->host, e->capacity + 1) != 0)
+	if (vm_ghost_init(&l->shadow, e->host, e->capacity + 1, !e->shadows) != 0)
 		return -ENOMEM;
 	for (unsigned i = 0; i < 4; i++)
 		vm_ilist_init(l->link, HEAD(l, i));
@@ -137,7 +137,7 @@ static void lx_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_
 {
 	struct linux_lru *l = (struct linux_lru *)e;
 	bool anon = r->flags & VM_EVICT_REF_ANON;
-	uint32_t g = vm_ghost_find(&l->shadow, r->key);
+	uint32_t g = vm_ghost_find(&l->shadow, r->key, r->shadow);
 
 	l->page[frame].key = r->key;
 	l->page[frame].flags = (uint8_t)((anon ? PG_ANON : 0) | ((r->flags & VM_EVICT_REF_EXEC) ? PG_EXEC : 0));
@@ -248,8 +248,10 @@ static void lx_remove(struct vm_evict *e, uint32_t frame, bool evicted)
 	del_from_lru(l, frame);
 	if (evicted) {
 		/* workingset_eviction(): the age before this eviction ages it */
-		vm_ghost_push(&l->shadow, 0, l->page[frame].key,
-			      l->nonresident_age << 1 | ((l->page[frame].flags & PG_WORKINGSET) ? 1 : 0));
+		uint32_t g = vm_ghost_push(&l->shadow, 0, l->page[frame].key,
+					   l->nonresident_age << 1 |
+						   ((l->page[frame].flags & PG_WORKINGSET) ? 1 : 0));
+		e->shadow = vm_ghost_shadow(g);
 		l->nonresident_age++;
 	}
 	l->page[frame].flags = 0;
@@ -311,11 +313,11 @@ static int lx_check(const struct vm_evict *e, char *msg, size_t len)
 	return vm_ghost_check(&l->shadow, msg, len);
 }
 
-static void lx_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+static void lx_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key, uint32_t shadow)
 {
 	const struct linux_lru *l = (const struct linux_lru *)e;
 	if (frame == VM_EVICT_NONE) {
-		vm_ghost_prefetch(&l->shadow, key);
+		vm_ghost_prefetch(&l->shadow, key, shadow);
 		vm_ghost_prefetch_oldest(&l->shadow, 0);
 	}
 }

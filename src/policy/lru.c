@@ -17,9 +17,10 @@ static uint32_t lru_choose(struct vm_evict *e, const struct vm_evict_ref *r)
 	return vm_ilist_last(p->link, VM_RING_HEAD(p));
 }
 
-static void lru_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key)
+static void lru_prefetch(const struct vm_evict *e, uint32_t frame, uint64_t key, uint32_t shadow)
 {
 	(void)key;
+	(void)shadow;
 	if (frame != VM_EVICT_NONE)
 		__builtin_prefetch(&((const struct vm_ring *)e)->link[frame]);
 }
