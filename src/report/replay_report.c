@@ -90,7 +90,7 @@ static void settings_line(FILE *f, const struct vm_settings *s)
 {
 	static const enum vm_setting_id shown[] = {
 		VM_SET_MODE, VM_SET_PHYS, VM_SET_CPUS, VM_SET_TLB, VM_SET_PT, VM_SET_THP,
-		VM_SET_PAGECACHE, VM_SET_FAULT_AROUND, VM_SET_SEED,
+		VM_SET_PAGECACHE, VM_SET_FAULT_AROUND, VM_SET_POLICY, VM_SET_SWAP, VM_SET_SEED,
 	};
 	fprintf(f, "settings:");
 	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
@@ -148,6 +148,38 @@ static void text_faults(FILE *f, const struct vm_replay_result *r)
 	line(f, "pages mapped by fault-around", s->fault_around, "pages", NULL);
 	line(f, "pages written back", r->writeback, "pages",
 	     r->writeback_modelled ? NULL : "(writeback is not modelled by this build)");
+}
+
+/* Memory pressure: reclaim and swap traffic (Linux /proc/vmstat names in
+ * the JSON).  Printed only when something was reclaimed or swapped, so a
+ * replay with enough memory keeps its short summary. */
+#define VM_REPLAY_RECLAIM(X) \
+	X(pgscan_kswapd, "pages scanned by kswapd", "pages") \
+	X(pgsteal_kswapd, "pages freed by kswapd", "pages") \
+	X(pgscan_direct, "pages scanned by direct reclaim", "pages") \
+	X(pgsteal_direct, "pages freed by direct reclaim", "pages") \
+	X(allocstall, "direct reclaim passes (allocstall)", "passes") \
+	X(lru_putback, "chosen but could not go (put back)", "pages") \
+	X(pswpout, "pages written to swap (pswpout)", "pages") \
+	X(pswpin, "pages read from swap (pswpin)", "pages") \
+	X(swap_ra, "pages read ahead from swap", "pages") \
+	X(swap_ra_hit, "swap faults found in the swap cache", "faults") \
+	X(oom_kill, "processes killed by the OOM killer", "kills")
+
+static bool under_pressure(const struct vm_stats *s)
+{
+	return s->pgscan_kswapd || s->pgscan_direct || s->pswpin || s->oom_kill;
+}
+
+static void text_reclaim(FILE *f, const struct vm_replay_result *r)
+{
+	const struct vm_stats *s = &r->stats;
+	if (!under_pressure(s))
+		return;
+	fprintf(f, "\nmemory pressure (docs/reclaim.md)\n");
+#define RECLAIM_LINE(name, label, unit) line(f, label, s->name, unit, NULL);
+	VM_REPLAY_RECLAIM(RECLAIM_LINE)
+#undef RECLAIM_LINE
 }
 
 static void kib_line(FILE *f, const char *label, uint64_t now, uint64_t peak, const char *extra)
@@ -278,6 +310,7 @@ void vm_report_replay_text(FILE *f, const struct vm_replay_info *info,
 	text_accesses(f, r);
 	text_tlb(f, r);
 	text_faults(f, r);
+	text_reclaim(f, r);
 	text_memory(f, r);
 	text_estimate(f, r);
 	text_regions(f, r);
@@ -375,6 +408,11 @@ void vm_report_replay_json(struct vm_json *j, const char *key, const struct vm_r
 	vm_json_u64(j, "segv", s->sig_segv);
 	vm_json_u64(j, "sigbus", s->sig_bus);
 	vm_json_u64(j, "fault_around_pages", s->fault_around);
+	vm_json_end_object(j);
+	vm_json_begin_object(j, "reclaim");
+#define RECLAIM_JSON(name, label, unit) vm_json_u64(j, #name, s->name);
+	VM_REPLAY_RECLAIM(RECLAIM_JSON)
+#undef RECLAIM_JSON
 	vm_json_end_object(j);
 	vm_json_bool(j, "writeback_modelled", r->writeback_modelled);
 	vm_json_u64(j, "writeback_pages", r->writeback);
