@@ -413,3 +413,69 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 	swap_put(k, off);
 	return major ? VM_FAULT_MAJOR : 0;
 }
+
+/* ---- shmem (shmem_swap.c) ------------------------------------------------------ */
+
+int vm_swap_shmem_write(struct vm_kernel *k, uint64_t pfn, vm_pte *entry)
+{
+	struct vm_swap *s = k->swap;
+
+	if (!s)
+		return -ENOSPC;
+	/* Linux: folio_alloc_swap(), then swap_duplicate for the shmem
+	 * index's entry (shmem_writeout), then swap_writeout(). */
+	uint64_t off = get_swap_page(s);
+	if (!off)
+		return -ENOSPC;
+	s->owner[off] = NULL;         /* no anon_vma: the object holds the entry */
+	s->index[off] = 0;
+	if (write_slot(k, off, pfn)) {
+		slot_release(k, off);
+		return -ENOMEM;
+	}
+	s->map[off] = 1;
+	*entry = vm_swp_pte(0, off);
+	return 0;
+}
+
+/* The slot of a swap entry a shmem index holds, or 0 when it is bad. */
+static uint64_t shmem_slot(const struct vm_kernel *k, vm_pte entry)
+{
+	uint64_t off = vm_swp_pte_offset(entry);
+
+	if (!k->swap || vm_swp_pte_type(entry) != 0 || off == 0 || off >= k->swap->nslots ||
+	    !k->swap->map[off])
+		return 0;
+	return off;
+}
+
+int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, uint64_t *pfn, bool *major)
+{
+	uint64_t off = shmem_slot(k, entry);
+
+	*major = false;
+	if (!off)
+		return -EINVAL;
+	if (vm_u64map_get(&k->swap->cache, off, pfn)) {
+		k->stats->swap_ra_hit++;
+	} else {
+		/* Linux: shmem_swapin_cluster() -> swap_cluster_readahead(). */
+		int err = read_slot(k, off, pfn);
+		if (err)
+			return err;
+		*major = true;
+		vm_page_get(k, *pfn);
+		swap_readahead(k, off);
+		vm_page_put(k, *pfn);
+	}
+	vm_page_get(k, *pfn);
+	return 0;
+}
+
+void vm_swap_shmem_free(struct vm_kernel *k, vm_pte entry)
+{
+	uint64_t off = shmem_slot(k, entry);
+
+	if (off)
+		swap_put(k, off);
+}

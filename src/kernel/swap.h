@@ -99,4 +99,26 @@ void vm_swap_cache_forget(struct vm_kernel *k, uint64_t pfn);
 /* Is pfn in the swap cache? */
 bool vm_swap_cached(const struct vm_kernel *k, uint64_t pfn);
 
+/* ---- shmem (shmem_swap.c): entries held by a shmem object's index ---------
+ * Such an entry holds one reference on its slot (map[off] == 1, Linux's
+ * swap_duplicate in shmem_writeout), and no anon_vma (owner NULL). */
+
+/* Linux folio_alloc_swap() + swap_writeout() for shmem_writeout(): shmem
+ * page pfn, out of every mapping, gets a slot that the object's index will
+ * hold, and its bytes are written there (pswpout).  It is not left in the
+ * swap cache (the write completes at once).  0 and *entry, -ENOSPC (no
+ * slot, or no swap), -ENOMEM. */
+int vm_swap_shmem_write(struct vm_kernel *k, uint64_t pfn, vm_pte *entry);
+
+/* Linux swap_cache_get_folio() or shmem_swapin_cluster() (a read with
+ * readahead: pswpin, *major) for shmem_swapin_folio(): the page of entry,
+ * with a reference for the caller, still in the swap cache (as an
+ * anonymous page without owner).  0, -EINVAL (a bad entry), -ENOMEM. */
+int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, uint64_t *pfn, bool *major);
+
+/* Linux swap_free_nr() / free_swap_and_cache(): the index lets go of
+ * entry; the slot is free and its cached page leaves the swap cache.
+ * Nothing for a bad entry. */
+void vm_swap_shmem_free(struct vm_kernel *k, vm_pte entry);
+
 #endif
