@@ -42,6 +42,16 @@ static int write_page(struct kfx *f, vm_vaddr base, uint64_t i)
 	return vm_user_access(f->k, f->p, base + i * PG, PG, VM_ACC_WRITE, buf);
 }
 
+/* Write every page of the 2 MiB at base; the accesses that failed. */
+static unsigned write_region(struct kfx *f, vm_vaddr base)
+{
+	unsigned bad = 0;
+
+	for (uint64_t i = 0; i < NPAGES; i++)
+		bad += write_page(f, base, i) != 0;
+	return bad;
+}
+
 /* Pages of [base, base + n pages) whose bytes differ from page_byte's. */
 static unsigned bad_pages(struct kfx *f, vm_vaddr base, uint64_t n)
 {
@@ -76,10 +86,8 @@ static void test_split_and_swap(void)
 {
 	struct kfx *f = thp_machine("phys=8M", "swap=64M");
 	struct vm_stats s;
-	unsigned bad = 0;
+	unsigned bad = write_region(f, A);
 
-	for (uint64_t i = 0; i < NPAGES; i++)
-		bad += write_page(f, A, i) != 0;
 	vmlab_machine_stats(f->m, &s);
 	is_u64(bad, 0, "512 pages written");
 	is_u64(s.flt_thp, 1, "by one THP fault");
@@ -165,8 +173,7 @@ static void test_no_swap(void)
 	struct kfx *f = thp_machine("phys=8M", "swap=0");
 	struct vm_stats s;
 
-	for (uint64_t i = 0; i < NPAGES; i++)
-		write_page(f, A, i);
+	is_u64(write_region(f, A), 0, "2 MiB written");
 	uint64_t freed = vm_shrink_lru(f->k, 1, true);
 	vmlab_machine_stats(f->m, &s);
 	is_u64(freed, 0, "nothing reclaimed");
@@ -184,13 +191,10 @@ static void test_pressure(void)
 {
 	struct kfx *f = thp_machine("phys=4M", "swap=64M");
 	struct vm_stats s;
-	unsigned bad = 0;
+	unsigned bad = write_region(f, A);
 
-	for (uint64_t i = 0; i < NPAGES; i++)
-		bad += write_page(f, A, i) != 0;
 	MMAP(f, B, MB(2), RW, PRIV_ANON | VM_MAP_FIXED, -1, 0);
-	for (uint64_t i = 0; i < NPAGES; i++)
-		bad += write_page(f, B, i) != 0;
+	bad += write_region(f, B);
 	vmlab_machine_stats(f->m, &s);
 	is_u64(bad, 0, "4 MiB written on a 4 MiB machine");
 	is_u64(s.flt_thp, 1, "the first region is a THP");
