@@ -277,6 +277,16 @@ static void maybe_tick(struct vm_reclaim *r)
 	r->policy->ops->tick(r->policy);
 }
 
+/* The frame the LRU knows pfn by: a THP's head for any of its pages. */
+static uint64_t lru_frame(const struct vm_kernel *k, uint64_t pfn)
+{
+	uint64_t head = VM_ALIGN_DOWN(pfn, UINT64_C(1) << VM_THP_ORDER);
+
+	if (!vm_page_test(&k->pages[pfn], VM_PG_TAIL) || !vm_page_test(&k->pages[head], VM_PG_HEAD))
+		return pfn;
+	return head;
+}
+
 void vm_lru_access(struct vm_kernel *k, uint64_t pfn, bool write)
 {
 	struct vm_reclaim *r = k->reclaim;
@@ -284,7 +294,8 @@ void vm_lru_access(struct vm_kernel *k, uint64_t pfn, bool write)
 	if (!r)
 		return;
 	r->clock++;
-	if (r->sees_accesses && r->policy && pfn < k->phys->nframes && vm_page_test(&k->pages[pfn], VM_PG_LRU)) {
+	if (r->sees_accesses && r->policy && pfn < k->phys->nframes &&
+	    vm_page_test(&k->pages[pfn = lru_frame(k, pfn)], VM_PG_LRU)) {
 		struct vm_evict_ref ref;
 		ref_of(&k->pages[pfn], &ref);
 		if (write)

@@ -206,11 +206,35 @@ static void test_pressure(void)
 	kfx_free(f);
 }
 
+/* A policy that sees every access (exact LRU) sees an access to any page
+ * of a THP as one to the THP: used last, it is not the victim. */
+static void test_lru_sees_thp(void)
+{
+	const char *const w[] = { "phys=8M", "swap=64M", "policy=lru", "thp=madvise", NULL };
+	struct kfx *f = kfx_new_with(w);
+	struct vm_stats s;
+	unsigned char v = 1;
+
+	MMAP(f, A, THP, RW, PRIV_ANON | VM_MAP_FIXED, -1, 0);
+	MADVISE(f, A, THP, VM_MADV_HUGEPAGE);
+	is_u64(write_region(f, A), 0, "a THP written");
+	MMAP(f, B, 8 * PG, RW, PRIV_ANON | VM_MAP_FIXED, -1, 0);
+	for (uint64_t i = 0; i < 8; i++)
+		vm_user_access(f->k, f->p, B + i * PG, 1, VM_ACC_WRITE, &v);
+	vm_user_access(f->k, f->p, A + 300 * PG, 1, VM_ACC_READ, &v);
+	is_u64(vm_shrink_lru(f->k, 1, true), 1, "reclaim frees one page");
+	vmlab_machine_stats(f->m, &s);
+	is_u64(s.thp_split_page, 0, "not the THP, read last (through its page 300)");
+	is_i64(kfx_check(f, "lru"), 0, "consistent");
+	kfx_free(f);
+}
+
 int main(void)
 {
 	test_split_and_swap();
 	test_zero_tails();
 	test_no_swap();
 	test_pressure();
+	test_lru_sees_thp();
 	return done_testing();
 }
