@@ -63,7 +63,7 @@ int vm_shmem_swapin(struct vm_kernel *k, struct vm_file *f, uint64_t index, uint
 	*major = false;
 	if (!vm_u64map_get(&f->swap, index, &v))
 		return -ENOENT;
-	int err = vm_swap_shmem_read(k, (vm_pte){ v }, pfn, major);
+	int err = vm_swap_shmem_read(k, (vm_pte){ v }, true, pfn, major);
 	if (err)
 		return err;
 	/* shmem_add_to_page_cache(): our reference becomes the cache's. */
@@ -104,6 +104,29 @@ void vm_shmem_swap_free_range(struct vm_kernel *k, struct vm_file *f, uint64_t f
 		f->swapped_pages--;
 		vm_swap_shmem_free(k, (vm_pte){ v });
 	}
+}
+
+void vm_shmem_swapin_range(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t n)
+{
+	uint64_t count = vm_shmem_swap_count(f, first, n), pos = 0, index, v, i = 0, pfn;
+	bool major;
+
+	if (!count)
+		return;
+	/* The entries first: reading allocates, and reclaim may swap other
+	 * pages of f out meanwhile (the index changes under an iteration). */
+	uint64_t *entries = vm_host_calloc(k->host, count, sizeof(*entries));
+	if (!entries)
+		return;                      /* best effort, as Linux's */
+	while (i < count && vm_u64map_next(&f->swap, &pos, &index, &v))
+		if (index >= first && index - first < n)
+			entries[i++] = v;
+	for (uint64_t j = 0; j < i; j++) {
+		if (vm_swap_shmem_read(k, (vm_pte){ entries[j] }, false, &pfn, &major))
+			break;
+		vm_page_put(k, pfn);         /* the swap cache keeps it */
+	}
+	vm_host_free(k->host, entries);
 }
 
 uint64_t vm_shmem_swap_count(const struct vm_file *f, uint64_t first, uint64_t n)

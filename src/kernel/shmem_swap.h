@@ -43,6 +43,12 @@ int vm_shmem_swapin(struct vm_kernel *k, struct vm_file *f, uint64_t index, uint
 void vm_shmem_swap_free_range(struct vm_kernel *k, struct vm_file *f, uint64_t first,
 			      uint64_t last);
 
+/* Linux shmem_swapin_range() for MADV_WILLNEED: every swapped page of f
+ * in pages [first, first + n) is read into the swap cache (pswpin, no
+ * fault), where the next fault on it finds it (a minor fault); best
+ * effort, it stops at the first failure. */
+void vm_shmem_swapin_range(struct vm_kernel *k, struct vm_file *f, uint64_t first, uint64_t n);
+
 /* Linux shmem_partial_swap_usage(): entries of f in pages [first, first +
  * n); n may run past the end of the file. */
 uint64_t vm_shmem_swap_count(const struct vm_file *f, uint64_t first, uint64_t n);

@@ -449,7 +449,8 @@ static uint64_t shmem_slot(const struct vm_kernel *k, vm_pte entry)
 	return off;
 }
 
-int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, uint64_t *pfn, bool *major)
+int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, bool fault, uint64_t *pfn,
+		       bool *major)
 {
 	uint64_t off = shmem_slot(k, entry);
 
@@ -457,15 +458,17 @@ int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, uint64_t *pfn, bool *m
 	if (!off)
 		return -EINVAL;
 	if (vm_u64map_get(&k->swap->cache, off, pfn)) {
-		k->stats->swap_ra_hit++;
+		k->stats->swap_ra_hit += fault;
 	} else {
-		/* Linux: shmem_swapin_cluster() -> swap_cluster_readahead(). */
+		/* Linux: shmem_swapin_cluster() -> swap_cluster_readahead() for
+		 * a fault, read_swap_cache_async() alone for WILLNEED. */
 		int err = read_slot(k, off, pfn);
 		if (err)
 			return err;
 		*major = true;
 		vm_page_get(k, *pfn);
-		swap_readahead(k, off);
+		if (fault)
+			swap_readahead(k, off);
 		vm_page_put(k, *pfn);
 	}
 	vm_page_get(k, *pfn);

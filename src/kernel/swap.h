@@ -110,11 +110,14 @@ bool vm_swap_cached(const struct vm_kernel *k, uint64_t pfn);
  * slot, or no swap), -ENOMEM. */
 int vm_swap_shmem_write(struct vm_kernel *k, uint64_t pfn, vm_pte *entry);
 
-/* Linux swap_cache_get_folio() or shmem_swapin_cluster() (a read with
- * readahead: pswpin, *major) for shmem_swapin_folio(): the page of entry,
- * with a reference for the caller, still in the swap cache (as an
- * anonymous page without owner).  0, -EINVAL (a bad entry), -ENOMEM. */
-int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, uint64_t *pfn, bool *major);
+/* Linux swap_cache_get_folio() (a hit: swap_ra_hit for a fault), or a
+ * read (pswpin, *major): shmem_swapin_cluster() with readahead for a
+ * fault (shmem_swapin_folio), read_swap_cache_async() alone otherwise
+ * (shmem_swapin_range).  The page of entry, with a reference for the
+ * caller, still in the swap cache (as an anonymous page without owner).
+ * 0, -EINVAL (a bad entry), -ENOMEM. */
+int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, bool fault, uint64_t *pfn,
+		       bool *major);
 
 /* Linux swap_free_nr() / free_swap_and_cache(): the index lets go of
  * entry; the slot is free and its cached page leaves the swap cache.

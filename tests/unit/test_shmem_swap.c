@@ -254,6 +254,35 @@ static void test_hole_and_check(void)
 	kfx_free(f);
 }
 
+/* MADV_WILLNEED reads a shmem range's swapped pages into the swap cache
+ * (shmem_swapin_range: read_swap_cache_async, no fault, no readahead);
+ * the faults that follow are minor. */
+static void test_willneed(void)
+{
+	struct kfx *f = machine("swap=64M");
+	struct vm_stats s0, s;
+
+	MMAP(f, A, NPAGES * PG, RW, SHARED_ANON, -1, 0);
+	for (uint64_t i = 0; i < NPAGES; i++)
+		write_page(f, f->p, A, i);
+	vm_shrink_lru(f->k, 16, true);
+	vmlab_machine_stats(f->m, &s0);
+	uint64_t maj = f->p->maj_flt, min = f->p->min_flt;
+	is_i64(MADVISE(f, A + 2 * PG, 4 * PG, VM_MADV_WILLNEED), 0, "MADV_WILLNEED pages 2-5");
+	vmlab_machine_stats(f->m, &s);
+	is_u64(s.pswpin - s0.pswpin, 4, "pswpin 4: those pages only, no readahead");
+	is_u64(f->p->maj_flt + f->p->min_flt, maj + min, "no fault");
+	is_u64(object_at(f->p, A)->swapped_pages, 16, "still swapped: in the swap cache only");
+	is_i64(kfx_check(f, "willneed"), 0, "consistent");
+	for (uint64_t i = 2; i < 6; i++)
+		ok(page_ok(f, f->p, A, i), "page %" PRIu64 " reads back", i);
+	is_u64(f->p->maj_flt, maj, "without a major fault");
+	vmlab_machine_stats(f->m, &s);
+	is_u64(s.swap_ra_hit - s0.swap_ra_hit, 4, "4 swap-cache hits");
+	is_i64(kfx_check(f, "after"), 0, "consistent");
+	kfx_free(f);
+}
+
 /* A tmpfs file's swapped page is read back through a private mapping
  * (its page cache: do_read_fault -> shmem_fault). */
 static void test_tmpfs(void)
@@ -287,6 +316,7 @@ int main(void)
 	test_fork();
 	test_no_swap();
 	test_hole_and_check();
+	test_willneed();
 	test_tmpfs();
 	return done_testing();
 }
