@@ -206,6 +206,31 @@ static void test_pressure(void)
 	kfx_free(f);
 }
 
+/* Direct reclaim runs below the min watermark, where page-table
+ * allocations stop; the table the split needs comes from the reserve
+ * (reclaim's PF_MEMALLOC; Linux deposited it at the THP fault). */
+static void test_split_below_min(void)
+{
+	struct kfx *f = thp_machine("phys=8M", "swap=64M");
+	struct vm_stats s;
+	uint64_t taken[2048], n = 0, pfn;
+
+	is_u64(write_region(f, A), 0, "a THP written");
+	while (n < 2048 && f->k->buddy->free_frames > f->k->reclaim->wmark_min / 2 &&
+	       vm_buddy_alloc(f->k->buddy, 0, &pfn) == 0)
+		taken[n++] = pfn;
+	ok(f->k->buddy->free_frames < f->k->reclaim->wmark_min, "free frames below min (%" PRIu64
+	   " < %" PRIu64 ")", f->k->buddy->free_frames, f->k->reclaim->wmark_min);
+	uint64_t freed = vm_shrink_lru(f->k, 32, false);
+	vmlab_machine_stats(f->m, &s);
+	is_u64(freed, NPAGES, "direct reclaim freed the THP's 512 pages");
+	is_u64(s.thp_split_page_failed, 0, "the split got its table");
+	while (n)
+		vm_buddy_free(f->k->buddy, taken[--n], 0);
+	is_i64(kfx_check(f, "below min"), 0, "consistent");
+	kfx_free(f);
+}
+
 /* A policy that sees every access (exact LRU) sees an access to any page
  * of a THP as one to the THP: used last, it is not the victim. */
 static void test_lru_sees_thp(void)
@@ -236,5 +261,6 @@ int main(void)
 	test_no_swap();
 	test_pressure();
 	test_lru_sees_thp();
+	test_split_below_min();
 	return done_testing();
 }
