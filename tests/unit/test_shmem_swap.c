@@ -16,6 +16,8 @@
  * the object, in every process, sees the page that came back.
  */
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
@@ -283,12 +285,27 @@ static void test_willneed(void)
 	kfx_free(f);
 }
 
-/* A tmpfs file's swapped page is read back through a private mapping
- * (its page cache: do_read_fault -> shmem_fault). */
+/* The value of field key in the smaps entry of the VMA starting at va. */
+static long vma_field(struct kfx *f, vm_vaddr va, const char *key)
+{
+	char head[32];
+
+	snprintf(head, sizeof(head), "%08" PRIx64 "-", va);
+	kfx_smaps(f);
+	const char *v = strstr(f->text, head), *k = v ? strstr(v, key) : NULL;
+	return k ? strtol(k + strlen(key), NULL, 10) : -1;
+}
+
+/* A tmpfs file's swapped pages: smaps counts them in every mapping of the
+ * file's range but where a private writable mapping has a copy of its own
+ * (smaps_pte_hole_lookup); a private mapping's read swaps one in through
+ * the page cache (do_read_fault -> shmem_fault). */
 static void test_tmpfs(void)
 {
 	struct kfx *f = machine("swap=64M");
 	struct vm_file *tf;
+	const vm_vaddr b = A + MB(1);
+	unsigned char v = 9;
 
 	is_i64(vm_tmpfs_create(f->k, "/dev/shm/t", NPAGES * PG, &tf), 0, "a tmpfs file");
 	long fd = vm_sys_openat(f->k, f->p, "/dev/shm/t", VM_O_RDWR);
@@ -297,16 +314,22 @@ static void test_tmpfs(void)
 	for (uint64_t i = 0; i < 8; i++)
 		write_page(f, f->p, A, i);
 	MUNMAP(f, A, NPAGES * PG);
+	MMAP(f, b, NPAGES * PG, RW, VM_MAP_PRIVATE | VM_MAP_FIXED, (int)fd, 0);
+	vm_user_access(f->k, f->p, b + 5 * PG, 1, VM_ACC_WRITE, &v);
+	is_u64(f->p->mm->rss[VM_RSS_ANON], 1, "a private writable mapping copied page 5");
 	vm_shrink_lru(f->k, 8, true);
-	is_u64(tf->swapped_pages, 8, "its 8 pages are in swap");
+	is_u64(tf->swapped_pages, 8, "the file's 8 pages are in swap");
+	is_i64(vma_field(f, b, "Swap:"), 28, "smaps of the private writable mapping: Swap 28 kB "
+	       "(not page 5, its own copy)");
 	MMAP(f, A, NPAGES * PG, VM_PROT_READ, VM_MAP_PRIVATE | VM_MAP_FIXED, (int)fd, 0);
+	is_i64(vma_field(f, A, "Swap:"), 32, "of a read-only one: Swap 32 kB");
 	uint64_t maj = f->p->maj_flt;
 	ok(page_ok(f, f->p, A, 3), "a private mapping reads page 3's bytes");
 	is_u64(f->p->maj_flt - maj, 1, "swapped in: a major fault");
 	is_u64(tf->swapped_pages, 7, "into the file's page cache");
+	is_i64(vma_field(f, A, "Swap:"), 28, "Swap 28 kB now");
 	is_i64(kfx_check(f, "tmpfs"), 0, "consistent");
 	kfx_free(f);
-	(void)tf;
 }
 
 int main(void)
