@@ -5,7 +5,8 @@
  * as a major fault with readahead of 2^page_cluster slots.
  *
  * Counting rules (vm_kernel_check):
- *   map[off]    swap entries (in every mm) holding slot off; a slot is free
+ *   map[off]    swap entries (in every mm, and in shmem objects' indexes:
+ *               see the end of this file) holding slot off; a slot is free
  *               when map[off] == 0 and the swap cache does not hold it
  *   swap cache  offset -> frame; the cache holds one reference on the frame
  *               (an anonymous page: refcount = mapcount + 1)
