@@ -16,6 +16,8 @@ enum vm_setting_kind {
 	VM_SETTING_UINT,     /* unsigned integer, decimal or 0x hex */
 	VM_SETTING_BOOL,     /* on/off, yes/no, true/false, 1/0 */
 	VM_SETTING_CHOICE,   /* one name out of a list (presets, modes, ...) */
+	VM_SETTING_LIST,     /* comma-separated items of the key's own form (swap:
+			      * size[:priority],...); the value is their total bytes */
 };
 
 /* What a caller may know about one setting. */
@@ -57,7 +59,7 @@ int vmlab_settings_load_file(struct vm_settings *s, const char *path, struct vm_
 const char *vmlab_settings_get(const struct vm_settings *s, const char *key);
 
 /* The value as a number: bytes for SIZE, the value for UINT, 0/1 for BOOL,
- * the choice's index for CHOICE.  Unknown key: returns 0 and sets *ok false. */
+ * the choice's index for CHOICE, the total bytes for LIST.  Unknown key: returns 0 and sets *ok false. */
 uint64_t vmlab_settings_value(const struct vm_settings *s, const char *key, bool *ok);
 
 /* True if the key was set explicitly (not left at its default). */

@@ -78,16 +78,8 @@ static void cpu_config(const struct vm_settings *s, const struct vm_pt_type *pt,
 static int build_kernel(struct vm_machine *m, struct vm_error *err)
 {
 	struct vm_kernel *k = &m->kernel;
-	uint64_t swap = vm_settings_u64(&m->settings, VM_SET_SWAP);
 	int rc;
 
-	/* vm_swap_init's rule (swapon needs a header page and a slot), checked
-	 * here so that the error names the setting. */
-	if (swap && (swap < 2 * VM_PAGE_SIZE || !VM_IS_ALIGNED(swap, VM_PAGE_SIZE))) {
-		vm_error_set(err, "swap=%s: not 0 or a multiple of 4K of at least 8K "
-			     "(a header page and a slot)", vm_settings_text(&m->settings, VM_SET_SWAP));
-		return -EINVAL;
-	}
 	*k = (struct vm_kernel){
 		.host = &m->host, .rng = &m->rng, .phys = &m->phys, .pages = m->pages,
 		.buddy = &m->buddy, .cpus = m->cpus, .ncpus = m->ncpus, .pt_type = m->pt_type,

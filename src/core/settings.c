@@ -15,6 +15,7 @@
 #include "base/compiler.h"
 #include "base/error.h"
 #include "core/settings_table.h"
+#include "kernel/swap_spec.h"
 
 static const struct vm_setting_info table[VM_SET_COUNT] = {
 #define VM_SETTING_INFO(id, key, kind, def, min, max, choices, help) \
@@ -210,12 +211,31 @@ static void format_value(const struct vm_setting_info *t, uint64_t v, char *buf,
 	case VM_SETTING_CHOICE:
 		snprintf(buf, len, "%s", t->choice((unsigned)v));
 		break;
+	case VM_SETTING_LIST:
+		break;      /* its text is not a function of the total: parse_value gives it */
 	}
 }
 
-/* Parse value for setting t into *v; fill err on failure. */
+/* A LIST: the swap areas (the only list so far).  *v is their total, canon
+ * the canonical text. */
+static int parse_list(const struct vm_setting_info *t, const char *value, uint64_t *v,
+		      char *canon, struct vm_error *err)
+{
+	struct vm_swap_spec spec;
+	char why[160];
+
+	if (vm_swap_spec_parse(value, &spec, why, sizeof(why)))
+		return vm_error_set(err, "%s=%s: %s", t->key, value, why);
+	if (vm_swap_spec_format(&spec, canon, VM_SETTING_TEXT))
+		return vm_error_set(err, "%s=%s: too long", t->key, value);
+	*v = vm_swap_spec_bytes(&spec);
+	return 0;
+}
+
+/* Parse value for setting t into *v (and a LIST's canonical text into
+ * canon, VM_SETTING_TEXT bytes); fill err on failure. */
 static int parse_value(const struct vm_setting_info *t, const char *value, uint64_t *v,
-		       struct vm_error *err)
+		       char *canon, struct vm_error *err)
 {
 	int rc = -EINVAL;
 	switch (t->kind) {
@@ -240,6 +260,8 @@ static int parse_value(const struct vm_setting_info *t, const char *value, uint6
 		if (rc)
 			return bad_choice(t, value, err);
 		break;
+	case VM_SETTING_LIST:
+		return parse_list(t, value, v, canon, err);
 	}
 	if ((t->kind == VM_SETTING_SIZE || t->kind == VM_SETTING_UINT) && (*v < t->min || *v > t->max)) {
 		char lo[24], hi[24];
@@ -252,11 +274,14 @@ static int parse_value(const struct vm_setting_info *t, const char *value, uint6
 	return 0;
 }
 
-static void store(struct vm_settings *s, int i, uint64_t v, bool explicit_set)
+static void store(struct vm_settings *s, int i, uint64_t v, bool explicit_set, const char *canon)
 {
 	s->val[i] = v;
 	s->explicit_set[i] = explicit_set;
-	format_value(&table[i], v, s->text[i], sizeof(s->text[i]));
+	if (table[i].kind == VM_SETTING_LIST)
+		snprintf(s->text[i], sizeof(s->text[i]), "%s", canon);
+	else
+		format_value(&table[i], v, s->text[i], sizeof(s->text[i]));
 }
 
 struct vm_settings *vmlab_settings_create(void)
@@ -266,11 +291,12 @@ struct vm_settings *vmlab_settings_create(void)
 		return NULL;
 	for (int i = 0; i < VM_SET_COUNT; i++) {
 		uint64_t v = 0;
+		char canon[VM_SETTING_TEXT] = "";
 		/* The defaults are ours: a failure here is a bug in the table,
 		 * which test_settings checks. */
-		if (parse_value(&table[i], table[i].def, &v, NULL) != 0)
+		if (parse_value(&table[i], table[i].def, &v, canon, NULL) != 0)
 			v = 0;
-		store(s, i, v, false);
+		store(s, i, v, false, canon);
 	}
 	return s;
 }
@@ -297,10 +323,11 @@ int vmlab_settings_set(struct vm_settings *s, const char *key, const char *value
 	if (!*value)
 		return vm_error_set(err, "%s: empty value", key);
 	uint64_t v;
-	int rc = parse_value(&table[i], value, &v, err);
+	char canon[VM_SETTING_TEXT];
+	int rc = parse_value(&table[i], value, &v, canon, err);
 	if (rc)
 		return rc;
-	store(s, i, v, true);
+	store(s, i, v, true, canon);
 	return 0;
 }
 

@@ -2,7 +2,7 @@
  * The table of settings (DESIGN.md rule 7): one X-macro line per key.
  *
  * X(ID, key, kind, default, min, max, choices, help)
- *   kind      SIZE, UINT, BOOL or CHOICE (enum vm_setting_kind without prefix)
+ *   kind      SIZE, UINT, BOOL, CHOICE or LIST (enum vm_setting_kind without prefix)
  *   min, max  inclusive range for SIZE and UINT
  *   choices   for CHOICE: a function returning the i-th name, NULL past the end
  *
@@ -68,8 +68,9 @@ const char *vm_choice_policy(unsigned i);
 	  "files start warm (all pages cached: minor faults) or cold (first touch is a major fault)") \
 	X(POLICY, "policy", CHOICE, "linux", 0, 0, vm_choice_policy, \
 	  "page replacement policy reclaim uses (vmlab list policies)") \
-	X(SWAP, "swap", SIZE, "0", 0, UINT64_C(1) << 36, NULL, \
-	  "swap space (0 = none; at least 8K: a header page and a slot), up to 64G") \
+	X(SWAP, "swap", LIST, "0", 0, UINT64_C(1) << 36, NULL, \
+	  "swap areas size[:priority],... (0 = none; each at least 8K, priority -1..32767 " \
+	  "as swapon -p), up to 27 areas and 64G in all") \
 	X(PAGE_CLUSTER, "page_cluster", UINT, "3", 0, 10, NULL, \
 	  "vm.page-cluster: swap readahead reads 2^N slots (0 = the faulting page only)") \
 	X(SWAPPINESS, "swappiness", UINT, "60", 0, 200, NULL, \
@@ -113,10 +114,13 @@ enum vm_setting_id {
 	VM_SET_COUNT
 };
 
-#define VM_SETTING_TEXT 32
+/* Room for the longest canonical text: a LIST of swap areas, 27 items of
+ * at most 16 characters ("16777215K:32767,"). */
+#define VM_SETTING_TEXT 448
 
 struct vm_settings {
-	uint64_t val[VM_SET_COUNT];             /* bytes, number, 0/1, or choice index */
+	uint64_t val[VM_SET_COUNT];             /* bytes, number, 0/1, choice index, or a
+						 * LIST's total bytes */
 	bool explicit_set[VM_SET_COUNT];        /* set by the user, not the default */
 	char text[VM_SET_COUNT][VM_SETTING_TEXT];   /* canonical text of val */
 };

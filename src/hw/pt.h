@@ -42,15 +42,18 @@ struct vm_pt {
 	unsigned va_bits;         /* 48 or 57: canonical width of virtual addresses */
 	uint64_t root_pfn;        /* the frame CR3 points to */
 	uint64_t table_frames;    /* frames holding tables now, the root included */
+	uint64_t nonpresent;      /* non-present non-zero PTEs (swap entries) in the tables */
 	void *priv;               /* organisation-specific */
 };
 
-/* One leaf as reported by lookup, unmap and for_each. */
+/* One leaf as reported by lookup, unmap and for_each; the *_entry and
+ * *_nonpresent operations also report non-present PTEs (P = 0, not zero:
+ * a swap entry, in software's format) as level-1 leaves. */
 struct vm_pt_leaf {
 	vm_vaddr va;              /* base of the page (aligned to its size) */
 	enum vm_psize size;
 	unsigned level;           /* 1 = PTE, 2 = PMD (2 MiB), 3 = PUD (1 GiB) */
-	vm_pte pte;               /* the entry's value */
+	vm_pte pte;               /* the entry's value; P = 0 for a non-present entry */
 	vm_paddr ptep;            /* where the entry lives */
 };
 
@@ -127,8 +130,39 @@ struct pt_ops {
 	/* Each present leaf overlapping [start, end), in address order. */
 	int (*for_each)(struct vm_pt *pt, vm_vaddr start, vm_vaddr end, vm_pt_leaf_fn fn, void *ctx);
 
+	/* Non-present entries.  The operations above see present leaves only
+	 * (a PTE holding a swap entry is not a mapping); a table holding only
+	 * non-present entries is not empty and is not freed. */
+
+	/* Linux: set_pte_at() on a 4 KiB PTE: write e into the level-1 entry
+	 * for va, allocating the tables above it.  e is a non-present entry
+	 * (P = 0, not zero, PS clear) or a present 4 KiB leaf (P set, PS clear,
+	 * flags within VM_PTE_PROT_MASK | A | D).  Whatever was there (none, a
+	 * non-present entry, a present 4 KiB leaf) is replaced: its accounting
+	 * and its TLB entries are the caller's.  -EINVAL (va not canonical or
+	 * not 4 KiB aligned, e malformed), -EEXIST (a large leaf maps va),
+	 * -ENOMEM (no frame for a table; nothing changed). */
+	int (*set_pte)(struct vm_pt *pt, vm_vaddr va, vm_pte e);
+
+	/* The entry for va whether present or not: a present leaf of any level
+	 * or a non-present PTE.  0 and *out, -ENOENT (none), -EINVAL. */
+	int (*lookup_entry)(struct vm_pt *pt, vm_vaddr va, struct vm_pt_leaf *out);
+
+	/* Each present leaf and each non-present PTE overlapping [start, end),
+	 * in address order (Linux's PTE range walks see both). */
+	int (*for_each_entry)(struct vm_pt *pt, vm_vaddr start, vm_vaddr end, vm_pt_leaf_fn fn,
+			      void *ctx);
+
+	/* Linux: zap_nonpresent_ptes()'s pte_clear: remove every non-present
+	 * PTE in [start, end); fn (may be NULL) sees each before it goes (a
+	 * non-zero return stops, leaving that one).  Tables left empty are
+	 * freed.  -EINVAL. */
+	int (*clear_nonpresent)(struct vm_pt *pt, vm_vaddr start, vm_vaddr end, vm_pt_leaf_fn fn,
+				void *ctx);
+
 	/* Validate the structure: every table frame counted once, no table
-	 * empty but the root, entries well formed.  0 or -EUCLEAN with msg. */
+	 * empty but the root, entries well formed, nonpresent equal to the
+	 * non-present PTEs found.  0 or -EUCLEAN with msg. */
 	int (*check)(struct vm_pt *pt, char *msg, size_t len);
 };
 

@@ -10,7 +10,9 @@
  *   no table but the root is empty (unmap frees what it empties, as Linux's
  *   free_pgtables() does for the ranges it unmaps);
  *   a non-leaf entry is exactly TABLE_FLAGS | address (| A once walked);
- *   a not-present entry is 0: nothing here writes software bits into one.
+ *   a not-present entry is 0, except a level-1 entry that set_pte wrote
+ *   (software's: a swap entry, PS clear); nonpresent counts those, and a
+ *   table holding one is not empty.
  *
  * Ranges are [start, end) with end 0 standing for 2^64, and are walked with
  * an inclusive last = end - 1 (xv6) so that the top page can be handled
@@ -111,6 +113,7 @@ static void free_tables(struct vm_pt *pt, uint64_t pfn, unsigned level)
 static void radix_destroy(struct vm_pt *pt)
 {
 	free_tables(pt, pt->root_pfn, pt->levels);
+	pt->nonpresent = 0;
 }
 
 /* xv6 walk() without allocation: the entry for va at level `stop`, or the
@@ -149,6 +152,25 @@ fail:
 	return err;
 }
 
+/* Link the tables missing between the none entry *ep at `level` and
+ * `target` for va; *ep becomes the entry at target.  All frames are taken
+ * first, so that linking cannot fail half way.  0 or -ENOMEM. */
+static int link_tables(struct vm_pt *pt, vm_vaddr va, unsigned target, uint64_t **ep,
+		       unsigned level)
+{
+	uint64_t pfns[VM_LEVELS_MAX];
+	unsigned need = level - target;
+	int err = alloc_tables(pt, pfns, need);
+
+	if (err)
+		return err;
+	for (unsigned i = 0; i < need; i++) {
+		**ep = pfn_pte(pfns[i], TABLE_FLAGS).v;
+		*ep = &table(pt, pfns[i])[vm_pt_index(va, level - 1 - i)];
+	}
+	return 0;
+}
+
 static bool map_args_ok(const struct vm_pt *pt, vm_vaddr va, uint64_t pfn, enum vm_psize size,
 			uint64_t prot)
 {
@@ -170,17 +192,45 @@ static int radix_map(struct vm_pt *pt, vm_vaddr va, uint64_t pfn, enum vm_psize 
 	/* A leaf above, a leaf here or a table below (Linux: !pmd_none()). */
 	if (!pte_none(entry(ep)))
 		return -EEXIST;
-	uint64_t pfns[VM_LEVELS_MAX];
-	unsigned need = level - target;
-	int err = alloc_tables(pt, pfns, need);
+	int err = link_tables(pt, va, target, &ep, level);
 	if (err)
 		return err;
-	/* Every frame is in hand: linking cannot fail half way. */
-	for (unsigned i = 0; i < need; i++) {
-		*ep = pfn_pte(pfns[i], TABLE_FLAGS).v;
-		ep = &table(pt, pfns[i])[vm_pt_index(va, level - 1 - i)];
-	}
 	*ep = pfn_pte(pfn, prot | VM_PTE_P | (size != VM_PSIZE_4K ? VM_PTE_PS : 0)).v;
+	return 0;
+}
+
+/* A non-present entry set_pte may write: not zero, P and PS clear (so
+ * that no walk and no check takes it for a leaf). */
+static bool nonpresent_ok(vm_pte e)
+{
+	return e.v && !pte_present(e) && !(e.v & VM_PTE_PS);
+}
+
+/* Count e going out of, or coming into, a PTE. */
+static void count_nonpresent(struct vm_pt *pt, vm_pte e, int dir)
+{
+	if (e.v && !pte_present(e))
+		pt->nonpresent += (uint64_t)(int64_t)dir;
+}
+
+static int radix_set_pte(struct vm_pt *pt, vm_vaddr va, vm_pte e)
+{
+	unsigned level;
+
+	if (!vm_canonical(va, pt->va_bits) || !VM_IS_ALIGNED(va, VM_PAGE_SIZE))
+		return -EINVAL;
+	if (pte_present(e) ? (e.v & VM_PTE_PS) || (e.v & ~VM_PTE_ADDR_MASK & ~LEAF_FLAGS & ~VM_PTE_P)
+			   : !nonpresent_ok(e))
+		return -EINVAL;
+	uint64_t *ep = descend(pt, va, VM_LEVEL_PTE, &level);
+	if (level != VM_LEVEL_PTE && !pte_none(entry(ep)))
+		return -EEXIST;      /* a large leaf maps va */
+	int err = link_tables(pt, va, VM_LEVEL_PTE, &ep, level);
+	if (err)
+		return err;
+	count_nonpresent(pt, entry(ep), -1);
+	count_nonpresent(pt, e, +1);
+	*ep = e.v;
 	return 0;
 }
 
@@ -204,6 +254,20 @@ static int radix_lookup(struct vm_pt *pt, vm_vaddr va, struct vm_pt_leaf *out)
 		return -EINVAL;
 	const uint64_t *ep = descend(pt, va, VM_LEVEL_PTE, &level);
 	if (!pte_present(entry(ep)))
+		return -ENOENT;
+	if (out)
+		leaf_fill(pt, ep, level, va, out);
+	return 0;
+}
+
+static int radix_lookup_entry(struct vm_pt *pt, vm_vaddr va, struct vm_pt_leaf *out)
+{
+	unsigned level;
+
+	if (!vm_canonical(va, pt->va_bits))
+		return -EINVAL;
+	const uint64_t *ep = descend(pt, va, VM_LEVEL_PTE, &level);
+	if (pte_none(entry(ep)) || (!pte_present(entry(ep)) && level != VM_LEVEL_PTE))
 		return -ENOENT;
 	if (out)
 		leaf_fill(pt, ep, level, va, out);
@@ -276,6 +340,8 @@ struct range_op {
 	struct vm_pt *pt;
 	vm_vaddr start, last;        /* inclusive; canonical, in one half */
 	int (*leaf)(struct range_op *op, uint64_t *ep, unsigned level, vm_vaddr va);
+	/* For the non-present PTEs, or NULL to pass them by. */
+	int (*nonpresent)(struct range_op *op, uint64_t *ep, unsigned level, vm_vaddr va);
 	bool free_empty;             /* unmap: free the tables it empties */
 	vm_pt_leaf_fn fn;            /* the caller's callback, may be NULL for unmap */
 	void *ctx;
@@ -308,8 +374,11 @@ static int range_table(struct range_op *op, uint64_t pfn, unsigned level, vm_vad
 	for (; i <= last && !err; i++) {
 		vm_vaddr va = sign_extend(op->pt, base + ((uint64_t)i << shift));
 		vm_pte e = entry(&t[i]);
-		if (!pte_present(e))
+		if (!pte_present(e)) {
+			if (op->nonpresent && e.v && level == VM_LEVEL_PTE)
+				err = op->nonpresent(op, &t[i], level, va);
 			continue;
+		}
 		if (is_leaf(e, level)) {
 			err = op->leaf(op, &t[i], level, va);
 			continue;
@@ -403,6 +472,51 @@ static int radix_for_each(struct vm_pt *pt, vm_vaddr start, vm_vaddr end, vm_pt_
 	if (!fn || !range_ok(pt, start, end))
 		return -EINVAL;
 	return range_run(&op, start, end);
+}
+
+static int radix_for_each_entry(struct vm_pt *pt, vm_vaddr start, vm_vaddr end,
+				vm_pt_leaf_fn fn, void *ctx)
+{
+	struct range_op op = { .pt = pt, .leaf = each_leaf, .nonpresent = each_leaf, .fn = fn,
+			       .ctx = ctx };
+
+	if (!fn || !range_ok(pt, start, end))
+		return -EINVAL;
+	/* Nothing but present leaves: the walk of for_each. */
+	if (!pt->nonpresent)
+		op.nonpresent = NULL;
+	return range_run(&op, start, end);
+}
+
+static int skip_leaf(struct range_op *op, uint64_t *ep, unsigned level, vm_vaddr va)
+{
+	(void)op;
+	(void)ep;
+	(void)level;
+	(void)va;
+	return 0;
+}
+
+static int clear_nonpresent_leaf(struct range_op *op, uint64_t *ep, unsigned level, vm_vaddr va)
+{
+	int err = op->fn ? each_leaf(op, ep, level, va) : 0;
+
+	if (!err) {
+		*ep = 0;
+		op->pt->nonpresent--;
+	}
+	return err;
+}
+
+static int radix_clear_nonpresent(struct vm_pt *pt, vm_vaddr start, vm_vaddr end,
+				  vm_pt_leaf_fn fn, void *ctx)
+{
+	struct range_op op = { .pt = pt, .leaf = skip_leaf, .nonpresent = clear_nonpresent_leaf,
+			       .free_empty = true, .fn = fn, .ctx = ctx };
+
+	if (!range_ok(pt, start, end))
+		return -EINVAL;
+	return pt->nonpresent ? range_run(&op, start, end) : 0;
 }
 
 /* ---- the hardware walk ---- */
@@ -519,6 +633,7 @@ struct check_state {
 	const struct vm_pt *pt;
 	uint64_t *seen;       /* table frames reached; at most pt->table_frames */
 	uint64_t nseen;
+	uint64_t nonpresent;  /* non-present PTEs found */
 	char *msg;
 	size_t len;
 };
@@ -539,6 +654,10 @@ static int check_table(struct check_state *s, uint64_t pfn, unsigned level, vm_v
 
 static int check_entry(struct check_state *s, vm_pte e, unsigned level, vm_vaddr va)
 {
+	if (!pte_present(e) && level == VM_LEVEL_PTE && nonpresent_ok(e)) {
+		s->nonpresent++;
+		return 0;
+	}
 	if (!pte_present(e))
 		return check_fail(s, "level %u entry for 0x%" PRIx64 " not present but 0x%" PRIx64,
 				  level, va, e.v);
@@ -616,6 +735,9 @@ static int radix_check(struct vm_pt *pt, char *msg, size_t len)
 	int err = check_table(&s, pt->root_pfn, pt->levels, 0);
 	if (!err)
 		err = check_unique(&s);
+	if (!err && s.nonpresent != pt->nonpresent)
+		err = check_fail(&s, "nonpresent = %" PRIu64 " but %" PRIu64 " non-present entries",
+				 pt->nonpresent, s.nonpresent);
 	vm_host_free(pt->phys->host, s.seen);
 	if (!err && msg && len)
 		msg[0] = '\0';
@@ -634,5 +756,9 @@ const struct pt_ops vm_pt_radix_ops = {
 	.lookup = radix_lookup,
 	.walk = radix_walk,
 	.for_each = radix_for_each,
+	.set_pte = radix_set_pte,
+	.lookup_entry = radix_lookup_entry,
+	.for_each_entry = radix_for_each_entry,
+	.clear_nonpresent = radix_clear_nonpresent,
 	.check = radix_check,
 };

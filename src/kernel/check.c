@@ -265,12 +265,16 @@ static int check_frames(struct check *c, uint64_t table_frames)
 				return c->err;
 		}
 	}
-	if (k->swap) {
-		uint64_t p2 = 0, off, spfn;
-		while (vm_u64map_next(&k->swap->cache, &p2, &off, &spfn)) {
+	for (unsigned t = 0; k->swap && t < k->swap->nareas; t++) {
+		uint64_t p2 = 0, off, spfn, ent;
+		while (vm_u64map_next(&k->swap->area[t].cache, &p2, &off, &spfn)) {
 			if (spfn >= k->phys->nframes || k->pages[spfn].owner_kind != VM_OWNER_ANON)
-				return fail(c, "swap cache slot %" PRIu64 " on frame %#" PRIx64
-					    " not an anonymous page", off, spfn);
+				return fail(c, "swap cache slot %u:%" PRIu64 " on frame %#" PRIx64
+					    " not an anonymous page", t, off, spfn);
+			if (!vm_u64map_get(&k->swap->cache_rev, spfn, &ent) ||
+			    ent != vm_swp_pte(t, off).v)
+				return fail(c, "swap cache slot %u:%" PRIu64 " on frame %#" PRIx64
+					    " not so in the reverse index", t, off, spfn);
 			if (count(c, spfn, 0, 1))
 				return c->err;
 		}
@@ -298,8 +302,8 @@ static int check_frames(struct check *c, uint64_t table_frames)
 static bool first_user(const struct vm_kernel *k, unsigned i);
 
 /* The swap entries shmem objects hold in their indexes: each one a
- * reference on its slot (added to refs), the object's count of them
- * right, and none where the page cache has the page. */
+ * reference on its slot (added to refs, by entry), the object's count of
+ * them right, and none where the page cache has the page. */
 static void count_shmem_swap(struct check *c, struct vm_u64map *refs)
 {
 	const struct vm_kernel *k = c->k;
@@ -308,16 +312,17 @@ static void count_shmem_swap(struct check *c, struct vm_u64map *refs)
 		const struct vm_file *f = VM_CONTAINER_OF(e, struct vm_file, link);
 		uint64_t pos = 0, index, v, n, seen = 0;
 		while (!c->err && vm_u64map_next(&f->swap, &pos, &index, &v)) {
-			uint64_t off = vm_swp_pte_offset((vm_pte){ v });
+			vm_pte entry = { v };
 			seen++;
-			if (!k->swap || !f->shmem || off == 0 || off >= k->swap->nslots)
-				fail(c, "%s: page %" PRIu64 " swapped to slot %" PRIu64 " outside the area",
-				     f->path, index, off);
+			if (!f->shmem || !vm_swap_area_of(k, entry))
+				fail(c, "%s: page %" PRIu64 " swapped to slot %u:%" PRIu64 " outside the "
+				     "areas", f->path, index, vm_swp_pte_type(entry),
+				     vm_swp_pte_offset(entry));
 			else if (vm_u64map_get(&f->cache, index, NULL))
 				fail(c, "%s: page %" PRIu64 " both cached and swapped", f->path, index);
 			n = 0;
-			vm_u64map_get(refs, off, &n);
-			vm_u64map_put(refs, off, n + 1);
+			vm_u64map_get(refs, v, &n);
+			vm_u64map_put(refs, v, n + 1);
 		}
 		if (!c->err && seen != f->swapped_pages)
 			fail(c, "%s: %" PRIu64 " pages swapped, counted %" PRIu64, f->path, seen,
@@ -325,49 +330,69 @@ static void count_shmem_swap(struct check *c, struct vm_u64map *refs)
 	}
 }
 
+struct swap_refs {
+	struct check *c;
+	struct vm_u64map *refs;      /* swap entry -> entries naming it */
+	uint64_t n;                  /* entries in this mm */
+};
+
+/* Each swap entry in the page tables, counted by slot. */
+static int swap_ref(void *arg, const struct vm_pt_leaf *leaf)
+{
+	struct swap_refs *r = arg;
+	uint64_t n = 0;
+
+	if (pte_present(leaf->pte))
+		return 0;
+	if (!vm_swap_area_of(r->c->k, leaf->pte))
+		return fail(r->c, "swap entry at %#" PRIx64 " names slot %u:%" PRIu64
+			    " outside the areas", leaf->va, vm_swp_pte_type(leaf->pte),
+			    vm_swp_pte_offset(leaf->pte));
+	r->n++;
+	vm_u64map_get(r->refs, leaf->pte.v, &n);
+	vm_u64map_put(r->refs, leaf->pte.v, n + 1);
+	return 0;
+}
+
 static int check_swap_lru(struct check *c)
 {
 	struct vm_kernel *k = c->k;
 	struct vm_swap *s = k->swap;
 	struct vm_u64map refs;
-	uint64_t pos, vpn, v, n;
+	uint64_t n;
 
 	vm_u64map_init(&refs, k->host);
 	for (unsigned i = 0; i < k->procs_cap && !c->err; i++) {
 		if (!first_user(k, i))
 			continue;
 		struct vm_mm *mm = k->procs[i]->mm;
-		if (vm_u64map_count(&mm->swap_ptes) != mm->rss[VM_RSS_SWAP])
+		struct swap_refs r = { .c = c, .refs = &refs };
+		mm->pt.ops->for_each_entry(&mm->pt, 0, mm->task_size, swap_ref, &r);
+		if (!c->err && r.n != mm->rss[VM_RSS_SWAP])
 			fail(c, "MM_SWAPENTS %" PRIu64 " but %" PRIu64 " swap entries", mm->rss[VM_RSS_SWAP],
-			     vm_u64map_count(&mm->swap_ptes));
-		for (pos = 0; !c->err && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v);) {
-			uint64_t off = vm_swp_pte_offset((vm_pte){ v });
-			if (!s || off == 0 || off >= s->nslots) {
-				fail(c, "swap entry at %#" PRIx64 " names slot %" PRIu64 " outside the area",
-				     vpn << VM_PAGE_SHIFT, off);
-				break;
-			}
-			n = 0;
-			vm_u64map_get(&refs, off, &n);
-			vm_u64map_put(&refs, off, n + 1);
-		}
+			     r.n);
 	}
 	if (!c->err)
 		count_shmem_swap(c, &refs);
-	if (s && !c->err) {
+	uint64_t total = 0;
+	for (unsigned t = 0; s && t < s->nareas && !c->err; t++) {
+		struct vm_swap_area *a = &s->area[t];
 		uint64_t inuse = 0;
-		for (uint64_t off = 1; off < s->nslots && !c->err; off++) {
+		for (uint64_t off = 1; off < a->nslots && !c->err; off++) {
 			n = 0;
-			vm_u64map_get(&refs, off, &n);
-			if (n != s->map[off])
-				fail(c, "swap slot %" PRIu64 ": count %u but %" PRIu64 " entries (page "
-				     "tables and shmem indexes)", off,
-				     s->map[off], n);
-			inuse += s->map[off] || vm_u64map_get(&s->cache, off, NULL);
+			vm_u64map_get(&refs, vm_swp_pte(t, off).v, &n);
+			if (n != a->map[off])
+				fail(c, "swap slot %u:%" PRIu64 ": count %u but %" PRIu64 " entries (page "
+				     "tables and shmem indexes)", t, off, a->map[off], n);
+			inuse += a->map[off] || vm_u64map_get(&a->cache, off, NULL);
 		}
-		if (!c->err && inuse != s->inuse)
-			fail(c, "%" PRIu64 " swap slots in use, counted %" PRIu64, s->inuse, inuse);
+		if (!c->err && inuse != a->inuse)
+			fail(c, "area %u: %" PRIu64 " swap slots in use, counted %" PRIu64, t, a->inuse,
+			     inuse);
+		total += inuse;
 	}
+	if (s && !c->err && total != s->inuse)
+		fail(c, "%" PRIu64 " swap slots in use in all, counted %" PRIu64, s->inuse, total);
 	vm_u64map_fini(&refs);
 	struct vm_reclaim *r = k->reclaim;
 	if (r && r->policy && !c->err) {

@@ -139,7 +139,8 @@ bool vm_fault_pmd_none(const struct vm_fault *vmf)
 	struct vm_pt *pt = &vmf->mm->pt;
 	vm_vaddr haddr = VM_ALIGN_DOWN(vmf->address, VM_PMD_SIZE);
 
-	return pt->ops->for_each(pt, haddr, haddr + VM_PMD_SIZE, any_leaf, NULL) == 0;
+	/* A swap entry in a PTE counts: its table is there. */
+	return pt->ops->for_each_entry(pt, haddr, haddr + VM_PMD_SIZE, any_leaf, NULL) == 0;
 }
 
 /* Linux: do_huge_pmd_anonymous_page().  Both a read and a write prepare
@@ -267,6 +268,16 @@ static unsigned do_wp_page(struct vm_fault *vmf, const struct vm_pt_leaf *leaf)
 	return wp_page_copy(vmf, pfn);
 }
 
+unsigned vm_do_wp_page(struct vm_fault *vmf)
+{
+	struct vm_pt *pt = &vmf->mm->pt;
+	struct vm_pt_leaf leaf;
+
+	if (pt->ops->lookup(pt, vmf->address, &leaf) || leaf.size != VM_PSIZE_4K)
+		return VM_FAULT_SIGSEGV;
+	return do_wp_page(vmf, &leaf);
+}
+
 static unsigned handle_pte_fault(struct vm_fault *vmf);
 
 /* Linux: wp_huge_pmd() / do_huge_pmd_wp_page() and huge_pmd_set_accessed()
@@ -319,9 +330,7 @@ static unsigned handle_fault(struct vm_fault *vmf)
 	struct vm_pt *pt = &vmf->mm->pt;
 
 	if (pt->ops->lookup(pt, vmf->address, NULL) == -ENOENT && thp_allowed(vmf) &&
-	    vm_fault_pmd_none(vmf) &&
-	    !vm_swap_any(vmf->mm, VM_ALIGN_DOWN(vmf->address, VM_PMD_SIZE),
-			 VM_ALIGN_DOWN(vmf->address, VM_PMD_SIZE) + VM_PMD_SIZE)) {
+	    vm_fault_pmd_none(vmf)) {
 		unsigned ret = do_huge_pmd_anonymous_page(vmf);
 		if (!(ret & VM_FAULT_FALLBACK))
 			return ret;

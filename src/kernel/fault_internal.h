@@ -41,9 +41,16 @@ unsigned vm_fault_map(struct vm_fault *vmf, uint64_t pfn, uint64_t prot);
 unsigned vm_fault_map_anon(struct vm_fault *vmf, uint64_t pfn, uint64_t prot);
 
 /* Linux: pmd_none() — no page table under the PMD of vmf->address: no
- * leaf maps the 2 MiB around it (the radix tables free a page table once
- * it is empty, so no leaf means no table either). */
+ * leaf maps the 2 MiB around it and no PTE there holds a swap entry (the
+ * radix tables free a page table once it is empty, so no entry means no
+ * table either). */
 bool vm_fault_pmd_none(const struct vm_fault *vmf);
+
+/* Linux: do_wp_page() for the present 4 KiB PTE at vmf->address: reuse
+ * the page if nobody else holds it, else copy it.  do_swap_page calls it
+ * within a write fault when it had to map the page read-only.  0, or a
+ * VM_FAULT_* error. */
+unsigned vm_do_wp_page(struct vm_fault *vmf);
 
 /* do_fault() for file VMAs: do_read_fault (with do_fault_around),
  * do_cow_fault, do_shared_fault.  fault_file.c. */

@@ -93,8 +93,10 @@ int vm_kernel_init(struct vm_kernel *k, const struct vm_settings *s)
 		goto fail;
 	k->reclaim = NULL;
 	k->swap = NULL;
-	uint64_t swap = vm_settings_u64(s, VM_SET_SWAP);
-	if (swap && vm_swap_init(k, swap, (unsigned)vm_settings_u64(s, VM_SET_PAGE_CLUSTER)))
+	struct vm_swap_spec swap;
+	/* The canonical text of a setting that parsed: it parses again. */
+	if (vm_swap_spec_parse(vm_settings_text(s, VM_SET_SWAP), &swap, NULL, 0) ||
+	    vm_swap_init(k, &swap, (unsigned)vm_settings_u64(s, VM_SET_PAGE_CLUSTER)))
 		goto fail_zero;
 	if (vm_reclaim_init(k, s))
 		goto fail_zero;

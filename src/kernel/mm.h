@@ -139,8 +139,6 @@ struct vm_mm {
 	uint64_t rss[VM_RSS_COUNT];   /* == present pages counted by kind; see vm_check */
 	uint64_t hiwater_rss;         /* peak of rss[FILE] + rss[ANON] + rss[SHMEM] */
 	uint64_t hiwater_vm;          /* peak of total_vm */
-	struct vm_u64map swap_ptes;   /* vpn -> swap PTE (Linux x86-64 format) of the pages
-				       * swapped out; count == rss[VM_RSS_SWAP] (swap.h) */
 };
 
 /* Linux's vm_get_page_prot() for x86-64 (protection_map): the PTE flags

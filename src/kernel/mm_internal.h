@@ -78,9 +78,8 @@ void vm_vma_free(struct vm_kernel *k, struct vm_vma *vma);
 
 /* Whether vma has an anon_vma (Linux: vma->anon_vma != NULL): it ever
  * held an anonymous page (or a neighbour's merge gave it one). */
-static inline bool vm_vma_has_anon(const struct vm_kernel *k, const struct vm_vma *vma)
+static inline bool vm_vma_has_anon(const struct vm_vma *vma)
 {
-	(void)k;
 	return vma->anon != NULL;
 }
 

@@ -72,7 +72,6 @@ int vm_mm_alloc(struct vm_kernel *k, struct vm_mm **out)
 	}
 	mm->k = k;
 	mm->users = 1;
-	vm_u64map_init(&mm->swap_ptes, k->host);
 	if (k->next_pcid == 0 || k->next_pcid > 4095)
 		k->next_pcid = 1;
 	mm->pcid = k->next_pcid++;
@@ -114,7 +113,6 @@ void vm_mm_put(struct vm_kernel *k, struct vm_mm *mm)
 	k->cur_cpu = saved;
 	vm_leave_mm(k, mm);
 	vm_pt_destroy(&mm->pt);
-	vm_u64map_fini(&mm->swap_ptes);
 	vm_host_free(k->host, mm);
 }
 

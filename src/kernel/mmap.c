@@ -46,8 +46,7 @@ long vm_sys_leave(struct vm_kernel *k, int saved, long ret, const char *what)
  * refuse only a single request larger than all of memory plus swap. */
 int vm_enough_memory(const struct vm_kernel *k, uint64_t pages)
 {
-	/* total_swap_pages: the area's slots but its header */
-	uint64_t swap = k->swap && k->swap->nslots ? k->swap->nslots - 1 : 0;
+	uint64_t swap = k->swap ? k->swap->pages : 0;      /* total_swap_pages */
 
 	return pages > k->phys->nframes + swap ? -ENOMEM : 0;
 }

@@ -119,7 +119,7 @@ static int mprotect_fixup(struct vm_kernel *k, struct vm_proc *p, struct vm_vma 
 				return -ENOMEM;
 			newflags |= VM_ACCOUNT;
 		}
-	} else if ((oldflags & VM_ACCOUNT) && vma_is_anonymous(vma) && !vm_vma_has_anon(k, vma)) {
+	} else if ((oldflags & VM_ACCOUNT) && vma_is_anonymous(vma) && !vm_vma_has_anon(vma)) {
 		newflags &= ~VM_ACCOUNT;
 	}
 	vma = vm_vma_modify(k, vma, start, end, newflags, &err);

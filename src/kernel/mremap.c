@@ -106,9 +106,14 @@ static long check_prep_vma(struct remap *r)
 }
 
 /* Move one leaf: map it at dst, then drop it at its old place (the
- * counts, RSS and the frame stay). */
-static int move_leaf(struct vm_pt *pt, const struct vm_pt_leaf *leaf, vm_vaddr dst)
+ * counts, RSS and the frame stay).  A swap entry moves as it is (Linux
+ * move_ptes() moves every PTE, present or not). */
+static int move_leaf(struct vm_mm *mm, const struct vm_pt_leaf *leaf, vm_vaddr dst)
 {
+	struct vm_pt *pt = &mm->pt;
+
+	if (!pte_present(leaf->pte))
+		return vm_swap_move_entry(mm, leaf->va, dst);
 	uint64_t size = UINT64_C(1) << vm_psize_shift(leaf->size);
 	uint64_t pfn = pte_leaf_base(leaf->pte, leaf->level) >> VM_PAGE_SHIFT;
 	int err = pt->ops->map(pt, dst, pfn, leaf->size,
@@ -167,15 +172,13 @@ static uint64_t move_page_tables(struct vm_kernel *k, struct vm_vma *vma, vm_vad
 
 	if (split_thps(k, vma, old, new, len))
 		return 0;
-	if (vm_swap_move(vma->mm, old, new, len))
-		return 0;        /* nothing moved: mremap undoes the move, as for the THPs */
 	while (va < old + len) {
 		b.n = 0;
-		pt->ops->for_each(pt, va, old + len, collect, &b);
+		pt->ops->for_each_entry(pt, va, old + len, collect, &b);
 		if (!b.n)
 			break;
 		for (unsigned i = 0; i < b.n; i++) {
-			if (move_leaf(pt, &b.leaf[i], new + (b.leaf[i].va - old))) {
+			if (move_leaf(vma->mm, &b.leaf[i], new + (b.leaf[i].va - old))) {
 				if (any)
 					vm_flush_tlb_range(k, vma->mm, old, old + len, k->cur_cpu);
 				return b.leaf[i].va - old;
@@ -198,7 +201,7 @@ static struct vm_vma *copy_vma(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr
 	struct vm_mm *mm = vma->mm;
 	struct vm_vma *prev, *next = vm_find_vma_prev(mm, addr, &prev), *new;
 
-	if (vma_is_anonymous(vma) && !vm_vma_has_anon(k, vma))
+	if (vma_is_anonymous(vma) && !vm_vma_has_anon(vma))
 		pgoff = addr >> VM_PAGE_SHIFT;
 	struct vm_merge m = {
 		.mm = mm, .prev = prev, .next = next, .start = addr, .end = addr + len,

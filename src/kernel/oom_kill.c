@@ -33,7 +33,7 @@ struct vm_proc *vm_out_of_memory(struct vm_kernel *k, struct vm_proc *cur)
 		.signo = VM_SIGKILL,
 		.reason = "out of memory: killed by the OOM killer (highest oom_badness)",
 	};
-	uint64_t total = k->phys->nframes + (k->swap ? k->swap->nslots - 1 : 0);
+	uint64_t total = k->phys->nframes + (k->swap ? k->swap->pages : 0);
 	struct vm_proc *victim = NULL;
 	int64_t best = -1;
 

@@ -308,3 +308,24 @@ int vm_procfs_status(struct vm_kernel *k, struct vm_proc *p, FILE *out)
 	put_kb(out, "VmSwap:\t", mm->rss[VM_RSS_SWAP] << VM_PAGE_SHIFT, 8);
 	return ferror(out) ? -EIO : 0;
 }
+
+/* Linux: swap_show() — Size is si->pages (the slots but the header), Used
+ * the slots in use (entries or the swap cache), both in KiB; the name is
+ * padded to 40 columns, "file" followed by a tab. */
+int vm_procfs_swaps(struct vm_kernel *k, FILE *out)
+{
+	if (!k || !out)
+		return -EINVAL;
+	fputs("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n", out);
+	for (unsigned i = 0; k->swap && i < k->swap->nareas; i++) {
+		const struct vm_swap_area *a = &k->swap->area[i];
+		char name[16];
+		int len = snprintf(name, sizeof(name), "/swap%u", a->type);
+		uint64_t size = (a->nslots - 1) << (VM_PAGE_SHIFT - 10);
+		uint64_t used = a->inuse << (VM_PAGE_SHIFT - 10);
+		fprintf(out, "%s%*s%s\t%" PRIu64 "\t%s%" PRIu64 "\t%s%d\n", name,
+			len < 40 ? 40 - len : 1, " ", "file\t", size, size < 10000000 ? "\t" : "",
+			used, used < 10000000 ? "\t" : "", a->prio);
+	}
+	return 0;
+}

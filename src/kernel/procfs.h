@@ -1,6 +1,7 @@
 /*
  * /proc views of a process, byte for byte in Linux's formats
- * (fs/proc/task_mmu.c show_map_vma, show_smap; fs/proc/array.c, task_mem).
+ * (fs/proc/task_mmu.c show_map_vma, show_smap; fs/proc/array.c, task_mem;
+ * mm/swapfile.c swap_show).
  */
 #ifndef VM_KERNEL_PROCFS_H
 #define VM_KERNEL_PROCFS_H
@@ -21,5 +22,9 @@ int vm_procfs_smaps(struct vm_kernel *k, struct vm_proc *p, FILE *out);
 /* /proc/PID/status memory lines: VmPeak, VmSize, VmLck, VmPin, VmHWM, VmRSS,
  * RssAnon, RssFile, RssShmem, VmData, VmStk, VmExe, VmLib, VmPTE, VmSwap. */
 int vm_procfs_status(struct vm_kernel *k, struct vm_proc *p, FILE *out);
+/* /proc/swaps: a header `Filename Type Size Used Priority`, then one line
+ * per swap area in swapon order, sizes in KiB (mm/swapfile.c swap_show).
+ * The model's areas are files named /swapN, N their type. */
+int vm_procfs_swaps(struct vm_kernel *k, FILE *out);
 
 #endif

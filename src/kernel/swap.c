@@ -15,32 +15,92 @@
 #include "kernel/reclaim.h"
 #include "kernel/rmap.h"
 
-/* ---- the area and its slots ------------------------------------------------- */
+/* ---- the areas and their slots ----------------------------------------------- */
 
-int vm_swap_init(struct vm_kernel *k, uint64_t bytes, unsigned page_cluster)
+static void area_fini(struct vm_kernel *k, struct vm_swap_area *a)
 {
-	uint64_t n = bytes >> VM_PAGE_SHIFT;
-	struct vm_swap *s;
+	uint64_t pos = 0, off, buf;
 
-	if (n < 2)
+	while (vm_u64map_next(&a->data, &pos, &off, &buf))
+		vm_host_free(k->host, (void *)(uintptr_t)buf);
+	vm_u64map_fini(&a->data);
+	vm_u64map_fini(&a->cache);
+	vm_host_free(k->host, a->map);
+	vm_host_free(k->host, a->owner);
+	vm_host_free(k->host, a->index);
+}
+
+/* Linux: plist_add() on swap_avail_heads — after the areas of the same
+ * priority, so equal ones are used in swapon order first. */
+static void avail_add(struct vm_swap *s, unsigned n, unsigned type)
+{
+	unsigned i = n;
+
+	while (i > 0 && s->area[s->avail[i - 1]].prio < s->area[type].prio) {
+		s->avail[i] = s->avail[i - 1];
+		i--;
+	}
+	s->avail[i] = type;
+}
+
+/* Linux: plist_requeue() — the area at avail[pos] goes after the last of
+ * its priority (round-robin among equals). */
+static void avail_requeue(struct vm_swap *s, unsigned pos)
+{
+	unsigned type = s->avail[pos];
+
+	while (pos + 1 < s->nareas && s->area[s->avail[pos + 1]].prio == s->area[type].prio) {
+		s->avail[pos] = s->avail[pos + 1];
+		pos++;
+	}
+	s->avail[pos] = type;
+}
+
+/* Linux: swapon() -> setup_swap_info() for area `type` of spec. */
+static int area_init(struct vm_kernel *k, const struct vm_swap_spec *spec, unsigned type,
+		     int *least_priority)
+{
+	struct vm_swap *s = k->swap;
+	struct vm_swap_area *a = &s->area[type];
+	uint64_t n = spec->area[type].bytes >> VM_PAGE_SHIFT;
+
+	a->type = type;
+	a->prio = spec->area[type].prio >= 0 ? spec->area[type].prio : --*least_priority;
+	a->nslots = n;
+	a->cursor = 1;
+	vm_u64map_init(&a->data, k->host);
+	vm_u64map_init(&a->cache, k->host);
+	a->map = vm_host_calloc(k->host, n, sizeof(*a->map));
+	a->owner = vm_host_calloc(k->host, n, sizeof(*a->owner));
+	a->index = vm_host_calloc(k->host, n, sizeof(*a->index));
+	s->nareas++;
+	if (!a->map || !a->owner || !a->index)
+		return -ENOMEM;
+	avail_add(s, type, type);
+	s->pages += n - 1;
+	return 0;
+}
+
+int vm_swap_init(struct vm_kernel *k, const struct vm_swap_spec *spec, unsigned page_cluster)
+{
+	struct vm_swap *s;
+	int least_priority = -1;       /* Linux: the first default is --least_priority = -2 */
+
+	if (!spec || vm_swap_spec_check(spec, NULL, 0))
 		return -EINVAL;
+	if (!spec->n)
+		return 0;
 	s = vm_host_calloc(k->host, 1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->nslots = n;
-	s->prio = -2;             /* swapon without a priority: -2, -3, ... */
 	s->page_cluster = page_cluster;
-	s->cursor = 1;
-	s->map = vm_host_calloc(k->host, n, sizeof(*s->map));
-	s->owner = vm_host_calloc(k->host, n, sizeof(*s->owner));
-	s->index = vm_host_calloc(k->host, n, sizeof(*s->index));
-	vm_u64map_init(&s->data, k->host);
-	vm_u64map_init(&s->cache, k->host);
 	vm_u64map_init(&s->cache_rev, k->host);
 	k->swap = s;
-	if (!s->map || !s->owner || !s->index) {
-		vm_swap_fini(k);
-		return -ENOMEM;
+	for (unsigned i = 0; i < spec->n; i++) {
+		if (area_init(k, spec, i, &least_priority)) {
+			vm_swap_fini(k);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -48,69 +108,119 @@ int vm_swap_init(struct vm_kernel *k, uint64_t bytes, unsigned page_cluster)
 void vm_swap_fini(struct vm_kernel *k)
 {
 	struct vm_swap *s = k->swap;
-	uint64_t pos = 0, off, buf;
 
 	if (!s)
 		return;
-	while (vm_u64map_next(&s->data, &pos, &off, &buf))
-		vm_host_free(k->host, (void *)(uintptr_t)buf);
-	vm_u64map_fini(&s->data);
-	vm_u64map_fini(&s->cache);
+	for (unsigned i = 0; i < s->nareas; i++)
+		area_fini(k, &s->area[i]);
 	vm_u64map_fini(&s->cache_rev);
-	vm_host_free(k->host, s->map);
-	vm_host_free(k->host, s->owner);
-	vm_host_free(k->host, s->index);
 	vm_host_free(k->host, s);
 	k->swap = NULL;
 }
 
+struct vm_swap_area *vm_swap_area_of(const struct vm_kernel *k, vm_pte entry)
+{
+	unsigned type = vm_swp_pte_type(entry);
+	uint64_t off = vm_swp_pte_offset(entry);
+
+	if (!k->swap || type >= k->swap->nareas || off == 0 || off >= k->swap->area[type].nslots)
+		return NULL;
+	return &k->swap->area[type];
+}
+
+static bool area_full(const struct vm_swap_area *a)
+{
+	return a->inuse == a->nslots - 1;
+}
+
+static bool slot_cached(const struct vm_swap_area *a, uint64_t off, uint64_t *pfn)
+{
+	return vm_u64map_get(&a->cache, off, pfn);
+}
+
 /* Linux: scan_swap_map_slots() — the next free slot after the last one
  * given (next fit; the cluster allocator's placement is not modelled).
- * 0 = none (slot 0 is the header). */
-static uint64_t get_swap_page(struct vm_swap *s)
+ * The area is not full. */
+static uint64_t scan_swap_map(struct vm_swap *s, struct vm_swap_area *a)
 {
-	for (uint64_t i = 0; i < s->nslots - 1; i++) {
-		uint64_t off = s->cursor;
-		s->cursor = off + 1 < s->nslots ? off + 1 : 1;
-		if (!s->map[off] && !vm_u64map_get(&s->cache, off, NULL)) {
+	for (;;) {
+		uint64_t off = a->cursor;
+		a->cursor = off + 1 < a->nslots ? off + 1 : 1;
+		if (!a->map[off] && !slot_cached(a, off, NULL)) {
+			a->inuse++;
 			s->inuse++;
 			return off;
 		}
 	}
-	return 0;
 }
 
-static void slot_release(struct vm_kernel *k, uint64_t off)
+/* Linux: get_swap_pages() — the first area on swap_avail_heads with a free
+ * slot (full areas are off that list), requeued behind its equals.  NULL
+ * when every area is full. */
+static struct vm_swap_area *get_swap_page(struct vm_swap *s, uint64_t *off)
+{
+	for (unsigned i = 0; i < s->nareas; i++) {
+		struct vm_swap_area *a = &s->area[s->avail[i]];
+		if (area_full(a))
+			continue;
+		avail_requeue(s, i);
+		*off = scan_swap_map(s, a);
+		return a;
+	}
+	return NULL;
+}
+
+static void slot_release(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off)
 {
 	struct vm_swap *s = k->swap;
 	uint64_t buf;
 
-	if (vm_u64map_del(&s->data, off, &buf))
+	if (vm_u64map_del(&a->data, off, &buf))
 		vm_host_free(k->host, (void *)(uintptr_t)buf);
-	s->owner[off] = NULL;
+	a->owner[off] = NULL;
+	/* Linux: swap_range_free() -> add_to_avail_list(): a full area comes
+	 * back on the list behind the others of its priority. */
+	if (area_full(a)) {
+		unsigned i = 0;
+		while (s->avail[i] != a->type)
+			i++;
+		avail_requeue(s, i);
+	}
+	a->inuse--;
 	s->inuse--;
 }
 
 /* The swap cache lets go of pfn (its reference put). */
-static void cache_del(struct vm_kernel *k, uint64_t off, uint64_t pfn)
+static void cache_del(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off, uint64_t pfn)
 {
-	vm_u64map_del(&k->swap->cache, off, NULL);
+	vm_u64map_del(&a->cache, off, NULL);
 	vm_u64map_del(&k->swap->cache_rev, pfn, NULL);
 	vm_page_put(k, pfn);
 }
 
+/* Linux: add_to_swap_cache(): pfn holds slot off; the cache's reference is
+ * the caller's to take.  0 or -ENOMEM (nothing added). */
+static int cache_add(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off, uint64_t pfn)
+{
+	if (vm_u64map_put(&a->cache, off, pfn) ||
+	    vm_u64map_put(&k->swap->cache_rev, pfn, vm_swp_pte(a->type, off).v)) {
+		vm_u64map_del(&a->cache, off, NULL);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Linux: swap_free() / free_swap_and_cache(): one entry less; with the
  * last one the slot is free, and the cached page leaves the cache. */
-static void swap_put(struct vm_kernel *k, uint64_t off)
+static void swap_put(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off)
 {
-	struct vm_swap *s = k->swap;
 	uint64_t pfn;
 
-	if (!s->map[off] || --s->map[off])
+	if (!a->map[off] || --a->map[off])
 		return;
-	if (vm_u64map_get(&s->cache, off, &pfn))
-		cache_del(k, off, pfn);
-	slot_release(k, off);
+	if (slot_cached(a, off, &pfn))
+		cache_del(k, a, off, pfn);
+	slot_release(k, a, off);
 }
 
 bool vm_swap_cached(const struct vm_kernel *k, uint64_t pfn)
@@ -120,106 +230,134 @@ bool vm_swap_cached(const struct vm_kernel *k, uint64_t pfn)
 
 void vm_swap_cache_forget(struct vm_kernel *k, uint64_t pfn)
 {
-	uint64_t off;
+	uint64_t v;
 
-	if (k->swap && vm_u64map_get(&k->swap->cache_rev, pfn, &off))
-		cache_del(k, off, pfn);
+	if (k->swap && vm_u64map_get(&k->swap->cache_rev, pfn, &v)) {
+		vm_pte e = { v };
+		cache_del(k, &k->swap->area[vm_swp_pte_type(e)], vm_swp_pte_offset(e), pfn);
+	}
 }
 
 /* ---- entries in address spaces --------------------------------------------- */
 
+/* The entries live in the PTEs themselves (pt->ops->set_pte); a page
+ * table without any (pt->nonpresent == 0) answers every question here at
+ * once, without a walk. */
+
 bool vm_swap_pte_at(const struct vm_mm *mm, vm_vaddr va, vm_pte *out)
 {
-	return vm_u64map_count(&mm->swap_ptes) && vm_u64map_get(&mm->swap_ptes, va >> VM_PAGE_SHIFT, &out->v);
+	struct vm_pt *pt = (struct vm_pt *)&mm->pt;
+	struct vm_pt_leaf leaf;
+
+	if (!pt->nonpresent || pt->ops->lookup_entry(pt, va, &leaf) || pte_present(leaf.pte))
+		return false;
+	*out = leaf.pte;
+	return true;
+}
+
+static int count_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	*(uint64_t *)ctx += !pte_present(leaf->pte);
+	return 0;
 }
 
 uint64_t vm_swap_count(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
-	uint64_t pos = 0, vpn, v, n = 0;
+	struct vm_pt *pt = (struct vm_pt *)&mm->pt;
+	uint64_t n = 0;
 
-	while (vm_u64map_count(&mm->swap_ptes) && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v))
-		n += vpn >= start >> VM_PAGE_SHIFT && vpn < end >> VM_PAGE_SHIFT;
+	if (pt->nonpresent && start < end)
+		pt->ops->for_each_entry(pt, start, end, count_entry, &n);
 	return n;
+}
+
+static int stop_at_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	(void)ctx;
+	return !pte_present(leaf->pte);
 }
 
 bool vm_swap_any(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
-	uint64_t pos = 0, vpn, v;
+	struct vm_pt *pt = (struct vm_pt *)&mm->pt;
 
 	/* The THP fault path asks this: stop at the first entry found. */
-	while (vm_u64map_count(&mm->swap_ptes) && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v))
-		if (vpn >= start >> VM_PAGE_SHIFT && vpn < end >> VM_PAGE_SHIFT)
-			return true;
-	return false;
+	return pt->nonpresent && start < end &&
+	       pt->ops->for_each_entry(pt, start, end, stop_at_entry, NULL) == 1;
+}
+
+/* The context of a walk over one mm's entries. */
+struct swap_walk {
+	struct vm_kernel *k;
+	struct vm_mm *mm;            /* zap: the mm walked; fork: the child */
+};
+
+/* Linux: free_swap_and_cache() for each entry zap_nonpresent_ptes clears. */
+static int zap_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	struct swap_walk *z = ctx;
+	struct vm_swap_area *a = vm_swap_area_of(z->k, leaf->pte);
+
+	z->mm->rss[VM_RSS_SWAP]--;
+	if (a)
+		swap_put(z->k, a, vm_swp_pte_offset(leaf->pte));
+	return 0;
 }
 
 void vm_swap_zap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
-	uint64_t pos = 0, vpn, v;
+	struct swap_walk z = { .k = k, .mm = mm };
 
-	while (vm_u64map_count(&mm->swap_ptes) && vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v)) {
-		if (vpn < start >> VM_PAGE_SHIFT || vpn >= end >> VM_PAGE_SHIFT)
-			continue;
-		vm_u64map_del(&mm->swap_ptes, vpn, NULL);
-		vm_u64map_next_after_del(&pos);
-		mm->rss[VM_RSS_SWAP]--;
-		if (k->swap)
-			swap_put(k, vm_swp_pte_offset((vm_pte){ v }));
-	}
+	if (start < end)
+		mm->pt.ops->clear_nonpresent(&mm->pt, start, end, zap_entry, &z);
+}
+
+/* Linux: copy_nonpresent_pte() -> swap_duplicate(). */
+static int fork_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	struct swap_walk *f = ctx;
+	struct vm_swap_area *a = vm_swap_area_of(f->k, leaf->pte);
+	uint64_t off = vm_swp_pte_offset(leaf->pte);
+
+	if (pte_present(leaf->pte))
+		return 0;
+	if (!a || a->map[off] == UINT16_MAX)
+		return -ENOMEM;     /* swap_count_continuation is not modelled */
+	int err = f->mm->pt.ops->set_pte(&f->mm->pt, leaf->va, leaf->pte);
+	if (err)
+		return err;
+	a->map[off]++;
+	f->mm->rss[VM_RSS_SWAP]++;
+	return 0;
 }
 
 int vm_swap_fork(struct vm_kernel *k, struct vm_mm *dst, struct vm_mm *src, vm_vaddr start,
 		 vm_vaddr end)
 {
-	uint64_t pos = 0, vpn, v;
+	struct swap_walk f = { .k = k, .mm = dst };
 
-	while (vm_u64map_count(&src->swap_ptes) && vm_u64map_next(&src->swap_ptes, &pos, &vpn, &v)) {
-		if (vpn < start >> VM_PAGE_SHIFT || vpn >= end >> VM_PAGE_SHIFT)
-			continue;
-		uint64_t off = vm_swp_pte_offset((vm_pte){ v });
-		if (!k->swap || k->swap->map[off] == UINT16_MAX)
-			return -ENOMEM;     /* swap_count_continuation is not modelled */
-		if (vm_u64map_put(&dst->swap_ptes, vpn, v))
-			return -ENOMEM;
-		k->swap->map[off]++;        /* swap_duplicate() */
-		dst->rss[VM_RSS_SWAP]++;
-	}
-	return 0;
+	if (!src->pt.nonpresent || start >= end)
+		return 0;
+	return src->pt.ops->for_each_entry(&src->pt, start, end, fork_entry, &f) ? -ENOMEM : 0;
 }
 
-int vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len)
+int vm_swap_move_entry(struct vm_mm *mm, vm_vaddr old, vm_vaddr new)
 {
-	uint64_t pos = 0, vpn, v, first = old >> VM_PAGE_SHIFT, n = len >> VM_PAGE_SHIFT;
-	struct vm_host *host = mm->k->host;
-	uint64_t cnt = vm_swap_count(mm, old, old + len), i = 0;
+	struct vm_pt *pt = &mm->pt;
+	struct vm_pt_leaf leaf;
 
-	if (!cnt)
-		return 0;
-	/* Everything that can fail comes first, so that a failure moves
-	 * nothing: the buffer, and room for the new keys beside the old. */
-	uint64_t *moved = vm_host_calloc(host, cnt, 2 * sizeof(uint64_t));
-	if (!moved || vm_u64map_reserve(&mm->swap_ptes, vm_u64map_count(&mm->swap_ptes) + cnt)) {
-		vm_host_free(host, moved);
-		return -ENOMEM;
-	}
-	while (vm_u64map_next(&mm->swap_ptes, &pos, &vpn, &v)) {
-		if (vpn < first || vpn - first >= n)
-			continue;
-		vm_u64map_del(&mm->swap_ptes, vpn, NULL);
-		vm_u64map_next_after_del(&pos);
-		moved[2 * i] = vpn - first + (new >> VM_PAGE_SHIFT);
-		moved[2 * i + 1] = v;
-		i++;
-	}
-	for (uint64_t j = 0; j < i; j++)
-		(void)vm_u64map_put(&mm->swap_ptes, moved[2 * j], moved[2 * j + 1]); /* reserved */
-	vm_host_free(host, moved);
-	return 0;
+	if (pt->ops->lookup_entry(pt, old, &leaf) || pte_present(leaf.pte))
+		return -ENOENT;
+	int err = pt->ops->set_pte(pt, new, leaf.pte);
+	if (err)
+		return err;
+	return pt->ops->clear_nonpresent(pt, old, old + VM_PAGE_SIZE, NULL, NULL);
 }
 
 /* ---- swap-out --------------------------------------------------------------- */
 
 struct swapout {
+	struct vm_swap_area *a;
 	uint64_t off;
 	int err;
 };
@@ -235,13 +373,13 @@ static void unmap_anon_one(struct vm_kernel *k, void *ctx, struct vm_vma *vma,
 	uint64_t pfn = pte_pfn(leaf->pte);
 	struct vm_page *pg = &k->pages[pfn];
 
-	if (k->swap->map[so->off] == UINT16_MAX ||
-	    vm_u64map_put(&mm->swap_ptes, leaf->va >> VM_PAGE_SHIFT, vm_swp_pte(0, so->off).v)) {
+	/* The PTE's table is there: the entry replaces the leaf in place. */
+	if (so->a->map[so->off] == UINT16_MAX ||
+	    pt->ops->set_pte(pt, leaf->va, vm_swp_pte(so->a->type, so->off))) {
 		so->err = -ENOMEM;
 		return;
 	}
-	k->swap->map[so->off]++;
-	pt->ops->unmap(pt, leaf->va, leaf->va + VM_PAGE_SIZE, NULL, NULL);
+	so->a->map[so->off]++;
 	vm_flush_tlb_range(k, mm, leaf->va, leaf->va + VM_PAGE_SIZE, k->cur_cpu);
 	pg->mapcount--;
 	mm->rss[VM_RSS_ANON]--;
@@ -250,18 +388,17 @@ static void unmap_anon_one(struct vm_kernel *k, void *ctx, struct vm_vma *vma,
 }
 
 /* Linux: swap_writepage(): the page's bytes into the slot. */
-static int write_slot(struct vm_kernel *k, uint64_t off, uint64_t pfn)
+static int write_slot(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off, uint64_t pfn)
 {
-	struct vm_swap *s = k->swap;
 	uint64_t buf = 0;
 
 	if (k->phys->data) {
-		if (!vm_u64map_get(&s->data, off, &buf)) {
+		if (!vm_u64map_get(&a->data, off, &buf)) {
 			void *p = vm_host_calloc(k->host, 1, VM_PAGE_SIZE);
 			if (!p)
 				return -ENOMEM;
 			buf = (uint64_t)(uintptr_t)p;
-			if (vm_u64map_put(&s->data, off, buf)) {
+			if (vm_u64map_put(&a->data, off, buf)) {
 				vm_host_free(k->host, p);
 				return -ENOMEM;
 			}
@@ -277,45 +414,48 @@ int vm_swap_out(struct vm_kernel *k, uint64_t pfn)
 {
 	struct vm_swap *s = k->swap;
 	struct vm_page *pg = &k->pages[pfn];
-	uint64_t off = 0;
-	bool cached = s && vm_u64map_get(&s->cache_rev, pfn, &off);
+	struct vm_swap_area *a = NULL;
+	uint64_t off = 0, v;
+	bool cached = s && vm_u64map_get(&s->cache_rev, pfn, &v);
 
 	if (!s)
 		return -ENOSPC;
 	if (vm_rmap_walk(k, pfn, NULL, NULL) != (unsigned)pg->mapcount ||
 	    pg->refcount != (uint32_t)pg->mapcount + cached)
 		return -EBUSY;
-	if (!cached) {
+	if (cached) {
+		a = &s->area[vm_swp_pte_type((vm_pte){ v })];
+		off = vm_swp_pte_offset((vm_pte){ v });
+	} else {
 		/* Linux: folio_alloc_swap() + add_to_swap_cache(). */
-		off = get_swap_page(s);
-		if (!off)
+		a = get_swap_page(s, &off);
+		if (!a)
 			return -ENOSPC;
-		s->owner[off] = pg->owner;
-		s->index[off] = pg->index;
-		if (vm_u64map_put(&s->cache, off, pfn) || vm_u64map_put(&s->cache_rev, pfn, off)) {
-			vm_u64map_del(&s->cache, off, NULL);
-			slot_release(k, off);
+		a->owner[off] = pg->owner;
+		a->index[off] = pg->index;
+		if (cache_add(k, a, off, pfn)) {
+			slot_release(k, a, off);
 			return -ENOMEM;
 		}
 		vm_page_get(k, pfn);
 	}
 	/* A page in the swap cache was never written since it came in (it is
 	 * mapped read-only while cached), so its slot still holds it. */
-	if (!cached && write_slot(k, off, pfn)) {
-		cache_del(k, off, pfn);
-		slot_release(k, off);
+	if (!cached && write_slot(k, a, off, pfn)) {
+		cache_del(k, a, off, pfn);
+		slot_release(k, a, off);
 		return -ENOMEM;
 	}
-	struct swapout so = { .off = off };
+	struct swapout so = { .a = a, .off = off };
 	vm_page_get(k, pfn);            /* hold it while the mappings go */
 	vm_rmap_walk(k, pfn, unmap_anon_one, &so);
 	vm_page_put(k, pfn);
 	if (pg->mapcount > 0)
 		return -EBUSY;           /* stays in the swap cache, partly mapped */
 	/* Linux: __remove_mapping() — out of the swap cache, freed. */
-	cache_del(k, off, pfn);
-	if (!s->map[off])
-		slot_release(k, off);
+	cache_del(k, a, off, pfn);
+	if (!a->map[off])
+		slot_release(k, a, off);
 	return 0;
 }
 
@@ -323,26 +463,24 @@ int vm_swap_out(struct vm_kernel *k, uint64_t pfn)
 
 /* Read slot off into a new frame in the swap cache (Linux
  * __read_swap_cache_async + swap_read_folio).  0 and *pfn, or -ENOMEM. */
-static int read_slot(struct vm_kernel *k, uint64_t off, uint64_t *pfn)
+static int read_slot(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off, uint64_t *pfn)
 {
-	struct vm_swap *s = k->swap;
 	uint64_t buf;
 	int err = vm_page_alloc(k, 0, pfn);
 
 	if (err)
 		return err;
-	if (vm_u64map_put(&s->cache, off, *pfn) || vm_u64map_put(&s->cache_rev, *pfn, off)) {
-		vm_u64map_del(&s->cache, off, NULL);
+	if (cache_add(k, a, off, *pfn)) {
 		vm_page_put(k, *pfn);
 		return -ENOMEM;
 	}
-	if (k->phys->data && vm_u64map_get(&s->data, off, &buf))
+	if (k->phys->data && vm_u64map_get(&a->data, off, &buf))
 		vm_phys_write(k->phys, (vm_paddr){ *pfn << VM_PAGE_SHIFT },
 			      (const void *)(uintptr_t)buf, VM_PAGE_SIZE);
 	struct vm_page *pg = &k->pages[*pfn];
 	pg->owner_kind = VM_OWNER_ANON;
-	pg->owner = s->owner[off];
-	pg->index = s->index[off];
+	pg->owner = a->owner[off];
+	pg->index = a->index[off];
 	vm_page_set(pg, VM_PG_SWAPBACKED);
 	k->stats->pswpin++;
 	vm_lru_add(k, *pfn);
@@ -350,18 +488,18 @@ static int read_slot(struct vm_kernel *k, uint64_t off, uint64_t *pfn)
 }
 
 /* Linux: swap_cluster_readahead() — the aligned cluster of 2^page_cluster
- * slots around off, each slot in use and not cached read too. */
-static void swap_readahead(struct vm_kernel *k, uint64_t off)
+ * slots around off in the same area, each slot in use and not cached read
+ * too. */
+static void swap_readahead(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off)
 {
-	struct vm_swap *s = k->swap;
-	uint64_t n = UINT64_C(1) << s->page_cluster, start = off & ~(n - 1), pfn;
+	uint64_t n = UINT64_C(1) << k->swap->page_cluster, start = off & ~(n - 1), pfn;
 
 	if (n <= 1)
 		return;
-	for (uint64_t o = start; o < start + n && o < s->nslots; o++) {
-		if (o == off || o == 0 || !s->map[o] || vm_u64map_get(&s->cache, o, NULL))
+	for (uint64_t o = start; o < start + n && o < a->nslots; o++) {
+		if (o == off || o == 0 || !a->map[o] || slot_cached(a, o, NULL))
 			continue;
-		if (read_slot(k, o, &pfn))
+		if (read_slot(k, a, o, &pfn))
 			break;
 		k->stats->swap_ra++;
 	}
@@ -370,19 +508,19 @@ static void swap_readahead(struct vm_kernel *k, uint64_t off)
 unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 {
 	struct vm_kernel *k = vmf->k;
-	struct vm_swap *s = k->swap;
+	struct vm_swap_area *a = vm_swap_area_of(k, entry);
 	struct vm_mm *mm = vmf->mm;
 	uint64_t off = vm_swp_pte_offset(entry), pfn;
 	bool major = false;
 
-	if (!s || vm_swp_pte_type(entry) != 0 || off == 0 || off >= s->nslots || !s->map[off])
+	if (!a || !a->map[off])
 		return VM_FAULT_SIGBUS;      /* Linux: a bad swap entry */
-	if (!vm_u64map_get(&s->cache, off, &pfn)) {
-		if (read_slot(k, off, &pfn))
+	if (!slot_cached(a, off, &pfn)) {
+		if (read_slot(k, a, off, &pfn))
 			return VM_FAULT_OOM;
 		major = true;
 		vm_page_get(k, pfn);         /* readahead's allocations must not reclaim it */
-		swap_readahead(k, off);
+		swap_readahead(k, a, off);
 		vm_page_put(k, pfn);
 	} else {
 		k->stats->swap_ra_hit++;
@@ -390,14 +528,12 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 	struct vm_page *pg = &k->pages[pfn];
 	/* Linux: exclusive when this entry is the last user of the slot and
 	 * nobody maps the page: writable at once (dirty on a write). */
-	bool exclusive = s->map[off] == 1 && pg->mapcount == 0;
+	bool exclusive = a->map[off] == 1 && pg->mapcount == 0;
 	uint64_t prot = vm_fault_prot(vmf, exclusive, exclusive && fault_write(vmf));
-	vm_u64map_del(&mm->swap_ptes, vmf->address >> VM_PAGE_SHIFT, NULL);
-	unsigned ret = vm_fault_map(vmf, pfn, prot);
-	if (ret) {
-		vm_u64map_put(&mm->swap_ptes, vmf->address >> VM_PAGE_SHIFT, entry.v);
-		return ret;
-	}
+	/* Linux: set_pte_at() over the swap entry, in its table. */
+	int err = mm->pt.ops->set_pte(&mm->pt, vmf->address, pfn_pte(pfn, prot | VM_PTE_P));
+	if (err)
+		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGSEGV;
 	if (!pg->owner || (!pg->mapcount && !vm_anon_vma_in_chain(vmf->vma, pg->owner))) {
 		pg->owner = vmf->vma->anon;
 		pg->index = vmf->address >> VM_PAGE_SHIFT;
@@ -410,8 +546,17 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 		vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);
 	else
 		vm_page_clear(pg, VM_PG_ANON_EXCLUSIVE);
-	swap_put(k, off);
-	return major ? VM_FAULT_MAJOR : 0;
+	swap_put(k, a, off);
+	unsigned ret = major ? VM_FAULT_MAJOR : 0;
+	/* Linux: a write that could not map the page writable (it is still
+	 * shared: another entry holds the slot, or another PTE maps the page)
+	 * goes on to do_wp_page() in the same fault, which copies it unless it
+	 * has become the only holder. */
+	if (fault_write(vmf) && !(prot & VM_PTE_RW)) {
+		unsigned wp = vm_do_wp_page(vmf);
+		ret = wp & VM_FAULT_ERROR ? wp & VM_FAULT_ERROR : ret | wp;
+	}
+	return ret;
 }
 
 /* ---- shmem (shmem_swap.c) ------------------------------------------------------ */
@@ -419,56 +564,56 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 int vm_swap_shmem_write(struct vm_kernel *k, uint64_t pfn, vm_pte *entry)
 {
 	struct vm_swap *s = k->swap;
+	struct vm_swap_area *a;
+	uint64_t off;
 
 	if (!s)
 		return -ENOSPC;
 	/* Linux: folio_alloc_swap(), then swap_duplicate for the shmem
 	 * index's entry (shmem_writeout), then swap_writeout(). */
-	uint64_t off = get_swap_page(s);
-	if (!off)
+	a = get_swap_page(s, &off);
+	if (!a)
 		return -ENOSPC;
-	s->owner[off] = NULL;         /* no anon_vma: the object holds the entry */
-	s->index[off] = 0;
-	if (write_slot(k, off, pfn)) {
-		slot_release(k, off);
+	a->owner[off] = NULL;         /* no anon_vma: the object holds the entry */
+	a->index[off] = 0;
+	if (write_slot(k, a, off, pfn)) {
+		slot_release(k, a, off);
 		return -ENOMEM;
 	}
-	s->map[off] = 1;
-	*entry = vm_swp_pte(0, off);
+	a->map[off] = 1;
+	*entry = vm_swp_pte(a->type, off);
 	return 0;
 }
 
-/* The slot of a swap entry a shmem index holds, or 0 when it is bad. */
-static uint64_t shmem_slot(const struct vm_kernel *k, vm_pte entry)
+/* The area of a swap entry a shmem index holds, or NULL when it is bad. */
+static struct vm_swap_area *shmem_area(const struct vm_kernel *k, vm_pte entry)
 {
-	uint64_t off = vm_swp_pte_offset(entry);
+	struct vm_swap_area *a = vm_swap_area_of(k, entry);
 
-	if (!k->swap || vm_swp_pte_type(entry) != 0 || off == 0 || off >= k->swap->nslots ||
-	    !k->swap->map[off])
-		return 0;
-	return off;
+	return a && a->map[vm_swp_pte_offset(entry)] ? a : NULL;
 }
 
 int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, bool fault, uint64_t *pfn,
 		       bool *major)
 {
-	uint64_t off = shmem_slot(k, entry);
+	struct vm_swap_area *a = shmem_area(k, entry);
+	uint64_t off = vm_swp_pte_offset(entry);
 
 	*major = false;
-	if (!off)
+	if (!a)
 		return -EINVAL;
-	if (vm_u64map_get(&k->swap->cache, off, pfn)) {
+	if (slot_cached(a, off, pfn)) {
 		k->stats->swap_ra_hit += fault;
 	} else {
 		/* Linux: shmem_swapin_cluster() -> swap_cluster_readahead() for
 		 * a fault, read_swap_cache_async() alone for WILLNEED. */
-		int err = read_slot(k, off, pfn);
+		int err = read_slot(k, a, off, pfn);
 		if (err)
 			return err;
 		*major = true;
 		vm_page_get(k, *pfn);
 		if (fault)
-			swap_readahead(k, off);
+			swap_readahead(k, a, off);
 		vm_page_put(k, *pfn);
 	}
 	vm_page_get(k, *pfn);
@@ -477,8 +622,8 @@ int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, bool fault, uint64_t *
 
 void vm_swap_shmem_free(struct vm_kernel *k, vm_pte entry)
 {
-	uint64_t off = shmem_slot(k, entry);
+	struct vm_swap_area *a = shmem_area(k, entry);
 
-	if (off)
-		swap_put(k, off);
+	if (a)
+		swap_put(k, a, vm_swp_pte_offset(entry));
 }

@@ -1,21 +1,28 @@
 /*
  * Swap (Linux mm/swapfile.c, mm/swap_state.c, do_swap_page in
- * mm/memory.c): one swap area of `swap` bytes, a slot allocator, swap
- * entries in Linux's x86-64 non-present PTE format, a swap cache, swap-in
- * as a major fault with readahead of 2^page_cluster slots.
+ * mm/memory.c): swap areas with sizes and priorities (the `swap` setting,
+ * swap_spec.h), a slot allocator, swap entries in Linux's x86-64
+ * non-present PTE format, a swap cache, swap-in as a major fault with
+ * readahead of 2^page_cluster slots.
  *
- * Counting rules (vm_kernel_check):
- *   map[off]    swap entries (in every mm, and in shmem objects' indexes:
- *               see the end of this file) holding slot off; a slot is free
- *               when map[off] == 0 and the swap cache does not hold it
- *   swap cache  offset -> frame; the cache holds one reference on the frame
- *               (an anonymous page: refcount = mapcount + 1)
+ * An entry's type is its area's index in swapon order.  Slots come from the
+ * highest-priority area with a free slot; areas of equal priority take
+ * turns, one allocation each (get_swap_pages over swap_avail_heads).
+ *
+ * Counting rules (vm_kernel_check), per area a:
+ *   a->map[off]  swap entries (in every mm, and in shmem objects' indexes:
+ *                see the end of this file) holding slot off; a slot is free
+ *                when map[off] == 0 and the swap cache does not hold it
+ *   a->inuse     slots not free; swap->inuse their sum
+ *   swap cache   (type, offset) -> frame, a->cache per area; the cache holds
+ *                one reference on the frame (an anonymous page: refcount =
+ *                mapcount + 1)
  *   mm->rss[VM_RSS_SWAP] == the mm's swap entries
  *
- * Where the entries live: the value is Linux's swap PTE (type in bits
- * 63:59, the offset inverted in 58:9, P = 0), kept per mm in a table
- * indexed by virtual page (mm->swap_ptes) beside the page tables, whose
- * interface holds only present leaves.
+ * Where the entries live: in the PTEs, as Linux's x86-64 swap PTE (type
+ * in bits 63:59, the offset inverted in 58:9, P = 0), written with
+ * pt->ops->set_pte and found by the page-table range walks that report
+ * non-present entries (pt.h).
  */
 #ifndef VM_KERNEL_SWAP_H
 #define VM_KERNEL_SWAP_H
@@ -25,6 +32,7 @@
 
 #include "base/u64map.h"
 #include "kernel/kernel.h"
+#include "kernel/swap_spec.h"
 
 struct vm_fault;
 struct vm_anon_vma;
@@ -52,22 +60,36 @@ static inline uint64_t vm_swp_pte_offset(vm_pte e)
 	return ~e.v << VM_SWP_TYPE_BITS >> VM_SWP_OFFSET_SHIFT;
 }
 
-struct vm_swap {
+/* One area (Linux struct swap_info_struct). */
+struct vm_swap_area {
+	unsigned type;                /* index in swapon order: the entries' type field */
+	int prio;                     /* given, or swapon's default -2, -3, ... */
 	uint64_t nslots;              /* pages of the area; slot 0 is the header */
-	int prio;                     /* swapon's default priority: -2 for the first area */
-	unsigned page_cluster;        /* readahead of 2^page_cluster slots */
+	uint64_t inuse;               /* slots in use (entries or the cache) */
+	uint64_t cursor;              /* next slot to try (scan_swap_map_slots) */
 	uint16_t *map;                /* [nslots]: swap entries holding each slot */
 	struct vm_anon_vma **owner;   /* [nslots]: the page's anon_vma ... */
 	uint64_t *index;              /* ... and index, restored at swap-in (the rmap) */
-	uint64_t inuse;               /* slots in use (entries or the cache) */
-	uint64_t cursor;              /* next slot to try (scan_swap_map_slots) */
 	struct vm_u64map data;        /* data mode: offset -> host copy of the page */
-	struct vm_u64map cache;       /* offset -> pfn */
-	struct vm_u64map cache_rev;   /* pfn -> offset */
+	struct vm_u64map cache;       /* offset -> pfn (the area's swapper_space) */
 };
 
-/* swapon: 0, -EINVAL (less than two pages: a header and a slot), -ENOMEM. */
-int vm_swap_init(struct vm_kernel *k, uint64_t bytes, unsigned page_cluster);
+struct vm_swap {
+	unsigned nareas;
+	unsigned page_cluster;        /* readahead of 2^page_cluster slots */
+	uint64_t pages;               /* total_swap_pages: the areas' slots but headers */
+	uint64_t inuse;               /* sum of the areas' inuse */
+	/* swap_avail_heads: area types by priority, highest first; within one
+	 * priority the next to use first (rotated at each allocation). */
+	unsigned avail[VM_MAX_SWAPFILES];
+	struct vm_u64map cache_rev;   /* pfn -> its swap entry (vm_swp_pte value) */
+	struct vm_swap_area area[VM_MAX_SWAPFILES];
+};
+
+/* swapon of each area of spec, in order (an area without a priority gets
+ * Linux's least_priority: -2, then -3, ...).  With spec->n == 0, no swap
+ * (k->swap stays NULL).  0, -EINVAL (vm_swap_spec_check), -ENOMEM. */
+int vm_swap_init(struct vm_kernel *k, const struct vm_swap_spec *spec, unsigned page_cluster);
 void vm_swap_fini(struct vm_kernel *k);
 
 /* Linux: try_to_unmap() into swap entries + pageout() to the slot: the
@@ -92,16 +114,19 @@ void vm_swap_zap(struct vm_kernel *k, struct vm_mm *mm, vm_vaddr start, vm_vaddr
  * entries of [start, end).  0, -ENOMEM. */
 int vm_swap_fork(struct vm_kernel *k, struct vm_mm *dst, struct vm_mm *src, vm_vaddr start,
 		 vm_vaddr end);
-/* Linux: move_ptes() for swap entries: [old, old + len) to new.  0, or
- * -ENOMEM with nothing moved. */
-int vm_swap_move(struct vm_mm *mm, vm_vaddr old, vm_vaddr new, uint64_t len);
+/* Linux: move_ptes() for the swap entry at old: it moves to new (page
+ * aligned, none there).  0, -ENOENT (no swap entry at old), -ENOMEM
+ * (nothing moved). */
+int vm_swap_move_entry(struct vm_mm *mm, vm_vaddr old, vm_vaddr new);
 /* A page in the swap cache was freed by reclaim or its last put. */
 void vm_swap_cache_forget(struct vm_kernel *k, uint64_t pfn);
 /* Is pfn in the swap cache? */
 bool vm_swap_cached(const struct vm_kernel *k, uint64_t pfn);
+/* The area an entry names, or NULL (no such area, offset 0 or beyond it). */
+struct vm_swap_area *vm_swap_area_of(const struct vm_kernel *k, vm_pte entry);
 
 /* ---- shmem (shmem_swap.c): entries held by a shmem object's index ---------
- * Such an entry holds one reference on its slot (map[off] == 1, Linux's
+ * Such an entry holds one reference on its slot (a->map[off] == 1, Linux's
  * swap_duplicate in shmem_writeout), and no anon_vma (owner NULL). */
 
 /* Linux folio_alloc_swap() + swap_writeout() for shmem_writeout(): shmem

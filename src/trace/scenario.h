@@ -123,6 +123,7 @@ enum scn_verb {
 	SCN_SHOW_STATUS,   /* show P status */
 	SCN_SHOW_PT,       /* show P pagetable ADDR */
 	SCN_SHOW_STATS,    /* show stats */
+	SCN_SHOW_SWAPS,    /* show swaps: /proc/swaps */
 	SCN_SHOW_EXPR,     /* show EXPR */
 	SCN_EXPECT,        /* expect EXPR OP EXPR */
 	SCN_FILE,          /* file PATH SIZE: an in-memory (tmpfs) file */

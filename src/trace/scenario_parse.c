@@ -223,11 +223,16 @@ static int parse_show(struct scn_prog *prog, struct scn_cursor *cur, struct scn_
 	char w[SCN_LINE_MAX + 1];
 	scn_peek_word(cur, w, sizeof(w), false);
 	if (!*w)
-		return BAD(cur, err, "show what? (stats, P maps, P smaps, P status, P pagetable ADDR, "
+		return BAD(cur, err, "show what? (stats, swaps, P maps, P smaps, P status, P pagetable ADDR, "
 			   "or an expression)");
 	if (strcmp(w, "stats") == 0) {
 		scn_peek_word(cur, w, sizeof(w), true);
 		st->verb = SCN_SHOW_STATS;
+		return 0;
+	}
+	if (strcmp(w, "swaps") == 0) {
+		scn_peek_word(cur, w, sizeof(w), true);
+		st->verb = SCN_SHOW_SWAPS;
 		return 0;
 	}
 	int ni = scn_name_find(prog, w);

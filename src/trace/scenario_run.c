@@ -473,6 +473,9 @@ static void run_show(struct scn_run *r, const struct scn_stmt *st, const int64_t
 	} else if (st->verb == SCN_SHOW_STATS) {
 		out_begin(r, st->line, "stats (counters that are not zero)");
 		scn_show_stats(r);
+	} else if (st->verb == SCN_SHOW_SWAPS) {
+		out_begin(r, st->line, "swaps");
+		vm_procfs_swaps(r->k, r->out);
 	} else if (!p || !p->mm) {
 		out_begin(r, st->line, "%s %s: no address space (the process %s)", name, views[st->verb],
 			  p && p->state == VM_PROC_KILLED ? "was killed" : "exited");
@@ -527,6 +530,7 @@ static void run_stmt(struct scn_run *r, const struct scn_stmt *st)
 	case SCN_SHOW_STATUS:
 	case SCN_SHOW_PT:
 	case SCN_SHOW_STATS:
+	case SCN_SHOW_SWAPS:
 	case SCN_SHOW_EXPR:
 		run_show(r, st, v);
 		return;

@@ -135,6 +135,10 @@ for p in lru fifo; do
 	run "$V" policy --mrc --refs 1,2 --policy $p --mrc-max 99999999999
 	[ $rc -eq 2 ] && has "$err" "--mrc-max"; ok $? "--mrc-max over the limit, $p: exit 2: $err"
 done
+for o in --mrc-max --mrc-step; do
+	run "$V" policy --mrc --refs 1,2 --policy lru $o 0
+	[ $rc -eq 2 ] && has "$err" "$o: '0' is not a whole number from 1"; ok $? "$o 0: exit 2: $err"
+done
 run "$V" policy --refs 1 --csv x.csv --frames 2
 [ $rc -eq 2 ] && has "$err" "--mrc"; ok $? "--csv without --mrc: exit 2"
 

@@ -119,6 +119,21 @@ try vforkwait 'process A\nA vfork B\nA read 0x1000\n' 1 "vforkwait.vms:3: A wait
 try forkexit 'process A\nA exit\nA fork B\n' 2 "forkexit.vms:3: A exited at line 2" \
 	"an exited process cannot fork"
 
+# show swaps: /proc/swaps in Linux's format (swap_show: the name padded to
+# 40 columns, Size the slots but the header, in KiB).  Under pressure the two
+# areas of priority 5 are used in turn (equal halves); the -2 area, lower, is
+# not touched while they have room (get_swap_pages).
+printf 'set phys=1M swap=2M:5,2M:5,1M thp=never aslr=0\nprocess A\nA mmap p 2M rw private,anon\nA touch p 2M write\nshow swaps\n' > "$tmp/swaps.vms"
+run "$V" run "$tmp/swaps.vms"
+hdr=$(printf 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority')
+[ $rc -eq 0 ] && has "$out" "$hdr"; ok $? "show swaps: Linux's header"
+u0=$(printf '%s\n' "$out" | awk '$1 == "/swap0" && $2 == "file" && $3 == 2044 && $5 == 5 { print $4 }')
+u1=$(printf '%s\n' "$out" | awk '$1 == "/swap1" && $2 == "file" && $3 == 2044 && $5 == 5 { print $4 }')
+u2=$(printf '%s\n' "$out" | awk '$1 == "/swap2" && $2 == "file" && $3 == 1020 && $5 == -2 { print $4 }')
+[ -n "$u0" ] && [ "$u0" -gt 0 ] && [ "$u0" = "$u1" ] && [ "$u2" = 0 ]
+ok $? "show swaps: equal priorities share the load, the lower area waits"
+[ $? -eq 0 ] || diag "$out"
+
 # Determinism: the same scenario twice, the same bytes.
 run "$V" run examples/demand-paging.vms
 first=$out

@@ -985,6 +985,77 @@ static void test_differential(void)
 	fx_delete(d.f);
 }
 
+/* Non-present PTEs (a swap entry in Linux's x86-64 format: P = 0, PS
+ * clear, type in 63:59, offset inverted in 58:9): the hardware walk faults
+ * on them with P = 0 in the error code (SDM 4.7); they keep their table
+ * alive, and only the *_entry / *_nonpresent operations see them. */
+static int count_all(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	unsigned *n = ctx;
+	n[pte_present(leaf->pte) ? 0 : 1]++;
+	return 0;
+}
+
+static void test_nonpresent(void)
+{
+	struct fx *f = fx_new("radix4");
+	const struct pt_ops *o = f->pt.ops;
+	struct vm_pt_leaf leaf;
+	struct vm_walk w;
+	vm_vaddr va = 0x7f0000201000;
+	vm_pte swp = { (~UINT64_C(5) << 14 >> 5) | (UINT64_C(2) << 59) };   /* type 2, offset 5 */
+	unsigned n[2] = { 0, 0 };
+
+	is_i64(o->set_pte(&f->pt, va, (vm_pte){ 0 }), -EINVAL, "zero is not an entry to set");
+	is_i64(o->set_pte(&f->pt, va, (vm_pte){ swp.v | VM_PTE_PS }), -EINVAL, "PS set: refused");
+	is_i64(o->set_pte(&f->pt, va + 1, swp), -EINVAL, "unaligned va");
+	is_i64(o->set_pte(&f->pt, va, swp), 0, "a swap entry in an empty table");
+	is_u64(f->pt.table_frames, 4, "PDPT, PD and PT allocated for it");
+	is_u64(f->pt.nonpresent, 1, "counted");
+	is_i64(fx_check(f), 0, "the check accepts it");
+	is_i64(o->lookup(&f->pt, va, &leaf), -ENOENT, "lookup: not a mapping");
+	ok(o->lookup_entry(&f->pt, va, &leaf) == 0 && leaf.pte.v == swp.v && leaf.level == 1 &&
+	   leaf.va == va, "lookup_entry finds it");
+	is_i64(walk(f, va, VM_ACC_READ | VM_ACC_USER, &w), 1, "the walk faults");
+	is_u64(w.error, VM_PF_U, "not-present fault (P = 0 in the error code)");
+	is_i64(o->map(&f->pt, va, 7, VM_PSIZE_4K, VM_PTE_RW), -EEXIST, "map does not overwrite it");
+	map(f, va + 0x1000, 9, VM_PSIZE_4K, VM_PTE_RW | VM_PTE_US);
+	o->for_each(&f->pt, 0, UINT64_C(1) << 47, count_all, n);
+	ok(n[0] == 1 && n[1] == 0, "for_each sees the present leaf only");
+	n[0] = n[1] = 0;
+	o->for_each_entry(&f->pt, 0, UINT64_C(1) << 47, count_all, n);
+	ok(n[0] == 1 && n[1] == 1, "for_each_entry sees both");
+	is_i64(o->unmap(&f->pt, va, va + 0x2000, NULL, NULL), 0, "unmap the range");
+	is_u64(f->pt.table_frames, 4, "the table holding the entry stays");
+	ok(o->lookup_entry(&f->pt, va, &leaf) == 0 && leaf.pte.v == swp.v, "and so does the entry");
+	is_i64(fx_check(f), 0, "consistent");
+	/* Replaced in place by a present leaf (swap-in), and back (swap-out). */
+	is_i64(o->set_pte(&f->pt, va, pfn_pte(11, VM_PTE_P | VM_PTE_RW | VM_PTE_US)), 0,
+	       "a present leaf over it");
+	ok(f->pt.nonpresent == 0 && o->lookup(&f->pt, va, &leaf) == 0 && pte_pfn(leaf.pte) == 11,
+	   "mapped, no longer counted");
+	is_i64(walk(f, va, VM_ACC_WRITE | VM_ACC_USER, &w), 0, "the walk translates it");
+	is_i64(o->set_pte(&f->pt, va, swp), 0, "a swap entry over the leaf");
+	is_u64(f->pt.nonpresent, 1, "counted again");
+	/* Under a 2 MiB leaf there is no PTE to write. */
+	map(f, 0x40000000, 0x200, VM_PSIZE_2M, VM_PTE_RW);
+	is_i64(o->set_pte(&f->pt, 0x40001000, swp), -EEXIST, "a large leaf in the way");
+	/* clear_nonpresent frees what it empties. */
+	n[0] = n[1] = 0;
+	is_i64(o->clear_nonpresent(&f->pt, va - 0x1000, va + 0x1000, count_all, n), 0, "clear");
+	ok(n[1] == 1 && f->pt.nonpresent == 0, "it saw the entry and removed it");
+	is_i64(o->lookup_entry(&f->pt, va, &leaf), -ENOENT, "gone");
+	is_u64(f->pt.table_frames, 3, "its tables too (the 2 MiB leaf keeps PDPT and PD)");
+	is_i64(fx_check(f), 0, "consistent at the end");
+	/* Fault injection: no frame for a table, nothing changes. */
+	f->src.fail_at = f->src.attempts + 1;
+	is_i64(o->set_pte(&f->pt, 0x7f8000000000, swp), -ENOMEM, "no frame: -ENOMEM");
+	ok(f->pt.nonpresent == 0 && f->pt.table_frames == 3, "nothing changed");
+	f->src.fail_at = 0;
+	is_i64(fx_check(f), 0, "consistent after the failure");
+	fx_delete(f);
+}
+
 int main(void)
 {
 	test_registry();
@@ -1003,6 +1074,7 @@ int main(void)
 	test_free_tables("radix4");
 	test_free_tables("radix5");
 	test_for_each();
+	test_nonpresent();
 	test_radix5();
 	test_check();
 	for (unsigned i = 0; i < VM_ARRAY_SIZE(inject_cases); i++)

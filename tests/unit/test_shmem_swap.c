@@ -237,10 +237,16 @@ static void test_hole_and_check(void)
 	uint64_t pos = 0, index, e;
 	vm_u64map_next(&obj->swap, &pos, &index, &e);
 	uint64_t off = vm_swp_pte_offset((vm_pte){ e });
-	f->k->swap->map[off]++;
+	struct vm_swap_area *area = vm_swap_area_of(f->k, (vm_pte){ e });
+	ok(area && area->map[off] == 1, "the index holds the slot's one reference");
+	if (!area) {
+		kfx_free(f);
+		return;
+	}
+	area->map[off]++;
 	ok(vm_kernel_check(f->k, msg, sizeof(msg)) != 0 && strstr(msg, "swap slot"),
 	   "a slot count one too high is caught: %s", msg);
-	f->k->swap->map[off]--;
+	area->map[off]--;
 	obj->swapped_pages++;
 	ok(vm_kernel_check(f->k, msg, sizeof(msg)) != 0, "so is a wrong swapped count: %s", msg);
 	obj->swapped_pages--;
@@ -282,6 +288,32 @@ static void test_willneed(void)
 	vmlab_machine_stats(f->m, &s);
 	is_u64(s.swap_ra_hit - s0.swap_ra_hit, 4, "4 swap-cache hits");
 	is_i64(kfx_check(f, "after"), 0, "consistent");
+	kfx_free(f);
+}
+
+/* Two areas, the first of higher priority and small: shmem pages take its
+ * slots first, then the other's (get_swap_pages); the entries name their
+ * area and the pages come back from both. */
+static void test_two_areas(void)
+{
+	struct kfx *f = machine("swap=32K:5,64M");
+	unsigned bad = 0, type1 = 0;
+
+	MMAP(f, A, NPAGES * PG, RW, SHARED_ANON, -1, 0);
+	for (uint64_t i = 0; i < NPAGES; i++)
+		write_page(f, f->p, A, i);
+	vm_shrink_lru(f->k, 16, true);
+	struct vm_file *obj = object_at(f->p, A);
+	uint64_t pos = 0, index, e;
+	while (vm_u64map_next(&obj->swap, &pos, &index, &e))
+		type1 += vm_swp_pte_type((vm_pte){ e }) == 1;
+	is_u64(obj->swapped_pages, 16, "16 pages swapped");
+	is_u64(type1, 16 - 7, "7 in the first area (8 pages, a header), 9 in the second");
+	is_i64(kfx_check(f, "two areas"), 0, "consistent");
+	for (uint64_t i = 0; i < NPAGES; i++)
+		bad += !page_ok(f, f->p, A, i);
+	is_u64(bad, 0, "every page reads back");
+	is_u64(f->k->swap->inuse, 0, "no slot in use");
 	kfx_free(f);
 }
 
@@ -340,6 +372,7 @@ int main(void)
 	test_no_swap();
 	test_hole_and_check();
 	test_willneed();
+	test_two_areas();
 	test_tmpfs();
 	return done_testing();
 }
