@@ -53,6 +53,7 @@ struct lk_log {
 	/* The initial map, handed out before the first other event. */
 	struct lk_maps *maps;     /* the -d tables (the trace's), NULL: none */
 	struct lk_map *map;
+	uint64_t tramp_start, tramp_len;   /* Valgrind's trampoline in the log (maps->tramp_*) */
 	size_t next_seg;
 	bool map_done;
 	bool exec_pending;        /* the log ended with a successful execve */
@@ -101,6 +102,10 @@ int lk_log_open(struct lk_log **out, const char *name, struct vm_tin *in, bool o
 	lk->maps = maps;
 	/* A fork child's address space is its parent's at the fork: no table. */
 	lk->map_done = !maps || seq > 1;
+	if (maps) {
+		lk->tramp_start = maps->tramp_start;
+		lk->tramp_len = maps->tramp_len;
+	}
 	*out = lk;
 	return 0;
 }
@@ -147,6 +152,17 @@ static int lk_fail(struct vm_trace *t, const struct lk_log *lk, long line, const
 	t->err.file = lk->name;
 	t->err.line = line;
 	return -EINVAL;
+}
+
+/* An access address as the trace has it: one into Valgrind's trampoline
+ * moved to VM_VG_TRAMPOLINE, where its map event puts the page
+ * (lackey_maps.c); an access that starts there and goes on past it moves
+ * whole, as vmlab's tool moves it (vgt_out.c). */
+static inline uint64_t lk_addr(const struct lk_log *lk, uint64_t a)
+{
+	if (VM_UNLIKELY(a - lk->tramp_start < lk->tramp_len))
+		return a - lk->tramp_start + VM_VG_TRAMPOLINE;
+	return a;
 }
 
 /* "ADDR,SIZE" at s[0..n): false if malformed. */
@@ -303,7 +319,7 @@ static int finish_call(struct vm_trace *t, struct lk_log *lk, struct lk_call *c,
 	for (unsigned i = 0; i < nw; i++) {
 		struct vm_trace_event w = { .kind = VM_TEV_ACCESS, .access = VM_ACC_WRITE,
 					    .flags = VM_TEV_F_KERNEL, .pid = c->pid };
-		w.acc.addr = addr[i];
+		w.acc.addr = lk_addr(lk, addr[i]);
 		w.acc.size = (uint32_t)len[i];
 		w.acc.count = 1;
 		t->stat[VM_TSTAT_KWRITES]++;
@@ -484,6 +500,7 @@ int lk_log_next(struct vm_trace *t, struct lk_log *lk, struct vm_trace_event *ev
 			if (VM_UNLIKELY(!parse_mem(s + 3, n - 3, &ev->acc.addr, &ev->acc.size)))
 				return lk_fail(t, lk, lk->line, "'%.*s': expected ADDR,SIZE (hex "
 						     "address, size 1..4096)", (int)VM_MIN(n, 40), s);
+			ev->acc.addr = lk_addr(lk, ev->acc.addr);
 			ev->kind = VM_TEV_ACCESS;
 			ev->flags = 0;
 			if (VM_UNLIKELY(!lk->pid)) {

@@ -102,7 +102,16 @@ struct lk_map {
 struct lk_maps {
 	struct lk_map *map;           /* every "Memory layout at client startup" table */
 	size_t nmap;
+	uint64_t tramp_start;         /* Valgrind's trampoline in the logs (the first table's) */
+	uint64_t tramp_len;           /* 0: no table has one */
 };
+
+/* Where the traces put Valgrind's trampoline, whichever Valgrind tool made
+ * them (lackey's is at 0x5807d000, vmlab's at 0x5807e000: inside each
+ * tool's text): the address every amd64 Valgrind tool is linked at, which
+ * no client mapping can take in either capture.  src/vgtool/vgt.h has the
+ * same value (VGT_TRAMPOLINE); docs/vgtool.md "Differences from lackey". */
+#define VM_VG_TRAMPOLINE 0x58000000ull
 
 /* Read every startup table of the -d stderr at path (plain or gzip).
  * 0, or -EINVAL with err (FILE:LINE), -ENOENT..., -ENOMEM. */

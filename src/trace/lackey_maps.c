@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/compiler.h"
 #include "base/error.h"
 #include "kernel/uapi.h"
 #include "trace/lackey.h"
@@ -31,6 +32,7 @@
 
 struct names {
 	char *name[MAX_NAMES];
+	bool valgrind[MAX_NAMES];     /* a Valgrind-owned segment (FILE) maps this name */
 };
 
 static size_t skip_sp(const char *s, size_t n, size_t i)
@@ -97,7 +99,7 @@ static int add_segment(struct lk_map *m, const struct lk_segment *seg)
 
 /* One segment line of a table; kind "file"/"anon" kept.  prev_upper: the
  * segment before was the SmUpper reservation.  0, -EINVAL, -ENOMEM. */
-static int segment_line(struct lk_map *m, const struct names *nm, const char *s, size_t n,
+static int segment_line(struct lk_map *m, struct names *nm, const char *s, size_t n,
 			bool *prev_upper)
 {
 	size_t i = skip_sp(s, n, 0);
@@ -125,6 +127,13 @@ static int segment_line(struct lk_map *m, const struct names *nm, const char *s,
 	bool client = strcmp(kind, "file") == 0 || strcmp(kind, "anon") == 0;
 	bool was_upper = *prev_upper;
 	*prev_upper = upper;
+	if (strcmp(kind, "FILE") == 0) {
+		/* Valgrind's own file (its tool): remember the name. */
+		size_t p = find_from(s, n, i, " (");
+		if (p < n && (p += 2, take_num(s, n, &p, 10, &nameidx)) && nameidx < MAX_NAMES)
+			nm->valgrind[nameidx] = true;
+		return 0;
+	}
 	if (!client)
 		return 0;
 	if (end == UINT64_MAX)
@@ -187,6 +196,7 @@ static void names_clear(struct names *nm)
 	for (size_t i = 0; i < MAX_NAMES; i++) {
 		free(nm->name[i]);
 		nm->name[i] = NULL;
+		nm->valgrind[i] = false;
 	}
 }
 
@@ -205,6 +215,40 @@ static void set_program(struct lk_map *map)
 {
 	for (size_t i = 0; i < map->nseg && !map->program; i++)
 		map->program = map->seg[i].path;
+}
+
+/* Valgrind's trampoline (LACKEY.md 4): the one client segment of a file
+ * that Valgrind itself maps (its tool, linked at 0x58000000), the page of
+ * the tool's text that m_main.c gives the client (VG_(trampoline_stuff_start)
+ * rounded to pages).  Its address is the tool's, not the program's: it
+ * becomes an anonymous segment at VM_VG_TRAMPOLINE (lackey.h), where vmlab's
+ * Valgrind tool puts it too, and m->tramp_* say where accesses to it are
+ * moved from. */
+static void place_trampoline(struct lk_maps *m, struct lk_map *map, const struct names *nm)
+{
+	const char *own[4];       /* Valgrind's files: its tool, in practice alone */
+	size_t nown = 0;
+	for (size_t k = 0; k < MAX_NAMES && nown < VM_ARRAY_SIZE(own); k++)
+		if (nm->valgrind[k] && nm->name[k])
+			own[nown++] = nm->name[k];
+	for (size_t i = 0; i < map->nseg && nown; i++) {
+		struct lk_segment *sg = &map->seg[i];
+		bool tool = false;
+		for (size_t k = 0; sg->path && k < nown && !tool; k++)
+			tool = strcmp(own[k], sg->path) == 0;
+		if (!tool)
+			continue;
+		if (!m->tramp_len) {
+			m->tramp_start = sg->start;
+			m->tramp_len = sg->end - sg->start;
+		}
+		sg->end = VM_VG_TRAMPOLINE + (sg->end - sg->start);
+		sg->start = VM_VG_TRAMPOLINE;
+		sg->offset = 0;
+		free(sg->path);
+		sg->path = NULL;
+		return;
+	}
 }
 
 /* Read the lines of in into m.  0, -EINVAL (err), -ENOMEM, -EIO. */
@@ -239,6 +283,7 @@ static int load_lines(struct lk_maps *m, struct vm_tin *in, struct names *nm, co
 		if (pid != in_table)
 			continue;     /* another process's lines in between */
 		if (n >= 3 && memcmp(s, ">>>", 3) == 0) {
+			place_trampoline(m, &m->map[m->nmap - 1], nm);
 			set_program(&m->map[m->nmap - 1]);
 			in_table = 0;
 			continue;

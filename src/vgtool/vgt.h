@@ -40,6 +40,18 @@
 #define VGT_MAP_HEAP  4
 #define VGT_MAP_STACK 8
 
+/* Valgrind's trampoline: the page of the tool's own text (around
+ * VG_(trampoline_stuff_start)) that Valgrind gives the client.  It is the
+ * tracer's, not the program's, and lies at another address in each tool
+ * (lackey's 0x5807d000, this one's 0x5807e000): the trace puts it at
+ * VGT_TRAMPOLINE, anonymous, as the lackey reader does
+ * (src/trace/lackey.h VM_VG_TRAMPOLINE, the same value), so that the two
+ * tools' traces replay alike.  vgt_tramp_len is 0 until vgt_maps_write
+ * found it. */
+#define VGT_TRAMPOLINE 0x58000000UL
+extern Addr vgt_tramp_start;
+extern UWord vgt_tramp_len;
+
 #define VGT_PAGE 4096UL
 #define VGT_PAGE_MASK (~(VGT_PAGE - 1))
 #define VGT_PATH_MAX 4095        /* bytes in a path, as vmt allows */
@@ -76,7 +88,10 @@ void vgt_out_finish(void);
 
 /* An access of size bytes at addr (split at page boundaries), n times:
  * joins the current run or starts a new one.  Called from the generated
- * code's slow path and for kernel writes. */
+ * code's slow path and for kernel writes.  An access that starts in the
+ * trampoline is moved to VGT_TRAMPOLINE first; its run's key is then a
+ * page the generated code's comparison (of the real address) never
+ * matches, so each such access takes this call. */
 void vgt_access(Addr addr, UWord size, UInt kind, UInt flags, ULong n);
 /* Write the pending run as a record (before any other event). */
 void vgt_run_flush(void);

@@ -10,7 +10,10 @@
  *   - the anonymous segment right below the SmLower reservation is the
  *     initial break page (the heap grows into the reservation);
  *   - the anonymous segment right above the SmUpper reservation is the
- *     stack (it grows down into the reservation).
+ *     stack (it grows down into the reservation);
+ *   - the client segment that holds VG_(trampoline_stuff_start) is
+ *     Valgrind's trampoline (m_main.c hands that part of the tool's text
+ *     to the client): an anonymous segment at VGT_TRAMPOLINE (vgt.h).
  */
 #include "pub_tool_basics.h"
 #include "pub_tool_aspacemgr.h"
@@ -19,6 +22,12 @@
 #include "pub_tool_vki.h"
 
 #include "vgt.h"
+
+/* m_trampoline.S's label (pub_core_trampoline.h; not in the tool headers). */
+extern Addr VG_(trampoline_stuff_start);
+
+Addr vgt_tramp_start;
+UWord vgt_tramp_len;
 
 #define PROT(s) (((s)->hasR ? VKI_PROT_READ : 0) | ((s)->hasW ? VKI_PROT_WRITE : 0) | \
 		 ((s)->hasX ? VKI_PROT_EXEC : 0))
@@ -32,6 +41,7 @@ void vgt_maps_write(void)
 		cap = -n;
 		starts = VG_(realloc)("vgt.maps", starts, cap * sizeof(*starts));
 	}
+	Addr tramp = (Addr)&VG_(trampoline_stuff_start);
 	const NSegment *prev = NULL;
 	for (Int i = 0; i < n; i++) {
 		const NSegment *s = VG_(am_find_nsegment)(starts[i]);
@@ -47,6 +57,14 @@ void vgt_maps_write(void)
 			else if (!path && prev && prev->kind == SkResvn && prev->smode == SmUpper &&
 				 prev->end + 1 == s->start)
 				flags = VGT_MAP_STACK;
+			if (s->kind == SkFileC && s->start <= tramp && tramp <= s->end) {
+				vgt_tramp_start = s->start;
+				vgt_tramp_len = s->end + 1 - s->start;
+				vgt_ev_map(VGT_TRAMPOLINE, VGT_TRAMPOLINE + vgt_tramp_len, PROT(s),
+					   VKI_MAP_PRIVATE | VKI_MAP_ANONYMOUS, 0, 0, NULL);
+				prev = s;
+				continue;
+			}
 			vgt_ev_map(s->start, s->end + 1, PROT(s),
 				   VKI_MAP_PRIVATE | (path ? 0 : VKI_MAP_ANONYMOUS),
 				   path ? (ULong)s->offset : 0, flags, path);

@@ -216,6 +216,8 @@ void vgt_run_flush(void)
 
 void vgt_access(Addr addr, UWord size, UInt kind, UInt flags, ULong n)
 {
+	if (addr - vgt_tramp_start < vgt_tramp_len)
+		addr = addr - vgt_tramp_start + VGT_TRAMPOLINE;   /* whole, before the split */
 	Addr end = addr + size;
 	if (size == 0 || end < addr)
 		return;          /* nothing, or wraps around: no access can */

@@ -134,7 +134,8 @@ static void test_true_maps(void)
 		{ 0x4027000, 0x4031000, "r--", 0x27000, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", 0 },
 		{ 0x4031000, 0x4035000, "rw-", 0x31000, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", 0 },
 		{ 0x4035000, 0x4036000, "rwx", 0, NULL, VM_TEV_F_HEAP },
-		{ 0x5807d000, 0x5807e000, "r-x", 0x7d000, "/usr/libexec/valgrind/lackey-amd64-linux", 0 },
+		/* Valgrind's trampoline, 0x5807d000 in lackey-amd64-linux: the tool's */
+		{ 0x58000000, 0x58001000, "r-x", 0, NULL, 0 },   /* page, moved (lackey.h) */
 		{ 0x1ffefff000, 0x1fff001000, "rw-", 0, NULL, VM_TEV_F_STACK },
 	};
 	struct evlist l = read_file(TRACE_DATA "true.log.gz", "lackey", TRACE_DATA "true.stderr.gz");
@@ -154,10 +155,35 @@ static void test_true_maps(void)
 			     e->path ? e->path : "(anon)");
 		good += same;
 	}
-	is_u64(good, n, "the 11 client segments of LACKEY.md 4, in order, heap and stack marked");
+	is_u64(good, n, "the 11 client segments of LACKEY.md 4, in order, heap and stack marked, "
+	       "the trampoline at 0x58000000");
 	ok(l.n > n && l.ev[n].kind == VM_TEV_ACCESS && l.ev[n].access == VM_ACC_EXEC &&
 	   l.ev[n].acc.addr == 0x401ab70 && l.ev[n].acc.size == 3,
 	   "then the first instruction: ld.so's _start, I  0401ab70,3");
+	evlist_free(&l);
+}
+
+/* Accesses into the trampoline move with its page, the first byte's
+ * offset kept; the pages around it do not move. */
+static void test_trampoline(void)
+{
+	static const char log[] = "==21045== Command: /bin/true\n"
+		"I  0401ab70,3\n"
+		"I  5807dbe9,7\n"
+		" L 5807dffe,4\n"
+		"I  5807cfff,1\n"
+		"I  5807e000,1\n";
+	struct evlist l = read_mem("t.log", log, sizeof(log) - 1, "lackey", TRACE_DATA "true.stderr.gz");
+	is_str(l.err, "", "a log with accesses to the trampoline reads");
+	uint64_t want[] = { 0x401ab70, 0x58000be9, 0x58000ffe, 0x58001000, 0x5807cfff, 0x5807e000 };
+	size_t first = 0, good = 0, n = sizeof(want) / sizeof(want[0]);
+	while (first < l.n && l.ev[first].kind == VM_TEV_MAP)
+		first++;
+	for (size_t i = 0; i < n && first + i < l.n; i++)
+		good += l.ev[first + i].kind == VM_TEV_ACCESS && l.ev[first + i].acc.addr == want[i];
+	is_u64(good, n, "fetch and load in 0x5807d000 at 0x58000000 + offset (the load that crosses "
+	       "the page end split after the move), the pages beside it where they are");
+	ok(first + n == l.n, "and nothing else (%zu events)", l.n);
 	evlist_free(&l);
 }
 
@@ -331,6 +357,7 @@ int main(void)
 {
 	test_true_log();
 	test_true_maps();
+	test_trampoline();
 	test_fork_logs();
 	test_shapes();
 	test_descriptors();

@@ -1,12 +1,9 @@
-# From `vmlab convert TRACE -` text: what two captures of one program must
-# share.  Processes are numbered in the order they appear (the pids of two
-# runs differ); Valgrind's tool segment (the redirection trampoline inside
-# lackey-amd64-linux or vmlab-amd64-linux, at an address that depends on the
-# tool's size) is left out; the accesses that fall into it are summed.
+# From `vmlab convert TRACE -` text: the accesses per page, for comparing
+# two captures of one program (tests/vgtool/vgtool.t).  Processes are
+# numbered in the order they appear (the pids of two runs differ).
 #
 #   A PROC KIND PAGE COUNT    the program's accesses to one page, summed
 #   K PROC PAGE COUNT         the kernel's writes into one page (read(2)...)
-#   T PROC KIND COUNT         accesses to the tool segment, summed
 #   E PROC EVENT...           every other event, in order (descriptor
 #                             numbers left out)
 function hex(s,   i, v) {
@@ -19,12 +16,10 @@ function proc(p) { if (!(p in num)) num[p] = ++nprocs; return num[p] }
 {
 	if ($1 ~ /^[0-9]+:$/) { cur = proc(substr($1, 1, length($1) - 1)); $1 = ""; $0 = substr($0, 2) }
 }
-$1 == "map" && $NF ~ /-amd64-linux$/ { tool_lo[cur] = hex($2); tool_hi[cur] = hex($3); next }
 $1 ~ /^[RWXM]$/ {
 	a = hex($2)
 	n = 1
 	for (i = 4; i <= NF; i++) if ($i ~ /^x[0-9]+$/) n = substr($i, 2)
-	if (cur in tool_lo && a >= tool_lo[cur] && a < tool_hi[cur]) { tcnt[cur " " $1] += n; next }
 	if ($NF == "kernel") kcnt[cur " " int(a / 4096)] += n
 	else cnt[cur " " $1 " " int(a / 4096)] += n
 	next
@@ -38,7 +33,5 @@ END {
 	for (k in cnt) print "A " k " " cnt[k] | "sort"
 	close("sort")
 	for (k in kcnt) print "K " k " " kcnt[k] | "sort"
-	close("sort")
-	for (k in tcnt) print "T " k " " tcnt[k] | "sort"
 	close("sort")
 }

@@ -31,7 +31,7 @@ ok() {
 	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
 }
 has() { case "$1" in *"$2"*) return 0;; esac; return 1; }
-for p in straddle rep avx threads segv forkexec; do
+for p in straddle rep avx threads segv forkexec sigtramp; do
 	cc -O1 -pthread -o "$T/$p" "$P/$p.c" || { echo "Bail out! cannot compile $p.c"; exit 1; }
 done
 # capture [OPTS] NAME PROG...: NAME.vmt, NAME.out (the program's stdout),
@@ -155,6 +155,21 @@ shape=$(awk '$1 ~ /^[0-9]+:$/ { $1 = ""; $0 = substr($0, 2) }
 [ "$shape" = "fork,execve /bin/true,map true,exit 0,exit 3," ]; ok $? "fork, exec /bin/true, its map, its exit, the parent's exit: $shape"
 child=$(grep -oE '^([0-9]+: )?fork [0-9]+' "$T/fe.txt" | awk '{ print $NF }')
 grep -qE "^$child: " "$T/fe.txt"; ok $? "the child's events carry the child's pid ($child)"
+
+# 7b. Valgrind's trampoline: sigtramp's handler, installed without
+# SA_RESTORER, returns through Valgrind's rt_sigreturn stub in the page of
+# the tool's text that Valgrind gives the client (m_trampoline.S:
+# movq $15,%rax; syscall — 7 and 2 bytes).  The trace puts that page at
+# 0x58000000, anonymous (docs/vgtool.md), and the stub's fetches with it.
+capture tr "$T/sigtramp"
+ok $rc "sigtramp: captured"
+has "$(cat "$T/tr.out")" "hits 3"; ok $? "the handler ran three times"
+grep -qE '^([0-9]+: )?map 0x58000000 0x58001000 r-xp 0x0$' "$T/tr.txt"; ok $? "the trampoline: one anonymous r-x page at 0x58000000"
+! grep -q 'amd64-linux$' "$T/tr.txt"; ok $? "no map of the tool's file"
+fx=$(awk '{ if ($1 ~ /^[0-9]+:$/) { $1 = ""; $0 = substr($0, 2) } }
+	$1 == "X" && $2 ~ /^0x58000...$/ { c = 1; for (i = 4; i <= NF; i++) if ($i ~ /^x/) c = substr($i, 2); t += c; if ($3 != 7) bad = 1 }
+	END { print (bad ? "bad" : t + 0) }' "$T/tr.txt")
+[ "$fx" = 6 ]; ok $? "six fetches there, each return a 7-byte mov and the syscall ($fx)"
 
 # 8. Bad input.
 "$CAP" "$T/x.vmt" /nonexistent/prog 2>"$T/e"; rc=$?
