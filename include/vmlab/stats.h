@@ -80,6 +80,10 @@
 	X(flt_spurious,      "faults",   "faults already resolved when handled (a stale TLB entry)") \
 	X(flt_thp,           "faults",   "2 MiB anonymous pages mapped by a THP fault") \
 	X(flt_thp_fallback,  "faults",   "THP faults that fell back to 4 KiB pages (no free 2 MiB block)") \
+	X(thp_split_pmd,     "splits",   "PMD mappings of THPs split into 512 PTEs (Linux thp_split_pmd)") \
+	X(thp_split_page,    "splits",   "THPs split into 4 KiB pages by reclaim (Linux thp_split_page)") \
+	X(thp_split_page_failed, "splits", "THP splits reclaim tried that failed (Linux thp_split_page_failed)") \
+	X(thp_swpout_fallback, "THPs",   "THPs split to be swapped out as 4 KiB pages: no THP_SWAP (Linux thp_swpout_fallback)") \
 	X(flt_stack_grow,    "faults",   "faults that grew a stack VMA downwards") \
 	X(fault_around,      "pages",    "file pages mapped ahead of a read fault by fault-around") \
 	X(sig_segv,          "signals",  "SIGSEGV raised by faults (SEGV_MAPERR, SEGV_ACCERR)") \
@@ -103,6 +107,7 @@
 	X(pswpout,           "pages",    "pages written to swap (Linux pswpout)") \
 	X(swap_ra,           "pages",    "pages read ahead from swap around a swap-in (Linux swap_ra)") \
 	X(swap_ra_hit,       "faults",   "swap faults answered from the swap cache (Linux swap_ra_hit)") \
+	X(shmem_swpout,      "pages",    "shmem pages written to swap, part of pswpout (Linux counts no event of its own)") \
 	X(oom_kill,          "kills",    "processes killed by the OOM killer (Linux oom_kill)") \
 	X(ctx_switches,      "switches", "address-space switches: a CPU loads another mm's tables (switch_mm)") \
 	X(forks,             "calls",    "processes and threads created by fork, vfork and clone") \

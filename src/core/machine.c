@@ -14,8 +14,12 @@ static int table_alloc(void *ctx, uint64_t *pfn)
 {
 	struct vm_machine *m = ctx;
 	/* Linux: GFP_PGTABLE_USER allocations stop at the min watermark too;
-	 * they do not reclaim here, in the middle of a page-table change. */
-	if (m->kernel.reclaim && m->buddy.free_frames <= m->kernel.reclaim->wmark_min)
+	 * they do not reclaim here, in the middle of a page-table change.
+	 * Reclaim itself runs with PF_MEMALLOC and may go below min
+	 * (ALLOC_NO_WATERMARKS): the table a THP split needs (Linux
+	 * deposited it at the THP fault; the model takes it then). */
+	if (m->kernel.reclaim && !m->kernel.reclaim->busy &&
+	    m->buddy.free_frames <= m->kernel.reclaim->wmark_min)
 		return -ENOMEM;
 	int rc = vm_buddy_alloc(&m->buddy, 0, pfn);
 	if (rc)

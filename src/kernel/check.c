@@ -19,6 +19,8 @@
  *     of every VMA mapping it (what the reverse map relies on), and every
  *     anon_vma's counts (links, active VMAs, children, references) rebuilt
  *     from the chains; no anon_vma outlives the VMAs linking it;
+ *   - swap slots against the entries holding them (page tables and shmem
+ *     objects' indexes), the LRU against the pages that belong there;
  *   - file references against the descriptors and VMAs holding them;
  *   - the buddy allocator's own invariants (free frames).
  */
@@ -299,6 +301,35 @@ static int check_frames(struct check *c, uint64_t table_frames)
  * the policy holds. */
 static bool first_user(const struct vm_kernel *k, unsigned i);
 
+/* The swap entries shmem objects hold in their indexes: each one a
+ * reference on its slot (added to refs, by entry), the object's count of
+ * them right, and none where the page cache has the page. */
+static void count_shmem_swap(struct check *c, struct vm_u64map *refs)
+{
+	const struct vm_kernel *k = c->k;
+
+	for (struct vm_list *e = k->files.next; e != &k->files && !c->err; e = e->next) {
+		const struct vm_file *f = VM_CONTAINER_OF(e, struct vm_file, link);
+		uint64_t pos = 0, index, v, n, seen = 0;
+		while (!c->err && vm_u64map_next(&f->swap, &pos, &index, &v)) {
+			vm_pte entry = { v };
+			seen++;
+			if (!f->shmem || !vm_swap_area_of(k, entry))
+				fail(c, "%s: page %" PRIu64 " swapped to slot %u:%" PRIu64 " outside the "
+				     "areas", f->path, index, vm_swp_pte_type(entry),
+				     vm_swp_pte_offset(entry));
+			else if (vm_u64map_get(&f->cache, index, NULL))
+				fail(c, "%s: page %" PRIu64 " both cached and swapped", f->path, index);
+			n = 0;
+			vm_u64map_get(refs, v, &n);
+			vm_u64map_put(refs, v, n + 1);
+		}
+		if (!c->err && seen != f->swapped_pages)
+			fail(c, "%s: %" PRIu64 " pages swapped, counted %" PRIu64, f->path, seen,
+			     f->swapped_pages);
+	}
+}
+
 struct swap_refs {
 	struct check *c;
 	struct vm_u64map *refs;      /* swap entry -> entries naming it */
@@ -341,6 +372,8 @@ static int check_swap_lru(struct check *c)
 			fail(c, "MM_SWAPENTS %" PRIu64 " but %" PRIu64 " swap entries", mm->rss[VM_RSS_SWAP],
 			     r.n);
 	}
+	if (!c->err)
+		count_shmem_swap(c, &refs);
 	uint64_t total = 0;
 	for (unsigned t = 0; s && t < s->nareas && !c->err; t++) {
 		struct vm_swap_area *a = &s->area[t];
@@ -349,8 +382,8 @@ static int check_swap_lru(struct check *c)
 			n = 0;
 			vm_u64map_get(&refs, vm_swp_pte(t, off).v, &n);
 			if (n != a->map[off])
-				fail(c, "swap slot %u:%" PRIu64 ": count %u but %" PRIu64 " entries", t, off,
-				     a->map[off], n);
+				fail(c, "swap slot %u:%" PRIu64 ": count %u but %" PRIu64 " entries (page "
+				     "tables and shmem indexes)", t, off, a->map[off], n);
 			inuse += a->map[off] || vm_u64map_get(&a->cache, off, NULL);
 		}
 		if (!c->err && inuse != a->inuse)
@@ -367,12 +400,7 @@ static int check_swap_lru(struct check *c)
 		for (uint64_t pfn = 0; pfn < k->phys->nframes && !c->err; pfn++) {
 			const struct vm_page *pg = &k->pages[pfn];
 			bool on = vm_page_test(pg, VM_PG_LRU);
-			bool user = pg->refcount && !vm_page_test(pg, VM_PG_BUDDY) &&
-				    !vm_page_test(pg, VM_PG_HEAD) && !vm_page_test(pg, VM_PG_TAIL) &&
-				    !vm_page_test(pg, VM_PG_RESERVED) && !vm_page_test(pg, VM_PG_PGTABLE) &&
-				    ((pg->owner_kind == VM_OWNER_FILE && pg->owner &&
-				      !((const struct vm_file *)pg->owner)->shmem) ||
-				     (pg->owner_kind == VM_OWNER_ANON && s));
+			bool user = vm_lru_belongs(k, pg);
 			if (on ? !user : user && !r->lru_refused)
 				fail(c, "frame %#" PRIx64 ": %s the LRU but %s a user page that belongs there",
 				     pfn, on ? "on" : "off", user ? "is" : "not");

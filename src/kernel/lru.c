@@ -40,13 +40,18 @@ static struct vm_mm *first_mm(const struct vm_kernel *k, unsigned i)
 	return k->procs[i]->mm;
 }
 
-/* The 4 KiB leaf at va in vma that maps pfn, if there is one. */
+/* The leaf at va in vma that maps pfn, if there is one: a 4 KiB PTE, or
+ * the PMD of a THP whose head pfn is (Linux page_vma_mapped_walk). */
 static bool leaf_maps(struct vm_vma *vma, vm_vaddr va, uint64_t pfn, struct vm_pt_leaf *leaf)
 {
 	struct vm_pt *pt = &vma->mm->pt;
 
-	return pt->ops->lookup(pt, va, leaf) == 0 && leaf->size == VM_PSIZE_4K &&
-	       pte_pfn(leaf->pte) == pfn;
+	if (pt->ops->lookup(pt, va, leaf))
+		return false;
+	if (leaf->size == VM_PSIZE_4K)
+		return pte_pfn(leaf->pte) == pfn;
+	return leaf->size == VM_PSIZE_2M && leaf->va == va &&
+	       pte_leaf_base(leaf->pte, leaf->level) >> VM_PAGE_SHIFT == pfn;
 }
 
 /* Linux: rmap_walk_anon() — the VMAs of the page's anon_vma (here: those
@@ -141,10 +146,13 @@ static void young_one(struct vm_kernel *k, void *ctx, struct vm_vma *vma,
 	y->young++;
 	if (!y->clear)
 		return;
-	/* Linux: ptep_test_and_clear_young() + the flush of that page. */
+	/* Linux: ptep_test_and_clear_young() + the flush of that page
+	 * (pmdp_clear_flush_young for a THP's PMD). */
 	struct vm_pt *pt = &vma->mm->pt;
-	pt->ops->protect(pt, leaf->va, leaf->va + VM_PAGE_SIZE, 0, VM_PTE_A);
-	vm_flush_tlb_range(k, vma->mm, leaf->va, leaf->va + VM_PAGE_SIZE, k->cur_cpu);
+	uint64_t size = UINT64_C(1) << vm_psize_shift(leaf->size);
+	pt->ops->protect(pt, leaf->va, leaf->va + size, 0, VM_PTE_A);
+	vm_flush_tlb_range_stride(k, vma->mm, leaf->va, leaf->va + size, vm_psize_shift(leaf->size),
+				  k->cur_cpu);
 	k->stats->pte_young_cleared++;
 }
 
@@ -208,13 +216,19 @@ static void ref_of(const struct vm_page *pg, struct vm_evict_ref *r)
 		r->flags |= VM_EVICT_REF_ANON;
 }
 
-static bool belongs_on_lru(const struct vm_kernel *k, const struct vm_page *pg)
+bool vm_lru_belongs(const struct vm_kernel *k, const struct vm_page *pg)
 {
-	if (vm_page_test(pg, VM_PG_HEAD) || vm_page_test(pg, VM_PG_TAIL) ||
-	    vm_page_test(pg, VM_PG_RESERVED) || vm_page_test(pg, VM_PG_PGTABLE))
+	if (vm_page_test(pg, VM_PG_TAIL) || vm_page_test(pg, VM_PG_RESERVED) ||
+	    vm_page_test(pg, VM_PG_PGTABLE) || vm_page_test(pg, VM_PG_BUDDY) || !pg->refcount)
 		return false;
+	/* A THP is one folio on the LRU, its head standing for it. */
+	if (vm_page_test(pg, VM_PG_HEAD))
+		return pg->order == VM_THP_ORDER && pg->owner_kind == VM_OWNER_ANON && k->swap;
+	/* Linux: shmem folios are SwapBacked, on the anon lists
+	 * (folio_is_file_lru() is false), which are not scanned without
+	 * swap; the model keeps them off then, as anonymous pages. */
 	if (pg->owner_kind == VM_OWNER_FILE)
-		return true;
+		return pg->owner && (!((const struct vm_file *)pg->owner)->shmem || k->swap);
 	return pg->owner_kind == VM_OWNER_ANON && k->swap;
 }
 
@@ -224,7 +238,7 @@ void vm_lru_add(struct vm_kernel *k, uint64_t pfn)
 	struct vm_page *pg = &k->pages[pfn];
 	struct vm_evict_ref ref;
 
-	if (!r || vm_page_test(pg, VM_PG_LRU) || !belongs_on_lru(k, pg))
+	if (!r || vm_page_test(pg, VM_PG_LRU) || !vm_lru_belongs(k, pg))
 		return;
 	/* The policy's per-frame tables are made when the first page comes:
 	 * a large machine that never runs anything costs the host nothing. */
@@ -263,6 +277,16 @@ static void maybe_tick(struct vm_reclaim *r)
 	r->policy->ops->tick(r->policy);
 }
 
+/* The frame the LRU knows pfn by: a THP's head for any of its pages. */
+static uint64_t lru_frame(const struct vm_kernel *k, uint64_t pfn)
+{
+	uint64_t head = VM_ALIGN_DOWN(pfn, UINT64_C(1) << VM_THP_ORDER);
+
+	if (!vm_page_test(&k->pages[pfn], VM_PG_TAIL) || !vm_page_test(&k->pages[head], VM_PG_HEAD))
+		return pfn;
+	return head;
+}
+
 void vm_lru_access(struct vm_kernel *k, uint64_t pfn, bool write)
 {
 	struct vm_reclaim *r = k->reclaim;
@@ -270,7 +294,8 @@ void vm_lru_access(struct vm_kernel *k, uint64_t pfn, bool write)
 	if (!r)
 		return;
 	r->clock++;
-	if (r->sees_accesses && r->policy && pfn < k->phys->nframes && vm_page_test(&k->pages[pfn], VM_PG_LRU)) {
+	if (r->sees_accesses && r->policy && pfn < k->phys->nframes &&
+	    vm_page_test(&k->pages[pfn = lru_frame(k, pfn)], VM_PG_LRU)) {
 		struct vm_evict_ref ref;
 		ref_of(&k->pages[pfn], &ref);
 		if (write)

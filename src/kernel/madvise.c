@@ -19,6 +19,7 @@
 #include "kernel/fault.h"
 #include "kernel/mm_internal.h"
 #include "kernel/rmap.h"
+#include "kernel/shmem_swap.h"
 #include "kernel/syscalls.h"
 #include "kernel/uapi.h"
 #include "kernel/vfs.h"
@@ -140,14 +141,18 @@ static long dontneed_free(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm
 
 /* Linux: madvise_willneed() -> vfs_fadvise(POSIX_FADV_WILLNEED): read the
  * file's pages of the range into the page cache (up to the end of the
- * file).  Anonymous memory and shmem: swap-in (shmem_swapin_range), which
- * makes no new page, and nothing to do without swap. */
+ * file).  shmem: its swapped pages read into the swap cache
+ * (shmem_swapin_range), no new page; anonymous memory: swap-in too in
+ * Linux (swapin_walk_pmd_entry), not modelled; nothing without swap. */
 static long willneed(struct madv *a, struct vm_vma *vma, vm_vaddr start, vm_vaddr end)
 {
 	struct vm_file *f = vm_vma_is_shmem(vma) ? NULL : vma->vm_file;
 	uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> VM_PAGE_SHIFT);
 	uint64_t last = first + ((end - start) >> VM_PAGE_SHIFT);
 	uint64_t eof = f ? VM_ALIGN_UP(f->size, VM_PAGE_SIZE) >> VM_PAGE_SHIFT : 0;
+
+	if (vm_vma_is_shmem(vma))
+		vm_shmem_swapin_range(a->k, vma->vm_file, first, last - first);
 
 	for (uint64_t idx = first; f && idx < last && idx < eof; idx++) {
 		uint64_t pfn;

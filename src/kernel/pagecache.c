@@ -5,7 +5,9 @@
  * data mode its bytes come from the host file with pread, the part past
  * the end of the file reading as zeroes.  A page of an in-memory file is
  * a zeroed frame (shmem_get_folio: shmem_alloc_and_add_folio), SwapBacked,
- * never a major fault; it counts as cached only once it exists.
+ * never a major fault; it counts as cached only once it exists.  A shmem
+ * page reclaim swapped out comes back from swap (shmem_swap.c): a major
+ * fault unless the swap cache still holds it.
  *
  * Warm and cold: with pagecache=warm a file counts as entirely cached from
  * the start (as a file just read or written on a real system is), so a
@@ -22,6 +24,7 @@
 #include "base/compiler.h"
 #include "kernel/fault.h"
 #include "kernel/reclaim.h"
+#include "kernel/shmem_swap.h"
 
 /* Fill frame pfn with page index of f (data mode): the overlay's copy if
  * the page was written back, else pread into a buffer, short at the end of
@@ -82,8 +85,7 @@ static int add_page(struct vm_kernel *k, struct vm_file *f, uint64_t index, bool
 	vm_u64map_del(&f->uncached, index, NULL);
 	if (io)
 		k->stats->pagecache_reads++;
-	if (!f->shmem)
-		vm_lru_add(k, *pfn);    /* shmem's swap is not modelled: it stays off */
+	vm_lru_add(k, *pfn);            /* shmem only with swap (vm_lru_belongs) */
 	return 0;
 }
 
@@ -101,7 +103,12 @@ int vm_pagecache_get(struct vm_kernel *k, struct vm_file *f, uint64_t index, uin
 	*major = false;
 	if (index >= vm_file_pages(f))
 		return -ENXIO;
-	if (!vm_u64map_get(&f->cache, index, pfn)) {
+	if (!vm_u64map_get(&f->cache, index, pfn) && f->shmem && vm_shmem_swapped(f, index)) {
+		/* shmem_get_folio_gfp(): a value entry, swapped out. */
+		int err = vm_shmem_swapin(k, f, index, pfn, major);
+		if (err)
+			return err;
+	} else if (!vm_u64map_get(&f->cache, index, pfn)) {
 		bool io = !f->shmem && (!f->warm || vm_u64map_get(&f->uncached, index, NULL));
 		int err = add_page(k, f, index, io, pfn);
 		if (err)
@@ -181,7 +188,9 @@ void vm_file_punch_hole(struct vm_kernel *k, struct vm_file *f, uint64_t first, 
 		f->cached_pages--;
 		vm_page_put(k, pfn);
 	}
-	if (!f->shmem)
+	if (f->shmem)
+		vm_shmem_swap_free_range(k, f, first, last);   /* shmem_free_swap() */
+	else
 		record_hole(k, f, first, last);
 }
 

@@ -13,6 +13,7 @@
 #include "base/compiler.h"
 #include "kernel/mm_internal.h"
 #include "kernel/rmap.h"
+#include "kernel/shmem_swap.h"
 #include "kernel/vfs.h"
 
 #define MAPS_NAME_COLUMN 72   /* seq_setwidth(25 + sizeof(void *) * 6 - 1) */
@@ -184,6 +185,38 @@ static const char *const vm_flag_names[64] = {
 	[25] = "wf", [26] = "dd", [28] = "mm", [29] = "hg", [30] = "nh", [31] = "mg",
 };
 
+static int no_leaf(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	(void)ctx;
+	(void)leaf;
+	return 1;
+}
+
+/* Linux smap_gather_stats() for a shmem VMA: the object's swapped pages
+ * in the VMA's range (shmem_swap_usage), all of them for a shared or
+ * read-only mapping; a private writable one counts only those it has no
+ * page of its own for (smaps_pte_hole_lookup, for a PTE that is none). */
+static uint64_t shmem_swap_pages(struct vm_mm *mm, const struct vm_vma *v)
+{
+	const struct vm_file *f = v->vm_file;
+	uint64_t pages = (v->vm_end - v->vm_start) >> VM_PAGE_SHIFT, pos = 0, index, e, n = 0;
+
+	if (!f || !f->shmem || !f->swapped_pages)
+		return 0;
+	if ((v->vm_flags & VM_SHARED) || !(v->vm_flags & VM_WRITE))
+		return vm_shmem_swap_count(f, v->vm_pgoff, pages);
+	while (vm_u64map_next(&f->swap, &pos, &index, &e)) {
+		if (index < v->vm_pgoff || index - v->vm_pgoff >= pages)
+			continue;
+		vm_vaddr va = v->vm_start + ((index - v->vm_pgoff) << VM_PAGE_SHIFT);
+		vm_pte swp;
+		n += mm->pt.ops->for_each(&mm->pt, va, va + VM_PAGE_SIZE, no_leaf,
+					  NULL) == 0 &&
+		     !vm_swap_pte_at(mm, va, &swp);
+	}
+	return n;
+}
+
 static void put_kb(FILE *out, const char *label, uint64_t bytes, int width)
 {
 	fprintf(out, "%s%*" PRIu64 " kB\n", label, width, bytes >> 10);
@@ -215,7 +248,8 @@ static void show_smap(FILE *out, struct vm_kernel *k, struct vm_mm *mm,
 	put_kb(out, "FilePmdMapped:  ", 0, 8);
 	put_kb(out, "Shared_Hugetlb: ", 0, 8);
 	put_kb(out, "Private_Hugetlb: ", 0, 7);
-	put_kb(out, "Swap:           ", vm_swap_count(mm, v->vm_start, v->vm_end) << VM_PAGE_SHIFT, 8);
+	put_kb(out, "Swap:           ",
+	       (vm_swap_count(mm, v->vm_start, v->vm_end) + shmem_swap_pages(mm, v)) << VM_PAGE_SHIFT, 8);
 	put_kb(out, "SwapPss:        ", 0, 8);
 	put_kb(out, "Locked:         ", s.pss_locked >> PSS_SHIFT, 8);
 	fprintf(out, "THPeligible:    %8u\n", thp_eligible(k, v) ? 1u : 0u);

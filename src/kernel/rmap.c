@@ -36,8 +36,8 @@ void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint
 	vm_page_set(pg, VM_PG_SWAPBACKED);
 	vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);
 	vma->mm->rss[vm_rss_kind(vma, pg)] += UINT64_C(1) << order;
-	if (order == 0)
-		vm_lru_add(k, pfn);
+	/* Linux: folio_add_lru_vma() — a THP goes on as one folio. */
+	vm_lru_add(k, pfn);
 }
 
 void vm_rmap_add_file(struct vm_kernel *k, struct vm_vma *vma, uint64_t pfn)
@@ -90,6 +90,7 @@ int vm_split_huge_pmd(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va)
 	int err = pt->ops->split(pt, va);
 	if (err)
 		return err;
+	k->stats->thp_split_pmd++;       /* Linux: __split_huge_pmd_locked() */
 	vm_rmap_split_thp(k, pte_leaf_base(leaf.pte, leaf.level) >> VM_PAGE_SHIFT);
 	return 0;
 }

@@ -52,7 +52,8 @@ void vm_rmap_split_thp(struct vm_kernel *k, uint64_t pfn);
  * vma's tables, split it into 512 PTEs and its block into order-0 pages
  * (mprotect, munmap, mremap and madvise call this at range ends that cut
  * a THP; the page-table ops would split the PMD by themselves, but the
- * frames would stay one block).  0, or -ENOMEM (a frame for the table). */
+ * frames would stay one block).  Counts thp_split_pmd.  0, or -ENOMEM (a
+ * frame for the table). */
 int vm_split_huge_pmd(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va);
 
 #endif

@@ -558,3 +558,72 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 	}
 	return ret;
 }
+
+/* ---- shmem (shmem_swap.c) ------------------------------------------------------ */
+
+int vm_swap_shmem_write(struct vm_kernel *k, uint64_t pfn, vm_pte *entry)
+{
+	struct vm_swap *s = k->swap;
+	struct vm_swap_area *a;
+	uint64_t off;
+
+	if (!s)
+		return -ENOSPC;
+	/* Linux: folio_alloc_swap(), then swap_duplicate for the shmem
+	 * index's entry (shmem_writeout), then swap_writeout(). */
+	a = get_swap_page(s, &off);
+	if (!a)
+		return -ENOSPC;
+	a->owner[off] = NULL;         /* no anon_vma: the object holds the entry */
+	a->index[off] = 0;
+	if (write_slot(k, a, off, pfn)) {
+		slot_release(k, a, off);
+		return -ENOMEM;
+	}
+	a->map[off] = 1;
+	*entry = vm_swp_pte(a->type, off);
+	return 0;
+}
+
+/* The area of a swap entry a shmem index holds, or NULL when it is bad. */
+static struct vm_swap_area *shmem_area(const struct vm_kernel *k, vm_pte entry)
+{
+	struct vm_swap_area *a = vm_swap_area_of(k, entry);
+
+	return a && a->map[vm_swp_pte_offset(entry)] ? a : NULL;
+}
+
+int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, bool fault, uint64_t *pfn,
+		       bool *major)
+{
+	struct vm_swap_area *a = shmem_area(k, entry);
+	uint64_t off = vm_swp_pte_offset(entry);
+
+	*major = false;
+	if (!a)
+		return -EINVAL;
+	if (slot_cached(a, off, pfn)) {
+		k->stats->swap_ra_hit += fault;
+	} else {
+		/* Linux: shmem_swapin_cluster() -> swap_cluster_readahead() for
+		 * a fault, read_swap_cache_async() alone for WILLNEED. */
+		int err = read_slot(k, a, off, pfn);
+		if (err)
+			return err;
+		*major = true;
+		vm_page_get(k, *pfn);
+		if (fault)
+			swap_readahead(k, a, off);
+		vm_page_put(k, *pfn);
+	}
+	vm_page_get(k, *pfn);
+	return 0;
+}
+
+void vm_swap_shmem_free(struct vm_kernel *k, vm_pte entry)
+{
+	struct vm_swap_area *a = shmem_area(k, entry);
+
+	if (a)
+		swap_put(k, a, vm_swp_pte_offset(entry));
+}

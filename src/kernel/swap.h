@@ -10,7 +10,8 @@
  * turns, one allocation each (get_swap_pages over swap_avail_heads).
  *
  * Counting rules (vm_kernel_check), per area a:
- *   a->map[off]  swap entries (in every mm) holding slot off; a slot is free
+ *   a->map[off]  swap entries (in every mm, and in shmem objects' indexes:
+ *                see the end of this file) holding slot off; a slot is free
  *                when map[off] == 0 and the swap cache does not hold it
  *   a->inuse     slots not free; swap->inuse their sum
  *   swap cache   (type, offset) -> frame, a->cache per area; the cache holds
@@ -123,5 +124,30 @@ void vm_swap_cache_forget(struct vm_kernel *k, uint64_t pfn);
 bool vm_swap_cached(const struct vm_kernel *k, uint64_t pfn);
 /* The area an entry names, or NULL (no such area, offset 0 or beyond it). */
 struct vm_swap_area *vm_swap_area_of(const struct vm_kernel *k, vm_pte entry);
+
+/* ---- shmem (shmem_swap.c): entries held by a shmem object's index ---------
+ * Such an entry holds one reference on its slot (a->map[off] == 1, Linux's
+ * swap_duplicate in shmem_writeout), and no anon_vma (owner NULL). */
+
+/* Linux folio_alloc_swap() + swap_writeout() for shmem_writeout(): shmem
+ * page pfn, out of every mapping, gets a slot that the object's index will
+ * hold, and its bytes are written there (pswpout).  It is not left in the
+ * swap cache (the write completes at once).  0 and *entry, -ENOSPC (no
+ * slot, or no swap), -ENOMEM. */
+int vm_swap_shmem_write(struct vm_kernel *k, uint64_t pfn, vm_pte *entry);
+
+/* Linux swap_cache_get_folio() (a hit: swap_ra_hit for a fault), or a
+ * read (pswpin, *major): shmem_swapin_cluster() with readahead for a
+ * fault (shmem_swapin_folio), read_swap_cache_async() alone otherwise
+ * (shmem_swapin_range).  The page of entry, with a reference for the
+ * caller, still in the swap cache (as an anonymous page without owner).
+ * 0, -EINVAL (a bad entry), -ENOMEM. */
+int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, bool fault, uint64_t *pfn,
+		       bool *major);
+
+/* Linux swap_free_nr() / free_swap_and_cache(): the index lets go of
+ * entry; the slot is free and its cached page leaves the swap cache.
+ * Nothing for a bad entry. */
+void vm_swap_shmem_free(struct vm_kernel *k, vm_pte entry);
 
 #endif

@@ -16,6 +16,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "kernel/shmem_swap.h"
+
 /* Super-block magics (include/uapi/linux/magic.h) of the file systems
  * whose file_operations have FOP_MMAP_SYNC: ext2/3/4 (one magic, served
  * by ext4) and xfs. */
@@ -105,6 +107,7 @@ int vm_file_open(struct vm_kernel *k, const char *path, struct vm_file **out)
 	vm_u64map_init(&f->cache, k->host);
 	vm_u64map_init(&f->written, k->host);
 	vm_u64map_init(&f->uncached, k->host);
+	vm_u64map_init(&f->swap, k->host);
 	vm_list_add_tail(&f->link, &k->files);
 	*out = f;
 	return 0;
@@ -131,6 +134,7 @@ int vm_shmem_file_create(struct vm_kernel *k, const char *path, uint32_t dev_min
 	vm_u64map_init(&f->cache, k->host);
 	vm_u64map_init(&f->written, k->host);
 	vm_u64map_init(&f->uncached, k->host);
+	vm_u64map_init(&f->swap, k->host);
 	vm_list_add_tail(&f->link, &k->files);
 	*out = f;
 	return 0;
@@ -186,6 +190,8 @@ static void file_free(struct vm_kernel *k, struct vm_file *f)
 	vm_u64map_fini(&f->written);
 	vm_u64map_fini(&f->uncached);
 	vm_pagecache_release(k, f);
+	vm_shmem_swap_free_range(k, f, 0, UINT64_MAX);     /* shmem_evict_inode() */
+	vm_u64map_fini(&f->swap);
 	vm_list_del(&f->link);
 	if (f->host_fd >= 0)
 		close(f->host_fd);

@@ -9,10 +9,10 @@
  * first fault on a page is minor), with cold the first fault is major.
  *
  * In-memory files (Linux shmem: the object behind MAP_SHARED|MAP_ANONYMOUS,
- * and tmpfs files) have no backing: a page is a zeroed frame made when
- * first touched, it lives in the page cache until the file goes or a hole
- * is punched, and every mapping of the file, in any process, maps that one
- * frame.  A tmpfs file is made by vm_tmpfs_create (a scenario's `file`
+ * and tmpfs files) have no backing but swap: a page is a zeroed frame made
+ * when first touched, it lives in the page cache until the file goes or a
+ * hole is punched, or until reclaim swaps it out (shmem_swap.c), and every
+ * mapping of the file, in any process, maps that one frame.  A tmpfs file is made by vm_tmpfs_create (a scenario's `file`
  * statement) and found by its path before the host's files.
  *
  * Writing: a host file opened for writing becomes an overlay.  Its pages
@@ -67,6 +67,11 @@ struct vm_file {
 	struct vm_u64map cache;       /* page index -> pfn of the cached frame (pagecache.c);
 				       * each frame holds one reference for the cache */
 	uint64_t cached_pages;        /* == keys in cache */
+	struct vm_u64map swap;        /* shmem: page index -> the swap entry (a swap PTE
+				       * value) of a page reclaim swapped out, as Linux's
+				       * xarray holds it in place of the folio; never an
+				       * index that is in cache (shmem_swap.c) */
+	uint64_t swapped_pages;       /* == keys in swap (Linux shmem_inode_info.swapped) */
 };
 
 /* Find or open the host file at path.  One struct per host inode (st_dev,
@@ -112,7 +117,8 @@ void vm_file_put(struct vm_kernel *k, struct vm_file *f);
 void vm_files_release(struct vm_kernel *k);
 
 /* The frame holding page `index` of f, reading it into the cache if it is
- * not there (then *major is true unless the file is warm).  The caller gets
+ * not there (then *major is true unless the file is warm; a shmem page
+ * comes back from swap, major unless the swap cache has it).  The caller gets
  * its own reference.  0, -ENOMEM, -EIO; -ENXIO for an index at or beyond
  * the end of the file (the fault becomes SIGBUS). */
 int vm_pagecache_get(struct vm_kernel *k, struct vm_file *f, uint64_t index, uint64_t *pfn,

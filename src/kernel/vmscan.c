@@ -4,7 +4,8 @@
  * __setup_per_zone_wmarks, __alloc_pages_slowpath).  The policy chooses
  * the victims (lru.c); here each one is unmapped through the reverse map
  * and freed: a clean file page is dropped, a dirty one written back first,
- * an anonymous page goes to swap (swap.c).
+ * an anonymous page goes to swap (swap.c), a THP is split first
+ * (thp_reclaim.c), a dirty shmem page goes to swap (shmem_swap.c).
  */
 #include "kernel/reclaim.h"
 
@@ -13,6 +14,7 @@
 #include "base/compiler.h"
 #include "kernel/fault.h"
 #include "kernel/rmap.h"
+#include "kernel/shmem_swap.h"
 #include "kernel/swap.h"
 #include "kernel/vfs.h"
 
@@ -65,19 +67,25 @@ static void unmap_file_one(struct vm_kernel *k, void *ctx, struct vm_vma *vma,
 }
 
 /* Linux: shrink_folio_list() for a page-cache page: unmap it everywhere,
- * write it back if dirty (pageout), then __remove_mapping(). */
+ * write it back if dirty (pageout), then __remove_mapping().  A shmem
+ * page has no file to go to: dirty, it goes to swap (shmem_writeout);
+ * clean, it was never written and holds zeroes, so it is dropped, a hole
+ * again ("the mm can drop undirtied hole pages behind our back":
+ * shmem_recalc_inode). */
 static bool reclaim_file(struct vm_kernel *k, uint64_t pfn)
 {
 	struct vm_page *pg = &k->pages[pfn];
 	struct vm_file *f = pg->owner;
 	uint64_t index = pg->index;
 
-	if (!f || f->shmem)
+	if (!f || (f->shmem && !k->swap))
 		return false;
 	if (vm_rmap_walk(k, pfn, NULL, NULL) != (unsigned)pg->mapcount ||
 	    pg->refcount != 1 + (uint32_t)pg->mapcount)
 		return false;       /* a mapping out of reach, or pinned */
 	vm_rmap_walk(k, pfn, unmap_file_one, NULL);
+	if (f->shmem && vm_page_test(pg, VM_PG_DIRTY))
+		return vm_shmem_writeout(k, pfn) == 0;
 	if (vm_page_test(pg, VM_PG_DIRTY)) {
 		vm_file_writeback(k, f, index, index);
 		if (vm_page_test(pg, VM_PG_DIRTY))
@@ -86,7 +94,7 @@ static bool reclaim_file(struct vm_kernel *k, uint64_t pfn)
 	vm_u64map_del(&f->cache, index, NULL);
 	f->cached_pages--;
 	/* The page must be read again: warm files remember it is gone. */
-	if (f->warm && vm_u64map_put(&f->uncached, index, 1)) {
+	if (f->warm && !f->shmem && vm_u64map_put(&f->uncached, index, 1)) {
 		vm_u64map_put(&f->cache, index, pfn);
 		f->cached_pages++;
 		return false;
@@ -95,17 +103,28 @@ static bool reclaim_file(struct vm_kernel *k, uint64_t pfn)
 	return true;
 }
 
-static bool reclaim_page(struct vm_kernel *k, uint64_t pfn)
+/* One frame the policy chose: true when it is dealt with (freed, or a
+ * THP split and its pieces reclaimed or put back), false to put it back. */
+static bool reclaim_page(struct vm_kernel *k, uint64_t pfn, struct vm_scan_control *sc)
 {
 	struct vm_page *pg = &k->pages[pfn];
+	bool freed = false;
 
-	if (pg->refcount == 0 || vm_page_test(pg, VM_PG_HEAD) || vm_page_test(pg, VM_PG_TAIL))
+	if (pg->refcount == 0 || vm_page_test(pg, VM_PG_TAIL))
 		return false;
+	if (vm_page_test(pg, VM_PG_HEAD)) {
+		/* isolate_lru_folios() counts a folio's pages as scanned. */
+		sc->scanned += UINT64_C(1) << pg->order;
+		return pg->owner_kind == VM_OWNER_ANON && vm_reclaim_thp(k, pfn, sc);
+	}
+	sc->scanned++;
 	if (pg->owner_kind == VM_OWNER_FILE)
-		return reclaim_file(k, pfn);
-	if (pg->owner_kind == VM_OWNER_ANON && k->swap)
-		return vm_swap_out(k, pfn) == 0;
-	return false;
+		freed = reclaim_file(k, pfn);
+	else if (pg->owner_kind == VM_OWNER_ANON && k->swap)
+		freed = vm_swap_out(k, pfn) == 0;
+	sc->reclaimed += freed;
+	sc->freed += freed;
+	return freed;
 }
 
 /* ---- the scan -------------------------------------------------------------- */
@@ -113,7 +132,7 @@ static bool reclaim_page(struct vm_kernel *k, uint64_t pfn)
 uint64_t vm_shrink_lru(struct vm_kernel *k, uint64_t nr, bool kswapd)
 {
 	struct vm_reclaim *r = k->reclaim;
-	uint64_t freed = 0, scanned = 0;
+	struct vm_scan_control sc = { 0 };
 
 	if (!r || r->busy || !r->policy)
 		return 0;
@@ -121,7 +140,7 @@ uint64_t vm_shrink_lru(struct vm_kernel *k, uint64_t nr, bool kswapd)
 	/* Each page may be chosen twice (a second chance) before the scan
 	 * gives up: what cannot go is put back at the end of the queue. */
 	uint64_t budget = 2 * r->lru_pages + 2;
-	while ((freed < nr || r->policy->more) && r->policy->used && budget--) {
+	while ((sc.freed < nr || r->policy->more) && r->policy->used && budget--) {
 		r->policy->now = r->clock;
 		uint32_t frame = vm_evict_choose(r->policy, NULL);
 		if (frame == VM_EVICT_NONE || frame >= k->phys->nframes)
@@ -129,10 +148,7 @@ uint64_t vm_shrink_lru(struct vm_kernel *k, uint64_t nr, bool kswapd)
 		vm_evict_remove(r->policy, frame, true);
 		vm_page_clear(&k->pages[frame], VM_PG_LRU);
 		r->lru_pages--;
-		scanned++;
-		if (reclaim_page(k, frame)) {
-			freed++;
-		} else {
+		if (!reclaim_page(k, frame, &sc)) {
 			/* Linux: folio_putback_lru(). */
 			k->stats->lru_putback++;
 			vm_lru_add(k, frame);
@@ -140,13 +156,13 @@ uint64_t vm_shrink_lru(struct vm_kernel *k, uint64_t nr, bool kswapd)
 	}
 	r->busy = false;
 	if (kswapd) {
-		k->stats->pgscan_kswapd += scanned;
-		k->stats->pgsteal_kswapd += freed;
+		k->stats->pgscan_kswapd += sc.scanned;
+		k->stats->pgsteal_kswapd += sc.reclaimed;
 	} else {
-		k->stats->pgscan_direct += scanned;
-		k->stats->pgsteal_direct += freed;
+		k->stats->pgscan_direct += sc.scanned;
+		k->stats->pgsteal_direct += sc.reclaimed;
 	}
-	return freed;
+	return sc.freed;
 }
 
 /* ---- the allocation slow path ----------------------------------------------- */

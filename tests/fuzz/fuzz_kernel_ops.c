@@ -4,7 +4,8 @@
  * operation.  Any crash, sanitizer report or broken invariant is a finding.
  *
  * Encoding: byte 0 picks settings (THP mode, ASLR, CPUs, data/meta mode,
- * fault-around, page cache warm/cold); then each operation is one opcode
+ * fault-around, page cache warm/cold, TLB preset with memory pressure:
+ * 4 MiB and swap); then each operation is one opcode
  * byte followed by the argument bytes it consumes.  Addresses come mostly
  * from a 2 MiB window of interesting pages (so that calls meet each other's
  * mappings), sometimes from the start of an existing VMA, sometimes raw;
@@ -123,7 +124,13 @@ static struct vm_machine *make_machine(uint8_t cfg)
 	vmlab_settings_parse(s, cfg & 16 ? "mode=meta" : "mode=data", &err);
 	vmlab_settings_parse(s, cfg & 32 ? "fault_around=4K" : "fault_around=64K", &err);
 	vmlab_settings_parse(s, cfg & 64 ? "pagecache=cold" : "pagecache=warm", &err);
+	/* Bit 7 also puts the machine under memory pressure: reclaim swaps
+	 * anonymous and shmem pages and splits THPs. */
 	vmlab_settings_parse(s, cfg & 128 ? "tlb=tiny" : "tlb=zen4", &err);
+	if (cfg & 128) {
+		vmlab_settings_parse(s, "phys=4M", &err);
+		vmlab_settings_parse(s, "swap=16M", &err);
+	}
 	if (vmlab_machine_create(s, NULL, &m, &err))
 		m = NULL;
 	vmlab_settings_destroy(s);

@@ -92,6 +92,7 @@ struct oracle {
 	unsigned step;
 	bool failed;
 	uint64_t reads, writes, bytes_checked, forks, exits, reaped, syncs, execs, swapouts, oom_kills;
+	uint64_t shmem_swapouts, thp_splits;   /* shmem pages written to swap, THPs split by reclaim */
 	bool pressure;            /* the setting has swap and little memory */
 };
 
@@ -814,6 +815,8 @@ static int run_program(struct oracle *o, const char *const *settings)
 		for (unsigned i = 0; i < WPAGES; i++)
 			page_clear(&o->procs[pi].pg[i]);
 	o->swapouts += o->f.st->pswpout;
+	o->shmem_swapouts += o->f.st->shmem_swpout;
+	o->thp_splits += o->f.st->thp_split_page;
 	vmlab_machine_destroy(o->f.m);
 	return o->failed ? 1 : 0;
 }
@@ -826,7 +829,7 @@ static const char *const configs[][6] = {
 	{ "phys=64M", "tlb=golden-cove", "pt=radix4", "fault_around=4K", "cpus=3", NULL },
 	{ "phys=64M", "tlb=tiny", "tlb_repl=random", "pagecache=cold", "cpus=2", NULL },
 	/* memory pressure: reclaim drops and writes back file pages and swaps
-	 * anonymous ones out and in again (docs/reclaim.md) */
+	 * anonymous and shmem ones out and in again (docs/reclaim.md) */
 	{ "phys=1M", "swap=64M", "policy=clock", "thp=never", "cpus=2", NULL },
 	{ "phys=1M", "swap=64M", "policy=linux", "pagecache=cold", "cpus=1", NULL },
 };
@@ -873,7 +876,7 @@ int main(void)
 	for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
 		unsigned bad = 0;
 		uint64_t reads = 0, bytes = 0;
-		o.swapouts = o.oom_kills = 0;
+		o.swapouts = o.oom_kills = o.shmem_swapouts = o.thp_splits = 0;
 		o.pressure = strstr(configs[c][1], "swap=") != NULL;
 		for (unsigned n = 0; n < programs; n++) {
 			o.seed = base + c * 1000003u + n;
@@ -895,8 +898,10 @@ int main(void)
 		       reads, bytes >> 10);
 		ok(bytes > (uint64_t)programs * 4096, "the programs compared bytes at all");
 		if (o.pressure)
-			ok(o.swapouts > programs / 4, "under pressure: %" PRIu64 " pages swapped out, "
-			   "%" PRIu64 " processes killed by the OOM killer", o.swapouts, o.oom_kills);
+			ok(o.swapouts > programs / 4 && o.shmem_swapouts > programs / 16,
+			   "under pressure: %" PRIu64 " pages swapped out (%" PRIu64 " of them shmem), "
+			   "%" PRIu64 " THPs split, %" PRIu64 " processes killed by the OOM killer",
+			   o.swapouts, o.shmem_swapouts, o.thp_splits, o.oom_kills);
 	}
 	ok(forks > programs && exits > programs / 2 && reaped > programs / 8 && syncs > programs &&
 	   execs > programs / 2,

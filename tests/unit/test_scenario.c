@@ -227,7 +227,7 @@ static void test_invalid(void)
 	      "an unknown setting");
 	fails("set phys\n", "t.vms:1: 'phys': expected key=value", "set without =");
 	fails("set\n", "t.vms:1: set needs key=value (vmlab config lists the keys)", "an empty set");
-	fails("show\n", "t.vms:1: show what? (stats, P maps, P smaps, P status, P pagetable ADDR, "
+	fails("show\n", "t.vms:1: show what? (stats, swaps, P maps, P smaps, P status, P pagetable ADDR, "
 	      "or an expression)", "an empty show");
 	fails("process A\nshow A pagetable\n", "t.vms:2: missing the address", "pagetable without ADDR");
 	fails("process A\nshow A vmas\n",
