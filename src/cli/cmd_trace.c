@@ -2,7 +2,8 @@
  * vmlab trace [OPTIONS] -- PROGRAM ARGS: run a program under a capture
  * backend (vmlab's own Valgrind tool, src/trace/capture_tool.c, or
  * Valgrind's lackey tool, src/trace/capture_lackey.c), replay what it did
- * right after it ends, and print the replay summary (docs/replay.md).
+ * (while it runs with the tool; after it ends with lackey), and print the
+ * replay summary (docs/replay.md).
  * --backend auto (the default) takes the tool and falls back to lackey
  * when the tool or Valgrind cannot be found or cannot start; the backend
  * used is said on stderr and named in the summary.  --save keeps the
@@ -88,25 +89,48 @@ static int save_end(struct save *sv, const char *out, bool keep)
 	return rc;
 }
 
+/* SIGINT and SIGTERM stop a capture (the lackey backend watches
+ * stop_flag) for the time it runs: until run returns, or for a capture
+ * that replays as the program runs, until it has ended. */
+struct sigs {
+	struct sigaction old_int, old_term;
+	bool set;
+};
+
+static void sigs_catch(struct sigs *g)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &g->old_int);
+	sigaction(SIGTERM, &sa, &g->old_term);
+	g->set = true;
+}
+
+static void sigs_restore(struct sigs *g)
+{
+	if (!g->set)
+		return;
+	sigaction(SIGINT, &g->old_int, NULL);
+	sigaction(SIGTERM, &g->old_term, NULL);
+	g->set = false;
+}
+
 /* Make and run a capture with backend; 0 with *out, or the capture's
  * negative errno with err filled (nothing printed). */
-static int capture_with(const char *backend, const struct vm_capture_opts *co,
+static int capture_with(const char *backend, const struct vm_capture_opts *co, struct sigs *g,
 			struct vm_capture **out, struct vm_error *err)
 {
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
 	int rc = vm_capture_create(backend, co, out, err);
 	if (rc)
 		return rc;
 	fprintf(stderr, "vmlab trace: capturing with %s\n", strcmp(backend, "vgtool") == 0 ?
 		"vmlab's Valgrind tool (vgtool)" : "Valgrind's lackey tool (lackey)");
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	sigs_catch(g);
 	rc = vm_capture_run(*out, err);
 	if (co->progress)
 		fputs("\r\033[K", stderr);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	if (rc || !vm_capture_streams(*out))
+		sigs_restore(g);
 	if (rc) {
 		vm_capture_destroy(*out);
 		*out = NULL;
@@ -117,12 +141,12 @@ static int capture_with(const char *backend, const struct vm_capture_opts *co,
 /* auto: the tool, unless it or Valgrind cannot be found (-ENOENT) or
  * Valgrind could not start it (-EINVAL): the program has not run then,
  * and lackey runs it instead. */
-static int capture_auto(const char *backend, const struct vm_capture_opts *co,
+static int capture_auto(const char *backend, const struct vm_capture_opts *co, struct sigs *g,
 			struct vm_capture **out, struct vm_error *err)
 {
 	if (strcmp(backend, "auto") != 0)
-		return capture_with(backend, co, out, err);
-	int rc = capture_with("vgtool", co, out, err);
+		return capture_with(backend, co, g, out, err);
+	int rc = capture_with("vgtool", co, g, out, err);
 	if (rc != -ENOENT && rc != -EINVAL)
 		return rc;
 	/* The program itself missing is the same for lackey: say it once. */
@@ -132,7 +156,43 @@ static int capture_auto(const char *backend, const struct vm_capture_opts *co,
 	fprintf(stderr, "vmlab trace: vmlab's Valgrind tool cannot run (%s): using lackey\n",
 		err->msg);
 	memset(err, 0, sizeof(*err));
-	return capture_with("lackey", co, out, err);
+	return capture_with("lackey", co, g, out, err);
+}
+
+/* How the program ended, on stderr. */
+static void say_end(const struct vm_capture *cap)
+{
+	const char *prog = cap->o.argv[0];
+	bool streams = vm_capture_streams(cap);
+	if (cap->note[0])
+		fprintf(stderr, "vmlab trace: warning: %s\n", cap->note);
+	if (WIFEXITED(cap->wait_status))
+		fprintf(stderr, "vmlab trace: %s exited with status %d; %" PRIu64 " MiB of %s %s\n",
+			prog, WEXITSTATUS(cap->wait_status), cap->bytes >> 20,
+			strcmp(cap->ops->name, "lackey") == 0 ? "lackey logs" : "trace",
+			streams ? "replayed as it ran" : "to replay");
+	else if (WIFSIGNALED(cap->wait_status))
+		fprintf(stderr, "vmlab trace: %s was killed by signal %d\n", prog,
+			WTERMSIG(cap->wait_status));
+	if (cap->o.keep)
+		fprintf(stderr, "vmlab trace: the %s stay in %s\n", streams ? "tool's files" : "logs",
+			cap->dir);
+}
+
+/* The replay has read the trace: the program's end (cli_replay.capture_end). */
+static int capture_end(const struct cli_replay *c)
+{
+	struct vm_error err = { 0 };
+	if (!vm_capture_streams(c->capture))
+		return 0;
+	int rc = vm_capture_wait(c->capture, &err);
+	if (rc) {
+		cli_fail("trace", "%s%s", err.msg, rc == -EFBIG ? " (--max-log SIZE allows more; half "
+			 "the free space at most)" : "");
+		return 1;
+	}
+	say_end(c->capture);
+	return 0;
 }
 
 static int trace_run(char **prog, const struct cli_replay *base, const struct vm_capture_opts *co,
@@ -141,32 +201,26 @@ static int trace_run(char **prog, const struct cli_replay *base, const struct vm
 	struct vm_capture *cap = NULL;
 	struct vm_error err = { 0 };
 	struct save sv = { 0 };
+	struct sigs g = { 0 };
 	char title[512];
 	int status;
 
-	int rc = capture_auto(backend, co, &cap, &err);
+	int rc = capture_auto(backend, co, &g, &cap, &err);
 	if (rc) {
 		cli_fail("trace", "%s", err.msg);
 		return rc == -EINTR ? 130 : CLI_BADINPUT;
 	}
-	if (cap->note[0])
-		fprintf(stderr, "vmlab trace: warning: %s\n", cap->note);
-	if (WIFEXITED(cap->wait_status))
-		fprintf(stderr, "vmlab trace: %s exited with status %d; %" PRIu64 " MiB of %s to "
-			"replay\n", prog[0], WEXITSTATUS(cap->wait_status), cap->bytes >> 20,
-			strcmp(cap->ops->name, "lackey") == 0 ? "lackey logs" : "trace");
-	else if (WIFSIGNALED(cap->wait_status))
-		fprintf(stderr, "vmlab trace: %s was killed by signal %d\n", prog[0],
-			WTERMSIG(cap->wait_status));
-	if (co->keep)
-		fprintf(stderr, "vmlab trace: the logs stay in %s\n", cap->dir);
+	if (!vm_capture_streams(cap))
+		say_end(cap);
 	title_of(prog, title, sizeof(title));
 	struct cli_replay c = *base;
 	c.capture = cap;
 	c.title = title;
+	c.capture_end = capture_end;
 	if (save_path && save_begin(&sv, save_path)) {
 		save_end(&sv, save_path, false);
 		vm_capture_destroy(cap);
+		sigs_restore(&g);
 		return CLI_USAGE;
 	}
 	c.tee = sv.w;
@@ -174,6 +228,7 @@ static int trace_run(char **prog, const struct cli_replay *base, const struct vm
 	if (save_path && save_end(&sv, save_path, status == 0) && status == 0)
 		status = CLI_BADINPUT;
 	vm_capture_destroy(cap);
+	sigs_restore(&g);
 	return status;
 }
 

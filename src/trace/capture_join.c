@@ -535,6 +535,10 @@ static int join_all(struct join *j)
 		}
 		int32_t pid = s->pid;
 		j->res->stream_bytes += s->off;
+		/* Live, a joined file goes at once: the disk holds only what
+		 * the join has not read yet. */
+		if (j->alive && !j->opts->keep)
+			unlink(s->path);
 		src_free(s);
 		j->depth--;
 		if (exec && !j->opts->no_children && (rc = push(j, pid)))
