@@ -116,11 +116,13 @@ static void sigs_restore(struct sigs *g)
 }
 
 /* Make and run a capture with backend; 0 with *out, or the capture's
- * negative errno with err filled (nothing printed). */
+ * negative errno with err filled (nothing printed).  *made: the capture
+ * was made (what failed, if anything, is the backend's run). */
 static int capture_with(const char *backend, const struct vm_capture_opts *co, struct sigs *g,
-			struct vm_capture **out, struct vm_error *err)
+			struct vm_capture **out, bool *made, struct vm_error *err)
 {
 	int rc = vm_capture_create(backend, co, out, err);
+	*made = rc == 0;
 	if (rc)
 		return rc;
 	fprintf(stderr, "vmlab trace: capturing with %s\n", strcmp(backend, "vgtool") == 0 ?
@@ -144,19 +146,21 @@ static int capture_with(const char *backend, const struct vm_capture_opts *co, s
 static int capture_auto(const char *backend, const struct vm_capture_opts *co, struct sigs *g,
 			struct vm_capture **out, struct vm_error *err)
 {
+	bool made;
 	if (strcmp(backend, "auto") != 0)
-		return capture_with(backend, co, g, out, err);
-	int rc = capture_with("vgtool", co, g, out, err);
-	if (rc != -ENOENT && rc != -EINVAL)
+		return capture_with(backend, co, g, out, &made, err);
+	int rc = capture_with("vgtool", co, g, out, &made, err);
+	/* What the capture could not make (the program missing, no
+	 * temporary folder) would fail lackey alike: say it once. */
+	if (!made || (rc != -ENOENT && rc != -EINVAL))
 		return rc;
-	/* The program itself missing is the same for lackey: say it once. */
 	char prog[PATH_MAX];
 	if (vm_capture_which(co->argv[0], prog, sizeof(prog)))
 		return rc;
 	fprintf(stderr, "vmlab trace: vmlab's Valgrind tool cannot run (%s): using lackey\n",
 		err->msg);
 	memset(err, 0, sizeof(*err));
-	return capture_with("lackey", co, g, out, err);
+	return capture_with("lackey", co, g, out, &made, err);
 }
 
 /* How the program ended, on stderr. */
@@ -254,8 +258,8 @@ int cmd_trace(int argc, char **argv)
 		{ "timeline", CLI_STR, &timeline, "FILE.csv", "RSS, VSZ, faults, TLB misses every N accesses" },
 		{ "every", CLI_COUNT, &every, "N", "timeline sample interval in accesses (default 100000)" },
 		{ "maps-at", CLI_COUNT, &maps_at, "N", "print the maps of every process after event N" },
-		{ "max-log", CLI_SIZE, &max_log, "SIZE", "most bytes of logs the capture may write "
-							 "(default 4G, at most half the free space)" },
+		{ "max-log", CLI_SIZE, &max_log, "SIZE", "most bytes the capture's files may hold on "
+							 "disk (default 4G, at most half the free space)" },
 		{ "tmpdir", CLI_STR, &tmpdir, "DIR", "where the logs go while they are replayed "
 						     "(default $TMPDIR or /tmp)" },
 		{ "keep", CLI_FLAG, &keep, NULL, "keep the capture's logs (their folder is printed)" },
@@ -264,15 +268,17 @@ int cmd_trace(int argc, char **argv)
 		{ 0 },
 	};
 	int first, rc = cli_parse("trace", argc, argv, opts, &first, "[OPTIONS] -- PROGRAM [ARGS]",
-				  "Run PROGRAM under Valgrind, children included, then replay the\n"
-				  "capture through the model and print the summary of vmlab replay.\n"
+				  "Run PROGRAM under Valgrind, children included, replay the capture\n"
+				  "through the model (while it runs with the tool, after it ends with\n"
+				  "lackey) and print the summary of vmlab replay; a progress line on a\n"
+				  "terminal shows events and events/s as it goes.\n"
 				  "--backend vgtool: vmlab's own Valgrind tool (docs/vgtool.md), which\n"
 				  "writes vmt directly; it is looked for in $VMLAB_VGTOOL_DIR, else\n"
 				  "vgtool/ beside the vmlab program (the build tree), else\n"
 				  "../libexec/vmlab/ beside it (make install).  --backend lackey:\n"
 				  "Valgrind's lackey tool (memory and system-call tracing; the initial\n"
-				  "address map from a second, untraced `valgrind -d` run); its logs\n"
-				  "stop the capture if they outgrow --max-log.  --backend auto (the\n"
+				  "address map from a second, untraced `valgrind -d` run).  Either\n"
+				  "stops if its files on disk outgrow --max-log.  --backend auto (the\n"
 				  "default): the tool, or lackey when the tool or Valgrind cannot be\n"
 				  "found or started; stderr says which, the summary names it.  What\n"
 				  "the capture writes goes to a temporary folder removed at the end.\n"
