@@ -68,7 +68,7 @@ uint64_t vm_capture_dir_bytes(const char *dir)
 		struct stat st;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path) &&
 		    lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-			total += (uint64_t)st.st_size;
+			total += (uint64_t)st.st_blocks * 512;
 	}
 	closedir(d);
 	return total;

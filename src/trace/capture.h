@@ -100,7 +100,8 @@ void vm_capture_destroy(struct vm_capture *c);
 /* The executable file name names: itself when it has a '/', else the
  * first in $PATH.  0, -ENOENT, -EACCES (found but not executable). */
 int vm_capture_which(const char *name, char *out, size_t len);
-/* Total bytes of the regular files in dir. */
+/* Bytes of disk the regular files in dir take (their blocks: a file
+ * whose joined part was freed counts what is left). */
 uint64_t vm_capture_dir_bytes(const char *dir);
 
 #endif

@@ -8,7 +8,6 @@
 #define _GNU_SOURCE           /* fopencookie */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -314,9 +313,9 @@ static bool alive(void *ctx, int32_t pid)
 }
 
 /* Writing into a pipe: while the reader lags, the disk is watched (the
- * tool goes on writing its files while the join waits).  At most PIPE_BUF
- * bytes per write(2) once poll(2) says there is room, so it never blocks
- * for long. */
+ * tool goes on writing its files while the join waits).  The pipe is
+ * non-blocking: write(2) takes what fits, poll(2) waits for room at most
+ * 200 ms at a time. */
 struct pipe_out {
 	int fd;
 	struct live *l;
@@ -327,22 +326,20 @@ static ssize_t pipe_write(void *cookie, const char *buf, size_t n)
 	struct pipe_out *p = cookie;
 	size_t done = 0;
 	while (done < n) {
+		ssize_t w = write(p->fd, buf + done, n - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EINTR && errno != EAGAIN)
+			return -1;
 		struct pollfd pfd = { .fd = p->fd, .events = POLLOUT };
-		int k = poll(&pfd, 1, 200);
+		if (poll(&pfd, 1, 200) < 0 && errno != EINTR)
+			return -1;
 		if (disk_over(p->l)) {
 			errno = EFBIG;
 			return -1;
 		}
-		if (k < 0 && errno != EINTR)
-			return -1;
-		if (k <= 0)
-			continue;
-		size_t len = n - done < PIPE_BUF ? n - done : PIPE_BUF;
-		ssize_t w = write(p->fd, buf + done, len);
-		if (w < 0 && errno != EINTR && errno != EAGAIN)
-			return -1;
-		if (w > 0)
-			done += (size_t)w;
 	}
 	return (ssize_t)n;
 }
@@ -522,7 +519,9 @@ int vm_vgtool_finish(struct vm_vgtool_run *run, FILE *out, struct vm_vgtool_resu
 	struct stat st;
 	struct pipe_out po = { .fd = fileno(out), .l = l };
 	FILE *to = out;
-	if (po.fd >= 0 && fstat(po.fd, &st) == 0 && S_ISFIFO(st.st_mode) && fflush(out) == 0) {
+	int fl = -1;
+	if (po.fd >= 0 && fstat(po.fd, &st) == 0 && S_ISFIFO(st.st_mode) && fflush(out) == 0 &&
+	    (fl = fcntl(po.fd, F_GETFL)) >= 0 && fcntl(po.fd, F_SETFL, fl | O_NONBLOCK) == 0) {
 		to = fopencookie(&po, "w", (cookie_io_functions_t){ .write = pipe_write });
 		if (to)
 			setvbuf(to, NULL, _IONBF, 0);
@@ -534,6 +533,8 @@ int vm_vgtool_finish(struct vm_vgtool_run *run, FILE *out, struct vm_vgtool_resu
 		vm_error_set(err, "cannot write the trace: %s", strerror(errno));
 		rc = -EIO;
 	}
+	if (fl >= 0)
+		fcntl(po.fd, F_SETFL, fl);
 	if (l->over) {
 		vm_error_set(err, "the capture's files reached %llu MiB on disk, the most allowed: "
 			     "stopped", (unsigned long long)(l->disk >> 20));
