@@ -238,12 +238,11 @@ static void src_free(struct src *s)
 }
 
 /* Live, the disk need not keep what was joined: free the file's blocks
- * below the buffer, 1 MiB at a time (fallocate PUNCH_HOLE; the size stays,
- * so the tool's writes go on at its end).  On a file system without holes
+ * below upto (fallocate PUNCH_HOLE; the size stays, so the tool's writes
+ * go on at its end).  On a file system without holes
  * the file stays whole until it is removed. */
-static void src_release(struct src *s)
+static void src_release(struct src *s, uint64_t upto)
 {
-	uint64_t upto = (s->off - s->len) & ~(uint64_t)(READ_CHUNK - 1);
 	if (!s->writable || upto <= s->released)
 		return;
 	if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)s->released,
@@ -260,7 +259,7 @@ static int src_read(struct src *s)
 		memmove(s->buf, s->buf + s->pos, s->len - s->pos);
 		s->len -= s->pos;
 		s->pos = 0;
-		src_release(s);
+		src_release(s, (s->off - s->len) & ~(uint64_t)(READ_CHUNK - 1));
 	}
 	if (s->cap - s->len < READ_CHUNK / 2) {
 		size_t cap = s->cap ? 2 * s->cap : READ_CHUNK;
@@ -558,10 +557,11 @@ static int join_all(struct join *j)
 		}
 		int32_t pid = s->pid;
 		j->res->stream_bytes += s->off;
-		/* Live, a joined file goes at once: the disk holds only what
-		 * the join has not read yet. */
-		if (j->alive && !j->opts->keep)
-			unlink(s->path);
+		/* Live, a joined file's blocks go at once: the disk holds only
+		 * what the join has not read yet.  Its name stays until the
+		 * end, because the tool numbers a process's next image by the
+		 * lowest free SEQ. */
+		src_release(s, s->off);
 		src_free(s);
 		j->depth--;
 		if (exec && !j->opts->no_children && (rc = push(j, pid)))

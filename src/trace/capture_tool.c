@@ -6,7 +6,7 @@
  * the other end, so replay is the join's consumer and runs on the second
  * CPU beside Valgrind.  The pipe is the only buffer between them (1 MiB
  * at most): when replay lags, the join waits and the tool's files wait on
- * disk, watched against the capture's budget, each removed once joined.
+ * disk, watched against the capture's budget, their blocks freed as joined.
  * vmlab trace prefers this backend and falls back to lackey when the tool
  * or Valgrind cannot be found or cannot start (cmd_trace.c).
  *

@@ -45,7 +45,7 @@ struct vm_vgtool_opts {
 	int level;                /* deflate level 1..9, or -1 (zlib's default); 1 is the
 				   * one that keeps up with the tool (docs/vgtool.md) */
 	uint64_t max_disk;        /* most bytes the per-process files may hold on disk at
-				   * once (files are removed as soon as joined, unless
+				   * once (their blocks are freed as joined, unless
 				   * keep); beyond it the program is killed and the
 				   * capture fails with -EFBIG; 0: no limit */
 };

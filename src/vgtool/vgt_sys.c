@@ -304,9 +304,13 @@ void vgt_post_syscall(ThreadId tid, UInt nr, UWord *args, UInt nargs, SysRes res
 	} else if (nr == 56 || nr == 57 || nr == 58 || nr == 435) {
 		/* clone, fork, vfork, clone3: a fork if the atfork hooks ran. */
 		if (ok && val != 0) {
-			if (fork_seen)
+			if (fork_seen) {
 				vgt_ev_fork((Int)val);
-			else
+				/* The join follows the child from here (capture_join.c)
+				 * while the parent waits for it, often with its buffer
+				 * not full: write the FORK now. */
+				vgt_out_flush();
+			} else
 				threads++;
 		}
 		fork_seen = False;
