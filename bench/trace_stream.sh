@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end time of `vmlab trace` (capture under vmlab's Valgrind tool,
-# replay, summary) on `ls -l /usr/bin` and `sort` of a 20,000-line file,
+# replay, summary) on `ls -l /usr/bin`, `sort` of a 20,000-line file and
+# the same sort forked by a shell (`sh -c 'sort FILE | wc -l'`),
 # against floors measured in the same run: the capture alone
 # (tests/vgtool/vgtool_capture --level 0: the tool and the join into a
 # plain file, no replay) and `vmlab replay` of the saved trace (replay
@@ -32,8 +33,12 @@ measure() {
 med() { awk -v c="$2" '{ print $c }' "$1" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for w in ls sort; do
-	if [ $w = ls ]; then prog=(ls -l /usr/bin); else prog=(sort "$T/sort.in"); fi
+for w in ls sort sh; do
+	case $w in
+	ls) prog=(ls -l /usr/bin) ;;
+	sort) prog=(sort "$T/sort.in") ;;
+	sh) prog=(sh -c "sort $T/sort.in | wc -l") ;;
+	esac
 	"$V" trace --stdout /dev/null --save "$T/$w.vmt" -- "${prog[@]}" > /dev/null 2>&1
 	for k in new old cap rp; do : > "$T/$w.$k"; done
 	for ((i = 0; i < REPS; i++)); do
