@@ -110,6 +110,10 @@ static int replay_into(const struct cli_replay *c, FILE *maps_out, struct vm_rep
 	}
 	rc = vm_replay_run(r, t, &err);
 	progress_end(&pr);
+	if (c->capture_end && c->capture_end(c)) {
+		status = CLI_BADINPUT;
+		goto out;
+	}
 	if (rc) {
 		cli_error(&err);
 		status = CLI_BADINPUT;

@@ -2,7 +2,8 @@
  * vmlab trace [OPTIONS] -- PROGRAM ARGS: run a program under a capture
  * backend (vmlab's own Valgrind tool, src/trace/capture_tool.c, or
  * Valgrind's lackey tool, src/trace/capture_lackey.c), replay what it did
- * right after it ends, and print the replay summary (docs/replay.md).
+ * (while it runs with the tool; after it ends with lackey), and print the
+ * replay summary (docs/replay.md).
  * --backend auto (the default) takes the tool and falls back to lackey
  * when the tool or Valgrind cannot be found or cannot start; the backend
  * used is said on stderr and named in the summary.  --save keeps the
@@ -88,25 +89,50 @@ static int save_end(struct save *sv, const char *out, bool keep)
 	return rc;
 }
 
-/* Make and run a capture with backend; 0 with *out, or the capture's
- * negative errno with err filled (nothing printed). */
-static int capture_with(const char *backend, const struct vm_capture_opts *co,
-			struct vm_capture **out, struct vm_error *err)
+/* SIGINT and SIGTERM stop a capture (the lackey backend watches
+ * stop_flag) for the time it runs: until run returns, or for a capture
+ * that replays as the program runs, until it has ended. */
+struct sigs {
+	struct sigaction old_int, old_term;
+	bool set;
+};
+
+static void sigs_catch(struct sigs *g)
 {
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &g->old_int);
+	sigaction(SIGTERM, &sa, &g->old_term);
+	g->set = true;
+}
+
+static void sigs_restore(struct sigs *g)
+{
+	if (!g->set)
+		return;
+	sigaction(SIGINT, &g->old_int, NULL);
+	sigaction(SIGTERM, &g->old_term, NULL);
+	g->set = false;
+}
+
+/* Make and run a capture with backend; 0 with *out, or the capture's
+ * negative errno with err filled (nothing printed).  *made: the capture
+ * was made (what failed, if anything, is the backend's run). */
+static int capture_with(const char *backend, const struct vm_capture_opts *co, struct sigs *g,
+			struct vm_capture **out, bool *made, struct vm_error *err)
+{
 	int rc = vm_capture_create(backend, co, out, err);
+	*made = rc == 0;
 	if (rc)
 		return rc;
 	fprintf(stderr, "vmlab trace: capturing with %s\n", strcmp(backend, "vgtool") == 0 ?
 		"vmlab's Valgrind tool (vgtool)" : "Valgrind's lackey tool (lackey)");
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	sigs_catch(g);
 	rc = vm_capture_run(*out, err);
 	if (co->progress)
 		fputs("\r\033[K", stderr);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	if (rc || !vm_capture_streams(*out))
+		sigs_restore(g);
 	if (rc) {
 		vm_capture_destroy(*out);
 		*out = NULL;
@@ -117,22 +143,60 @@ static int capture_with(const char *backend, const struct vm_capture_opts *co,
 /* auto: the tool, unless it or Valgrind cannot be found (-ENOENT) or
  * Valgrind could not start it (-EINVAL): the program has not run then,
  * and lackey runs it instead. */
-static int capture_auto(const char *backend, const struct vm_capture_opts *co,
+static int capture_auto(const char *backend, const struct vm_capture_opts *co, struct sigs *g,
 			struct vm_capture **out, struct vm_error *err)
 {
+	bool made;
 	if (strcmp(backend, "auto") != 0)
-		return capture_with(backend, co, out, err);
-	int rc = capture_with("vgtool", co, out, err);
-	if (rc != -ENOENT && rc != -EINVAL)
+		return capture_with(backend, co, g, out, &made, err);
+	int rc = capture_with("vgtool", co, g, out, &made, err);
+	/* What the capture could not make (the program missing, no
+	 * temporary folder) would fail lackey alike: say it once. */
+	if (!made || (rc != -ENOENT && rc != -EINVAL))
 		return rc;
-	/* The program itself missing is the same for lackey: say it once. */
 	char prog[PATH_MAX];
 	if (vm_capture_which(co->argv[0], prog, sizeof(prog)))
 		return rc;
 	fprintf(stderr, "vmlab trace: vmlab's Valgrind tool cannot run (%s): using lackey\n",
 		err->msg);
 	memset(err, 0, sizeof(*err));
-	return capture_with("lackey", co, out, err);
+	return capture_with("lackey", co, g, out, &made, err);
+}
+
+/* How the program ended, on stderr. */
+static void say_end(const struct vm_capture *cap)
+{
+	const char *prog = cap->o.argv[0];
+	bool streams = vm_capture_streams(cap);
+	if (cap->note[0])
+		fprintf(stderr, "vmlab trace: warning: %s\n", cap->note);
+	if (WIFEXITED(cap->wait_status))
+		fprintf(stderr, "vmlab trace: %s exited with status %d; %" PRIu64 " MiB of %s %s\n",
+			prog, WEXITSTATUS(cap->wait_status), cap->bytes >> 20,
+			strcmp(cap->ops->name, "lackey") == 0 ? "lackey logs" : "trace",
+			streams ? "replayed as it ran" : "to replay");
+	else if (WIFSIGNALED(cap->wait_status))
+		fprintf(stderr, "vmlab trace: %s was killed by signal %d\n", prog,
+			WTERMSIG(cap->wait_status));
+	if (cap->o.keep)
+		fprintf(stderr, "vmlab trace: the %s stay in %s\n", streams ? "tool's files" : "logs",
+			cap->dir);
+}
+
+/* The replay has read the trace: the program's end (cli_replay.capture_end). */
+static int capture_end(const struct cli_replay *c)
+{
+	struct vm_error err = { 0 };
+	if (!vm_capture_streams(c->capture))
+		return 0;
+	int rc = vm_capture_wait(c->capture, &err);
+	if (rc) {
+		cli_fail("trace", "%s%s", err.msg, rc == -EFBIG ? " (--max-log SIZE allows more; half "
+			 "the free space at most)" : "");
+		return 1;
+	}
+	say_end(c->capture);
+	return 0;
 }
 
 static int trace_run(char **prog, const struct cli_replay *base, const struct vm_capture_opts *co,
@@ -141,32 +205,26 @@ static int trace_run(char **prog, const struct cli_replay *base, const struct vm
 	struct vm_capture *cap = NULL;
 	struct vm_error err = { 0 };
 	struct save sv = { 0 };
+	struct sigs g = { 0 };
 	char title[512];
 	int status;
 
-	int rc = capture_auto(backend, co, &cap, &err);
+	int rc = capture_auto(backend, co, &g, &cap, &err);
 	if (rc) {
 		cli_fail("trace", "%s", err.msg);
 		return rc == -EINTR ? 130 : CLI_BADINPUT;
 	}
-	if (cap->note[0])
-		fprintf(stderr, "vmlab trace: warning: %s\n", cap->note);
-	if (WIFEXITED(cap->wait_status))
-		fprintf(stderr, "vmlab trace: %s exited with status %d; %" PRIu64 " MiB of %s to "
-			"replay\n", prog[0], WEXITSTATUS(cap->wait_status), cap->bytes >> 20,
-			strcmp(cap->ops->name, "lackey") == 0 ? "lackey logs" : "trace");
-	else if (WIFSIGNALED(cap->wait_status))
-		fprintf(stderr, "vmlab trace: %s was killed by signal %d\n", prog[0],
-			WTERMSIG(cap->wait_status));
-	if (co->keep)
-		fprintf(stderr, "vmlab trace: the logs stay in %s\n", cap->dir);
+	if (!vm_capture_streams(cap))
+		say_end(cap);
 	title_of(prog, title, sizeof(title));
 	struct cli_replay c = *base;
 	c.capture = cap;
 	c.title = title;
+	c.capture_end = capture_end;
 	if (save_path && save_begin(&sv, save_path)) {
 		save_end(&sv, save_path, false);
 		vm_capture_destroy(cap);
+		sigs_restore(&g);
 		return CLI_USAGE;
 	}
 	c.tee = sv.w;
@@ -174,6 +232,7 @@ static int trace_run(char **prog, const struct cli_replay *base, const struct vm
 	if (save_path && save_end(&sv, save_path, status == 0) && status == 0)
 		status = CLI_BADINPUT;
 	vm_capture_destroy(cap);
+	sigs_restore(&g);
 	return status;
 }
 
@@ -199,8 +258,8 @@ int cmd_trace(int argc, char **argv)
 		{ "timeline", CLI_STR, &timeline, "FILE.csv", "RSS, VSZ, faults, TLB misses every N accesses" },
 		{ "every", CLI_COUNT, &every, "N", "timeline sample interval in accesses (default 100000)" },
 		{ "maps-at", CLI_COUNT, &maps_at, "N", "print the maps of every process after event N" },
-		{ "max-log", CLI_SIZE, &max_log, "SIZE", "most bytes of logs the capture may write "
-							 "(default 4G, at most half the free space)" },
+		{ "max-log", CLI_SIZE, &max_log, "SIZE", "most bytes the capture's files may hold on "
+							 "disk (default 4G, at most half the free space)" },
 		{ "tmpdir", CLI_STR, &tmpdir, "DIR", "where the logs go while they are replayed "
 						     "(default $TMPDIR or /tmp)" },
 		{ "keep", CLI_FLAG, &keep, NULL, "keep the capture's logs (their folder is printed)" },
@@ -209,15 +268,17 @@ int cmd_trace(int argc, char **argv)
 		{ 0 },
 	};
 	int first, rc = cli_parse("trace", argc, argv, opts, &first, "[OPTIONS] -- PROGRAM [ARGS]",
-				  "Run PROGRAM under Valgrind, children included, then replay the\n"
-				  "capture through the model and print the summary of vmlab replay.\n"
+				  "Run PROGRAM under Valgrind, children included, replay the capture\n"
+				  "through the model (while it runs with the tool, after it ends with\n"
+				  "lackey) and print the summary of vmlab replay; a progress line on a\n"
+				  "terminal shows events and events/s as it goes.\n"
 				  "--backend vgtool: vmlab's own Valgrind tool (docs/vgtool.md), which\n"
 				  "writes vmt directly; it is looked for in $VMLAB_VGTOOL_DIR, else\n"
 				  "vgtool/ beside the vmlab program (the build tree), else\n"
 				  "../libexec/vmlab/ beside it (make install).  --backend lackey:\n"
 				  "Valgrind's lackey tool (memory and system-call tracing; the initial\n"
-				  "address map from a second, untraced `valgrind -d` run); its logs\n"
-				  "stop the capture if they outgrow --max-log.  --backend auto (the\n"
+				  "address map from a second, untraced `valgrind -d` run).  Either\n"
+				  "stops if its files on disk outgrow --max-log.  --backend auto (the\n"
 				  "default): the tool, or lackey when the tool or Valgrind cannot be\n"
 				  "found or started; stderr says which, the summary names it.  What\n"
 				  "the capture writes goes to a temporary folder removed at the end.\n"

@@ -29,6 +29,10 @@ struct cli_replay {
 	uint64_t maps_at;
 	struct vm_trace_writer *tee;  /* vmlab trace --save */
 	bool progress;                /* a progress line on stderr (when it is a terminal) */
+	/* vmlab trace: called once the replay has read the trace (or stopped),
+	 * before anything is printed: waits for the capture's end and says how
+	 * it went.  Nonzero: the capture failed (its message printed). */
+	int (*capture_end)(const struct cli_replay *c);
 };
 
 /* Settings for replay: a copy of base with mode=meta unless base set mode. */

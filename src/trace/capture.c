@@ -68,7 +68,7 @@ uint64_t vm_capture_dir_bytes(const char *dir)
 		struct stat st;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path) &&
 		    lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-			total += (uint64_t)st.st_size;
+			total += (uint64_t)st.st_blocks * 512;
 	}
 	closedir(d);
 	return total;
@@ -154,10 +154,29 @@ int vm_capture_open(struct vm_capture *c, struct vm_trace **t, struct vm_error *
 	return c->ops->open(c, t, err);
 }
 
+int vm_capture_wait(struct vm_capture *c, struct vm_error *err)
+{
+	if (!c)
+		return vm_error_set(err, "vm_capture_wait: no capture");
+	if (!c->waited) {
+		c->waited = true;
+		c->wait_rc = c->ops->wait ? c->ops->wait(c, &c->wait_err) : 0;
+	}
+	if (c->wait_rc && err)
+		*err = c->wait_err;
+	return c->wait_rc;
+}
+
+bool vm_capture_streams(const struct vm_capture *c)
+{
+	return c && c->ops->wait;
+}
+
 void vm_capture_destroy(struct vm_capture *c)
 {
 	if (!c)
 		return;
+	vm_capture_wait(c, NULL);
 	if (!c->o.keep)
 		remove_dir(c->dir);
 	free(c->priv);

@@ -51,6 +51,12 @@ struct capture_ops {
 	int (*run)(struct vm_capture *c, struct vm_error *err);
 	/* Open what run captured as a trace. */
 	int (*open)(struct vm_capture *c, struct vm_trace **t, struct vm_error *err);
+	/* A backend that streams: run returns once the program has started and
+	 * open's trace is fed while it runs; wait (once the reader is done
+	 * with the trace, or gave up on it) discards what the reader left,
+	 * waits for the program's end and fills wait_status, pid, bytes and
+	 * note.  0, or run's errors.  NULL: run waited. */
+	int (*wait)(struct vm_capture *c, struct vm_error *err);
 };
 
 extern const struct capture_ops vm_capture_lackey_ops;
@@ -66,6 +72,9 @@ struct vm_capture {
 	int wait_status;              /* the traced program's (the tracer's) wait status */
 	pid_t pid;                    /* the tracer's process, the traced program's first pid */
 	char note[320];               /* a warning about the trace (a stream was cut), or "" */
+	bool waited;                  /* vm_capture_wait ran: wait_rc, wait_err */
+	int wait_rc;
+	struct vm_error wait_err;
 	void *priv;
 };
 
@@ -76,7 +85,14 @@ int vm_capture_create(const char *backend, const struct vm_capture_opts *o,
 		      struct vm_capture **out, struct vm_error *err);
 int vm_capture_run(struct vm_capture *c, struct vm_error *err);
 int vm_capture_open(struct vm_capture *c, struct vm_trace **t, struct vm_error *err);
-/* Remove the temporary directory (unless keep) and free c. */
+/* Wait for the program's end (see capture_ops.wait; at once for a backend
+ * whose run waited).  The same result at every call: 0, or the capture's
+ * negative errno with err filled. */
+int vm_capture_wait(struct vm_capture *c, struct vm_error *err);
+/* Does c replay while the program runs (run returns at its start)? */
+bool vm_capture_streams(const struct vm_capture *c);
+/* Wait (as vm_capture_wait), remove the temporary directory (unless keep)
+ * and free c. */
 void vm_capture_destroy(struct vm_capture *c);
 
 /* For backends (capture.c). */
@@ -84,7 +100,8 @@ void vm_capture_destroy(struct vm_capture *c);
 /* The executable file name names: itself when it has a '/', else the
  * first in $PATH.  0, -ENOENT, -EACCES (found but not executable). */
 int vm_capture_which(const char *name, char *out, size_t len);
-/* Total bytes of the regular files in dir. */
+/* Bytes of disk the regular files in dir take (their blocks: a file
+ * whose joined part was freed counts what is left). */
 uint64_t vm_capture_dir_bytes(const char *dir);
 
 #endif

@@ -22,6 +22,7 @@
  * no longer runs the tool — because a failed execve takes the two records
  * back (the tool truncates its file and goes on).
  */
+#define _GNU_SOURCE           /* fallocate */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -51,6 +52,8 @@ struct src {
 	bool header;              /* the header was read */
 	uint64_t next_x, last_d;  /* the file's address predictions */
 	uint64_t records;         /* event records read (all but PID and END) */
+	uint64_t released;        /* live: the file's blocks below this offset are freed */
+	bool writable;            /* opened read-write, so that they can be */
 };
 
 struct join {
@@ -234,6 +237,21 @@ static void src_free(struct src *s)
 	free(s);
 }
 
+/* Live, the disk need not keep what was joined: free the file's blocks
+ * below upto (fallocate PUNCH_HOLE; the size stays, so the tool's writes
+ * go on at its end).  On a file system without holes
+ * the file stays whole until it is removed. */
+static void src_release(struct src *s, uint64_t upto)
+{
+	if (!s->writable || upto <= s->released)
+		return;
+	if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)s->released,
+		      (off_t)(upto - s->released)) == 0)
+		s->released = upto;
+	else
+		s->writable = false;
+}
+
 /* More bytes of s: 1 (some came), 0 (none now), or -EIO/-ENOMEM. */
 static int src_read(struct src *s)
 {
@@ -241,6 +259,7 @@ static int src_read(struct src *s)
 		memmove(s->buf, s->buf + s->pos, s->len - s->pos);
 		s->len -= s->pos;
 		s->pos = 0;
+		src_release(s, (s->off - s->len) & ~(uint64_t)(READ_CHUNK - 1));
 	}
 	if (s->cap - s->len < READ_CHUNK / 2) {
 		size_t cap = s->cap ? 2 * s->cap : READ_CHUNK;
@@ -295,13 +314,15 @@ static int src_open(struct join *j, int32_t pid, struct src **out)
 	if (!path)
 		return -ENOMEM;
 	int fd;
+	/* Live and not kept, the join frees what it has read (src_release). */
+	int mode = (j->alive && !j->opts->keep ? O_RDWR : O_RDONLY) | O_CLOEXEC;
 	for (;;) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open(path, mode);
 		if (fd >= 0 || errno != ENOENT)
 			break;
 		if (!j->alive || !j->alive(j->ctx, pid)) {
 			/* One more look: it may have come as the process ended. */
-			fd = open(path, O_RDONLY | O_CLOEXEC);
+			fd = open(path, mode);
 			break;
 		}
 		pause_briefly();
@@ -318,6 +339,7 @@ static int src_open(struct join *j, int32_t pid, struct src **out)
 		return -ENOMEM;
 	}
 	s->fd = fd;
+	s->writable = (mode & O_ACCMODE) == O_RDWR;
 	s->path = path;
 	s->pid = pid;
 	s->seq = seq;
@@ -535,6 +557,11 @@ static int join_all(struct join *j)
 		}
 		int32_t pid = s->pid;
 		j->res->stream_bytes += s->off;
+		/* Live, a joined file's blocks go at once: the disk holds only
+		 * what the join has not read yet.  Its name stays until the
+		 * end, because the tool numbers a process's next image by the
+		 * lowest free SEQ. */
+		src_release(s, s->off);
 		src_free(s);
 		j->depth--;
 		if (exec && !j->opts->no_children && (rc = push(j, pid)))

@@ -44,6 +44,10 @@ struct vm_vgtool_opts {
 	bool compress;            /* the joined trace's body is zlib */
 	int level;                /* deflate level 1..9, or -1 (zlib's default); 1 is the
 				   * one that keeps up with the tool (docs/vgtool.md) */
+	uint64_t max_disk;        /* most bytes the per-process files may hold on disk at
+				   * once (their blocks are freed as joined, unless
+				   * keep); beyond it the program is killed and the
+				   * capture fails with -EFBIG; 0: no limit */
 };
 
 struct vm_vgtool_result {
@@ -76,6 +80,19 @@ int vm_vgtool_find(char *buf, size_t len, struct vm_error *err);
  * -ENOMEM, each with err->msg. */
 int vm_vgtool_capture(char *const argv[], const struct vm_vgtool_opts *opts, FILE *out,
 		      struct vm_vgtool_result *res, struct vm_error *err);
+
+/* The same in two steps, so that the join can run on another thread:
+ * vm_vgtool_start checks what vm_vgtool_capture checks, starts Valgrind
+ * and returns once the tool has started writing (its first file exists),
+ * with the same errors (-EINVAL when Valgrind could not start the tool);
+ * SIGINT and SIGQUIT are ignored from then until vm_vgtool_finish, which
+ * joins onto out, waits for the program, fills res, cleans up and frees
+ * run (also when it fails). */
+struct vm_vgtool_run;
+int vm_vgtool_start(char *const argv[], const struct vm_vgtool_opts *opts,
+		    struct vm_vgtool_run **run, struct vm_error *err);
+int vm_vgtool_finish(struct vm_vgtool_run *run, FILE *out, struct vm_vgtool_result *res,
+		     struct vm_error *err);
 
 /* Join the files PREFIX.PID.SEQ.vmt of a finished capture whose first
  * process is root (its file PREFIX.root.1.vmt) into one vmt on out, with

@@ -254,15 +254,34 @@ const char *lk_sys_name(int32_t nr)
 }
 
 /* Kernel writes into user memory, Linux x86-64 sizes.  len: a fixed byte
- * count, or one of the rules below. */
-enum { W_RET = -1, W_ARG = -2, W_RET_X = -3, W_ARG_X = -4, W_PAGES = -5 };
+ * count, or one of the rules below.
+ *
+ * Not synthesised: readv, preadv and preadv2 (Linux do_iter_readv_writev
+ * fills each iovec in order up to the result, but the iovec array lives in
+ * user memory and no trace carries its contents), recvmsg likewise, and
+ * the ioctls other than those of ioctl_len. */
+enum { W_RET = -1, W_ARG = -2, W_RET_X = -3, W_ARG_X = -4, W_PAGES = -5, W_IOCTL = -6 };
+
+/* Bytes an ioctl request writes at its argument (Linux x86-64 ABI), or 0:
+ * the ones isatty(3), ls and Python make. */
+static uint64_t ioctl_len(uint64_t req)
+{
+	switch (req) {
+	case 0x5401: return 36;   /* TCGETS: struct termios (kernel's: 4 flags, c_line, c_cc[19]) */
+	case 0x540f: return 4;    /* TIOCGPGRP: pid_t */
+	case 0x5413: return 8;    /* TIOCGWINSZ: struct winsize */
+	case 0x541b: return 4;    /* FIONREAD: int */
+	}
+	return 0;
+}
 
 static const struct {
 	int32_t nr;
 	uint8_t buf;        /* argument holding the buffer */
 	int32_t len;        /* > 0 fixed bytes; W_RET the result; W_ARG argument `n`;
 			     * W_RET_X result * n; W_ARG_X argument 1 * n; W_PAGES one
-			     * byte per page of argument 1 (mincore) */
+			     * byte per page of argument 1 (mincore); W_IOCTL
+			     * ioctl_len of argument 1 */
 	uint8_t n;
 } writes[] = {
 	{ 0, 1, W_RET, 0 },        /* read(fd, buf, count) */
@@ -304,6 +323,7 @@ static const struct {
 	{ 7, 0, W_ARG_X, 8 },      /* poll(fds, nfds, timeout): revents of each pollfd */
 	{ 131, 1, 24, 0 },         /* sigaltstack(ss, old) */
 	{ 158, 1, 8, 0 },          /* arch_prctl(ARCH_GET_FS/GS, addr): see below */
+	{ 16, 2, W_IOCTL, 0 },     /* ioctl(fd, request, arg) */
 };
 
 unsigned lk_sys_user_writes(const struct lk_call *c, uint64_t addr[2], uint64_t len[2])
@@ -333,6 +353,9 @@ unsigned lk_sys_user_writes(const struct lk_call *c, uint64_t addr[2], uint64_t 
 			break;
 		case W_PAGES:
 			n = c->nargs > 1 ? (c->arg[1] + 4095) / 4096 : 0;
+			break;
+		case W_IOCTL:
+			n = c->nargs > 1 ? ioctl_len(c->arg[1]) : 0;
 			break;
 		default:
 			n = (uint64_t)writes[i].len;

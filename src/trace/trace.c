@@ -178,6 +178,23 @@ int vm_trace_open(const char *path, const struct vm_trace_opts *opts, struct vm_
 	return finish_open(t, vm_tin_open_fd(&t->in, fd, !std), std ? "<stdin>" : path, out, err);
 }
 
+int vm_trace_open_fd(int fd, const char *name, const struct vm_trace_opts *opts,
+		     struct vm_trace **out, struct vm_error *err)
+{
+	if (fd < 0 || !name || !out) {
+		if (fd >= 0)
+			close(fd);
+		return vm_error_set(err, "vm_trace_open_fd: bad arguments");
+	}
+	struct vm_trace *t = trace_new(name, opts);
+	if (!t) {
+		close(fd);
+		vm_error_at(err, name, 0, "out of memory");
+		return -ENOMEM;
+	}
+	return finish_open(t, vm_tin_open_fd(&t->in, fd, true), name, out, err);
+}
+
 int vm_trace_open_mem(const char *name, const void *data, size_t len,
 		      const struct vm_trace_opts *opts, struct vm_trace **out, struct vm_error *err)
 {

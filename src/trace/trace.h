@@ -233,6 +233,11 @@ struct vm_trace {
  * format, bad header, err filled), -ENOMEM. */
 int vm_trace_open(const char *path, const struct vm_trace_opts *opts, struct vm_trace **out,
 		  struct vm_error *err);
+/* The same over an open descriptor (a pipe: vmlab trace replays while it
+ * is written), which the trace owns from now on (closed also on failure);
+ * name is for messages. */
+int vm_trace_open_fd(int fd, const char *name, const struct vm_trace_opts *opts,
+		     struct vm_trace **out, struct vm_error *err);
 /* The same over data[0..len) (not copied: it must outlive the trace);
  * name is for messages. */
 int vm_trace_open_mem(const char *name, const void *data, size_t len,

@@ -52,7 +52,20 @@ static const struct {
 /* Kernel writes into user memory, Linux x86-64 sizes (the lackey reader's
  * table, lackey_sys.c: the same calls, the same lengths).  len: a fixed
  * byte count, or one of the rules. */
-enum { W_RET = -1, W_ARG = -2, W_RET_X = -3, W_ARG_X = -4, W_PAGES = -5 };
+enum { W_RET = -1, W_ARG = -2, W_RET_X = -3, W_ARG_X = -4, W_PAGES = -5, W_IOCTL = -6 };
+
+/* Bytes an ioctl request writes at its argument (lackey_sys.c's
+ * ioctl_len; readv's iovecs are not followed there, so not here). */
+static ULong ioctl_len(UWord req)
+{
+	switch (req) {
+	case 0x5401: return 36;   /* TCGETS: struct termios (kernel's: 4 flags, c_line, c_cc[19]) */
+	case 0x540f: return 4;    /* TIOCGPGRP: pid_t */
+	case 0x5413: return 8;    /* TIOCGWINSZ: struct winsize */
+	case 0x541b: return 4;    /* FIONREAD: int */
+	}
+	return 0;
+}
 
 static const struct {
 	UInt nr;
@@ -99,6 +112,7 @@ static const struct {
 	{ 7, 0, W_ARG_X, 8 },    /* poll(fds, nfds, timeout) */
 	{ 131, 1, 24, 0 },       /* sigaltstack(ss, old) */
 	{ 158, 1, 8, 0 },        /* arch_prctl(ARCH_GET_FS/GS, addr) */
+	{ 16, 2, W_IOCTL, 0 },   /* ioctl(fd, request, arg) */
 };
 
 #define FD_MAX 65536u
@@ -230,6 +244,9 @@ static void kernel_writes(UInt nr, const UWord *args, UWord res)
 		case W_PAGES:
 			n = (args[1] + VGT_PAGE - 1) / VGT_PAGE;
 			break;
+		case W_IOCTL:
+			n = ioctl_len(args[1]);
+			break;
 		default:
 			n = (ULong)writes[i].len;
 		}
@@ -287,9 +304,13 @@ void vgt_post_syscall(ThreadId tid, UInt nr, UWord *args, UInt nargs, SysRes res
 	} else if (nr == 56 || nr == 57 || nr == 58 || nr == 435) {
 		/* clone, fork, vfork, clone3: a fork if the atfork hooks ran. */
 		if (ok && val != 0) {
-			if (fork_seen)
+			if (fork_seen) {
 				vgt_ev_fork((Int)val);
-			else
+				/* The join follows the child from here (capture_join.c)
+				 * while the parent waits for it, often with its buffer
+				 * not full: write the FORK now. */
+				vgt_out_flush();
+			} else
 				threads++;
 		}
 		fork_seen = False;

@@ -21,6 +21,11 @@ VMLAB_VALGRIND=$T/fakegrind run "$V" trace --tmpdir "$T" -- /bin/true
 [ $rc -eq 1 ] && has "$err" "/bin/true: valgrind could not run it (exit status 127, no log)"; ok $? "valgrind failing: $err"
 [ -z "$(ls -d "$T"/vmlab-trace.* 2>/dev/null)" ]; ok $? "its temporary folder is removed"
 
+run "$V" trace --tmpdir /nonexistent -- /bin/true
+[ $rc -eq 1 ] && [ "$(echo "$err" | grep -c "cannot make a temporary directory in /nonexistent")" = 1 ] &&
+	! has "$err" "using lackey"
+ok $? "--tmpdir that does not exist: one message, no fallback: $err"
+
 if ! command -v valgrind > /dev/null; then
 	echo "# valgrind is not installed: the live captures are skipped"
 	done_testing
