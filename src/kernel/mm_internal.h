@@ -38,6 +38,15 @@ static inline uint64_t vma_pages(const struct vm_vma *vma)
 	return (vma->vm_end - vma->vm_start) >> VM_PAGE_SHIFT;
 }
 
+/* Linux linear_page_index(): a page's index in its VMA's object — the file
+ * offset in pages for a file VMA (private COW copies included), the page
+ * number the VMA had when made for an anonymous one (mremap keeps it).
+ * The reverse map finds the page at vm_start + (index - vm_pgoff) pages. */
+static inline uint64_t vm_linear_page_index(const struct vm_vma *vma, vm_vaddr va)
+{
+	return vma->vm_pgoff + ((va - vma->vm_start) >> VM_PAGE_SHIFT);
+}
+
 static inline bool vma_is_anonymous(const struct vm_vma *vma)
 {
 	return !vma->vm_file;

@@ -32,7 +32,7 @@ enum vm_page_flag {
 /* Who owns the frame's contents (the reverse map starts from here). */
 enum vm_page_owner {
 	VM_OWNER_NONE,      /* free, kernel-internal or a page table */
-	VM_OWNER_ANON,      /* anonymous memory: owner = its anon_vma, index = vpn */
+	VM_OWNER_ANON,      /* anonymous memory: owner = its anon_vma, index = linear_page_index (the VMA object's page) */
 	VM_OWNER_FILE,      /* page cache: owner = file, index = page offset */
 };
 

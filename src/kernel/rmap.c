@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "base/compiler.h"
+#include "kernel/mm_internal.h"
 #include "kernel/reclaim.h"
 
 #define THP_ORDER 9
@@ -31,7 +32,7 @@ void vm_rmap_new_anon(struct vm_kernel *k, struct vm_vma *vma, vm_vaddr va, uint
 	VM_ASSERT(vma->anon && !(vma->vm_flags & VM_SHARED));
 	pg->owner_kind = VM_OWNER_ANON;
 	pg->owner = vma->anon;
-	pg->index = va >> VM_PAGE_SHIFT;
+	pg->index = vm_linear_page_index(vma, va);
 	pg->mapcount = 1;
 	vm_page_set(pg, VM_PG_SWAPBACKED);
 	vm_page_set(pg, VM_PG_ANON_EXCLUSIVE);

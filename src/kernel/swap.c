@@ -12,6 +12,7 @@
 #include "base/compiler.h"
 #include "kernel/anon_vma.h"
 #include "kernel/fault_internal.h"
+#include "kernel/mm_internal.h"
 #include "kernel/reclaim.h"
 #include "kernel/rmap.h"
 
@@ -536,7 +537,7 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGSEGV;
 	if (!pg->owner || (!pg->mapcount && !vm_anon_vma_in_chain(vmf->vma, pg->owner))) {
 		pg->owner = vmf->vma->anon;
-		pg->index = vmf->address >> VM_PAGE_SHIFT;
+		pg->index = vm_linear_page_index(vmf->vma, vmf->address);
 	}
 	vm_page_get(k, pfn);
 	pg->mapcount++;
