@@ -166,5 +166,21 @@ m=$(fig minor)
 [ "$m" -ge 200 ] && [ "$m" -le 300 ]; ok $? "its minor faults are within 20 % of the native 255: $m"
 [ "$(fig SIGSEGV)" = 0 ]; ok $? "without a signal"
 has "$out" "memory of pid 15935 (ls), exited 0"; ok $? "ls exited 0"
+! has "$out" "memory pressure"; ok $? "enough memory: no memory-pressure section"
+
+# The same trace in less memory than ls needs (its peak RSS is ~2.9 MiB):
+# kswapd reclaims, anonymous pages go to swap and come back as major
+# faults, and ls still exits 0 (no OOM kill: every anonymous page,
+# private copies of file pages included, can be swapped).
+run "$V" replay $B --set phys=2M --set swap=64M --set policy=clock
+ok $rc "the bundled trace replays in phys=2M with swap"
+has "$out" "memory pressure (docs/reclaim.md)"; ok $? "with a memory-pressure section"
+[ "$(fig 'pages scanned by kswapd')" -gt 0 ] && [ "$(fig 'pages written to swap \(pswpout\)')" -gt 0 ] &&
+	[ "$(fig 'pages read from swap \(pswpin\)')" -gt 0 ]; ok $? "kswapd scanned, pages went to swap and came back"
+[ "$(fig major)" -gt 0 ] && [ "$(fig 'processes killed by the OOM killer')" = 0 ]; ok $? "major faults, no OOM kill"
+has "$out" "memory of pid 15935 (ls), exited 0"; ok $? "ls still exited 0"
+run "$V" replay $B --set phys=2M --set swap=64M --set policy=clock --json
+printf '%s' "$out" | perl -MJSON::PP -e 'local $/; my $d = decode_json(<STDIN>); my $r = $d->{replay}{reclaim} // $d->{reclaim}; exit !($r && $r->{pswpout} > 0 && $r->{oom_kill} == 0)'
+ok $? "--json: reclaim.pswpout > 0, reclaim.oom_kill == 0"
 
 done_testing
