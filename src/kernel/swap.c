@@ -463,8 +463,14 @@ int vm_swap_out(struct vm_kernel *k, uint64_t pfn)
 /* ---- swap-in ----------------------------------------------------------------- */
 
 /* Read slot off into a new frame in the swap cache (Linux
- * __read_swap_cache_async + swap_read_folio).  0 and *pfn, or -ENOMEM. */
-static int read_slot(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off, uint64_t *pfn)
+ * __read_swap_cache_async + swap_read_folio), on the LRU when lru.  The
+ * page a fault reads joins the LRU only after its readahead: Linux adds
+ * it through the per-CPU batch (folio_add_lru), out of reclaim's sight
+ * while the readahead's allocations may reclaim; here it would be chosen
+ * again and again and put back, since the fault holds it.  0 and *pfn, or
+ * -ENOMEM. */
+static int read_slot(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off, uint64_t *pfn,
+		     bool lru)
 {
 	uint64_t buf;
 	int err = vm_page_alloc(k, 0, pfn);
@@ -484,7 +490,8 @@ static int read_slot(struct vm_kernel *k, struct vm_swap_area *a, uint64_t off, 
 	pg->index = a->index[off];
 	vm_page_set(pg, VM_PG_SWAPBACKED);
 	k->stats->pswpin++;
-	vm_lru_add(k, *pfn);
+	if (lru)
+		vm_lru_add(k, *pfn);
 	return 0;
 }
 
@@ -500,7 +507,7 @@ static void swap_readahead(struct vm_kernel *k, struct vm_swap_area *a, uint64_t
 	for (uint64_t o = start; o < start + n && o < a->nslots; o++) {
 		if (o == off || o == 0 || !a->map[o] || slot_cached(a, o, NULL))
 			continue;
-		if (read_slot(k, a, o, &pfn))
+		if (read_slot(k, a, o, &pfn, true))
 			break;
 		k->stats->swap_ra++;
 	}
@@ -517,12 +524,13 @@ unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry)
 	if (!a || !a->map[off])
 		return VM_FAULT_SIGBUS;      /* Linux: a bad swap entry */
 	if (!slot_cached(a, off, &pfn)) {
-		if (read_slot(k, a, off, &pfn))
+		if (read_slot(k, a, off, &pfn, false))
 			return VM_FAULT_OOM;
 		major = true;
 		vm_page_get(k, pfn);         /* readahead's allocations must not reclaim it */
 		swap_readahead(k, a, off);
 		vm_page_put(k, pfn);
+		vm_lru_add(k, pfn);
 	} else {
 		k->stats->swap_ra_hit++;
 	}
@@ -608,7 +616,7 @@ int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, bool fault, uint64_t *
 	} else {
 		/* Linux: shmem_swapin_cluster() -> swap_cluster_readahead() for
 		 * a fault, read_swap_cache_async() alone for WILLNEED. */
-		int err = read_slot(k, a, off, pfn);
+		int err = read_slot(k, a, off, pfn, false);
 		if (err)
 			return err;
 		*major = true;
@@ -616,6 +624,7 @@ int vm_swap_shmem_read(struct vm_kernel *k, vm_pte entry, bool fault, uint64_t *
 		if (fault)
 			swap_readahead(k, a, off);
 		vm_page_put(k, *pfn);
+		vm_lru_add(k, *pfn);
 	}
 	vm_page_get(k, *pfn);
 	return 0;
