@@ -179,6 +179,11 @@ has "$out" "memory pressure (docs/reclaim.md)"; ok $? "with a memory-pressure se
 	[ "$(fig 'pages read from swap \(pswpin\)')" -gt 0 ]; ok $? "kswapd scanned, pages went to swap and came back"
 [ "$(fig major)" -gt 0 ] && [ "$(fig 'processes killed by the OOM killer')" = 0 ]; ok $? "major faults, no OOM kill"
 has "$out" "memory of pid 15935 (ls), exited 0"; ok $? "ls still exited 0"
+# The page a swap-in fault reads is held by the fault while its readahead
+# allocates (and may reclaim): it is not on the LRU yet (Linux's
+# folio_add_lru batch), so reclaim never chooses it and puts it back.
+run "$V" replay $B --set phys=2M --set swap=64M --set policy=linux
+[ $rc -eq 0 ] && [ "$(fig 'chosen but could not go \(put back\)')" = 0 ]; ok $? "policy=linux in 2M: no page chosen and put back"
 run "$V" replay $B --set phys=2M --set swap=64M --set policy=clock --json
 printf '%s' "$out" | perl -MJSON::PP -e 'local $/; my $d = decode_json(<STDIN>); my $r = $d->{replay}{reclaim} // $d->{reclaim}; exit !($r && $r->{pswpout} > 0 && $r->{oom_kill} == 0)'
 ok $? "--json: reclaim.pswpout > 0, reclaim.oom_kill == 0"
