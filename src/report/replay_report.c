@@ -521,6 +521,11 @@ static double v_eat(const struct vm_replay_result *r, int a)
 	vm_replay_estimate(r, &e);
 	return e.eat_ns;
 }
+static double v_scanned(const struct vm_replay_result *r, int a)
+{
+	(void)a;
+	return (double)(r->stats.pgscan_kswapd + r->stats.pgscan_direct);
+}
 static double v_rgn_flt(const struct vm_replay_result *r, int a)
 {
 	return (double)(r->rgn[a].minflt + r->rgn[a].majflt);
@@ -541,6 +546,10 @@ static const struct row rows[] = {
 	{ "protection faults", "faults", v_counter, VM_CNT_pf_protection, 0 },
 	{ "SIGSEGV", "signals", v_counter, VM_CNT_sig_segv, 0 },
 	{ "pages written back", "pages", v_wb, 0, 0 },
+	{ "pages scanned by reclaim", "pages", v_scanned, 0, 0 },
+	{ "pages written to swap", "pages", v_counter, VM_CNT_pswpout, 0 },
+	{ "pages read from swap", "pages", v_counter, VM_CNT_pswpin, 0 },
+	{ "OOM kills", "kills", v_counter, VM_CNT_oom_kill, 0 },
 	{ "first process: VSZ peak", "KiB", v_vsz_peak, 0, 0 },
 	{ "first process: RSS peak", "KiB", v_rss_peak, 0, 0 },
 	{ "first process: RSS anon at end", "KiB", v_rss_anon, 0, 0 },

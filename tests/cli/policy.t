@@ -4,20 +4,7 @@
 # OSTEP paging-policy.py compatibility (outputs worked out by hand from the
 # script's rules and CPython's random numbers: see test_policy_ostep.c).
 set -u
-V=${VMLAB:?VMLAB must name the vmlab binary}
-T=$(mktemp -d /tmp/vmlab-policy-t.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
-}
-run() {
-	out=$("$@" 2>"$T/err"); rc=$?
-	err=$(cat "$T/err")
-}
-has() { case "$1" in *"$2"*) return 0;; esac; return 1; }
+. "$(dirname "$0")/lib.sh" policy-t
 json_ok() { printf '%s' "$1" | perl -MJSON::PP -e 'local $/; decode_json(<STDIN>)' 2>/dev/null; }
 # misses POLICY FRAMES REFS: the misses from --json
 misses() {
@@ -205,5 +192,4 @@ first=$out
 run "$V" policy --ostep -s 7 -n 40 -p RAND -c
 [ "$out" = "$first" ]; ok $? "--ostep RAND: the same seed, the same output"
 
-echo "1..$n"
-exit $((fails > 0))
+done_testing

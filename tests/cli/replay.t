@@ -179,6 +179,10 @@ has "$out" "memory pressure (docs/reclaim.md)"; ok $? "with a memory-pressure se
 	[ "$(fig 'pages read from swap \(pswpin\)')" -gt 0 ]; ok $? "kswapd scanned, pages went to swap and came back"
 [ "$(fig major)" -gt 0 ] && [ "$(fig 'processes killed by the OOM killer')" = 0 ]; ok $? "major faults, no OOM kill"
 has "$out" "memory of pid 15935 (ls), exited 0"; ok $? "ls still exited 0"
+run "$V" replay $B --set phys=2M --set swap=64M --compare policy=clock,fifo
+row=$(printf '%s\n' "$out" | grep -E '^pages written to swap ')
+[ $rc -eq 0 ] && [ -n "$row" ] && printf '%s\n' "$row" | awk '{ exit !($5 + 0 > 0 && $6 + 0 > 0) }'
+ok $? "--compare shows swap traffic per policy: $row"
 # The page a swap-in fault reads is held by the fault while its readahead
 # allocates (and may reclaim): it is not on the LRU yet (Linux's
 # folio_add_lru batch), so reclaim never chooses it and puts it back.
