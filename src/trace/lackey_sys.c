@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/compiler.h"
+#include "trace/kernel_writes.h"
 #include "trace/lackey.h"
 #include "trace/text.h"
 
@@ -253,77 +254,28 @@ const char *lk_sys_name(int32_t nr)
 	return NULL;
 }
 
-/* Kernel writes into user memory, Linux x86-64 sizes.  len: a fixed byte
- * count, or one of the rules below.
- *
- * Not synthesised: readv, preadv and preadv2 (Linux do_iter_readv_writev
- * fills each iovec in order up to the result, but the iovec array lives in
- * user memory and no trace carries its contents), recvmsg likewise, and
- * the ioctls other than those of ioctl_len. */
-enum { W_RET = -1, W_ARG = -2, W_RET_X = -3, W_ARG_X = -4, W_PAGES = -5, W_IOCTL = -6 };
-
-/* Bytes an ioctl request writes at its argument (Linux x86-64 ABI), or 0:
- * the ones isatty(3), ls and Python make. */
+/* Bytes an ioctl request writes at its argument, or 0 (kernel_writes.h). */
 static uint64_t ioctl_len(uint64_t req)
 {
 	switch (req) {
-	case 0x5401: return 36;   /* TCGETS: struct termios (kernel's: 4 flags, c_line, c_cc[19]) */
-	case 0x540f: return 4;    /* TIOCGPGRP: pid_t */
-	case 0x5413: return 8;    /* TIOCGWINSZ: struct winsize */
-	case 0x541b: return 4;    /* FIONREAD: int */
+#define IOCTL_CASE(request, bytes) case request: return bytes;
+	VM_IOCTL_WRITES(IOCTL_CASE)
+#undef IOCTL_CASE
 	}
 	return 0;
 }
 
+/* The kernel's writes into user buffers (kernel_writes.h, shared with the
+ * tool). */
 static const struct {
 	int32_t nr;
 	uint8_t buf;        /* argument holding the buffer */
-	int32_t len;        /* > 0 fixed bytes; W_RET the result; W_ARG argument `n`;
-			     * W_RET_X result * n; W_ARG_X argument 1 * n; W_PAGES one
-			     * byte per page of argument 1 (mincore); W_IOCTL
-			     * ioctl_len of argument 1 */
+	int32_t len;        /* > 0 bytes, or a VM_KW_* rule */
 	uint8_t n;
 } writes[] = {
-	{ 0, 1, W_RET, 0 },        /* read(fd, buf, count) */
-	{ 17, 1, W_RET, 0 },       /* pread64 */
-	{ 78, 1, W_RET, 0 },       /* getdents */
-	{ 217, 1, W_RET, 0 },      /* getdents64 */
-	{ 4, 1, 144, 0 },          /* stat(path, struct stat *) */
-	{ 5, 1, 144, 0 },          /* fstat */
-	{ 6, 1, 144, 0 },          /* lstat */
-	{ 262, 2, 144, 0 },        /* newfstatat(dirfd, path, statbuf, flags) */
-	{ 332, 4, 256, 0 },        /* statx(dirfd, path, flags, mask, struct statx *) */
-	{ 89, 1, W_RET, 0 },       /* readlink(path, buf, size) */
-	{ 267, 2, W_RET, 0 },      /* readlinkat */
-	{ 79, 0, W_RET, 0 },       /* getcwd(buf, size): the length with the NUL */
-	{ 63, 0, 390, 0 },         /* uname(struct utsname *) */
-	{ 99, 0, 112, 0 },         /* sysinfo */
-	{ 318, 0, W_RET, 0 },      /* getrandom(buf, len, flags) */
-	{ 45, 1, W_RET, 0 },       /* recvfrom(fd, buf, len, ...) */
-	{ 22, 0, 8, 0 },           /* pipe(int[2]) */
-	{ 293, 0, 8, 0 },          /* pipe2 */
-	{ 53, 3, 8, 0 },           /* socketpair(.., int[2]) */
-	{ 228, 1, 16, 0 },         /* clock_gettime(clk, struct timespec *) */
-	{ 229, 1, 16, 0 },         /* clock_getres */
-	{ 96, 0, 16, 0 },          /* gettimeofday(struct timeval *, tz) */
-	{ 13, 2, 32, 0 },          /* rt_sigaction(sig, act, oldact, size): kernel sigaction */
-	{ 14, 2, W_ARG, 3 },       /* rt_sigprocmask(how, set, oldset, sigsetsize) */
-	{ 302, 3, 16, 0 },         /* prlimit64(pid, res, new, old) */
-	{ 97, 1, 16, 0 },          /* getrlimit */
-	{ 98, 1, 144, 0 },         /* getrusage(who, struct rusage *) */
-	{ 204, 2, W_RET, 0 },      /* sched_getaffinity(pid, len, mask): bytes copied */
-	{ 61, 1, 4, 0 },           /* wait4(pid, int *status, options, rusage) */
-	{ 61, 3, 144, 0 },
-	{ 137, 1, 120, 0 },        /* statfs(path, struct statfs *) */
-	{ 138, 1, 120, 0 },        /* fstatfs */
-	{ 100, 0, 32, 0 },         /* times(struct tms *) */
-	{ 27, 2, W_PAGES, 0 },     /* mincore(addr, len, vec) */
-	{ 232, 1, W_RET_X, 12 },   /* epoll_wait(epfd, events, max, timeout): packed 12 bytes */
-	{ 281, 1, W_RET_X, 12 },   /* epoll_pwait */
-	{ 7, 0, W_ARG_X, 8 },      /* poll(fds, nfds, timeout): revents of each pollfd */
-	{ 131, 1, 24, 0 },         /* sigaltstack(ss, old) */
-	{ 158, 1, 8, 0 },          /* arch_prctl(ARCH_GET_FS/GS, addr): see below */
-	{ 16, 2, W_IOCTL, 0 },     /* ioctl(fd, request, arg) */
+#define WRITE_ROW(nr, buf, len, n) { nr, buf, len, n },
+	VM_KERNEL_WRITES(WRITE_ROW)
+#undef WRITE_ROW
 };
 
 unsigned lk_sys_user_writes(const struct lk_call *c, uint64_t addr[2], uint64_t len[2])
@@ -339,22 +291,22 @@ unsigned lk_sys_user_writes(const struct lk_call *c, uint64_t addr[2], uint64_t 
 			continue;
 		uint64_t n;
 		switch (writes[i].len) {
-		case W_RET:
+		case VM_KW_RET:
 			n = c->result;
 			break;
-		case W_ARG:
+		case VM_KW_ARG:
 			n = writes[i].n < c->nargs ? c->arg[writes[i].n] : 0;
 			break;
-		case W_RET_X:
+		case VM_KW_RET_X:
 			n = c->result * writes[i].n;
 			break;
-		case W_ARG_X:
+		case VM_KW_ARG_X:
 			n = c->nargs > 1 ? c->arg[1] * writes[i].n : 0;
 			break;
-		case W_PAGES:
+		case VM_KW_PAGES:
 			n = c->nargs > 1 ? (c->arg[1] + 4095) / 4096 : 0;
 			break;
-		case W_IOCTL:
+		case VM_KW_IOCTL:
 			n = c->nargs > 1 ? ioctl_len(c->arg[1]) : 0;
 			break;
 		default:

@@ -35,6 +35,7 @@
 #include "pub_tool_vkiscnums.h"
 
 #include "vgt.h"
+#include "../trace/kernel_writes.h"
 
 extern const HChar *vgt_prefix;
 
@@ -49,70 +50,28 @@ static const struct {
 	{ 329, 4 },
 };
 
-/* Kernel writes into user memory, Linux x86-64 sizes (the lackey reader's
- * table, lackey_sys.c: the same calls, the same lengths).  len: a fixed
- * byte count, or one of the rules. */
-enum { W_RET = -1, W_ARG = -2, W_RET_X = -3, W_ARG_X = -4, W_PAGES = -5, W_IOCTL = -6 };
-
-/* Bytes an ioctl request writes at its argument (lackey_sys.c's
- * ioctl_len; readv's iovecs are not followed there, so not here). */
+/* Bytes an ioctl request writes at its argument, or 0 (kernel_writes.h). */
 static ULong ioctl_len(UWord req)
 {
 	switch (req) {
-	case 0x5401: return 36;   /* TCGETS: struct termios (kernel's: 4 flags, c_line, c_cc[19]) */
-	case 0x540f: return 4;    /* TIOCGPGRP: pid_t */
-	case 0x5413: return 8;    /* TIOCGWINSZ: struct winsize */
-	case 0x541b: return 4;    /* FIONREAD: int */
+#define IOCTL_CASE(request, bytes) case request: return bytes;
+	VM_IOCTL_WRITES(IOCTL_CASE)
+#undef IOCTL_CASE
 	}
 	return 0;
 }
 
+/* The kernel's writes into user buffers: the lackey reader's list
+ * (kernel_writes.h), so that the two traces agree. */
 static const struct {
 	UInt nr;
 	UChar buf;               /* the argument holding the buffer */
-	Int len;
+	Int len;                 /* > 0 bytes, or a VM_KW_* rule */
 	UChar n;
 } writes[] = {
-	{ 0, 1, W_RET, 0 },      /* read(fd, buf, count) */
-	{ 17, 1, W_RET, 0 },     /* pread64 */
-	{ 78, 1, W_RET, 0 },     /* getdents */
-	{ 217, 1, W_RET, 0 },    /* getdents64 */
-	{ 4, 1, 144, 0 },        /* stat(path, struct stat *) */
-	{ 5, 1, 144, 0 },        /* fstat */
-	{ 6, 1, 144, 0 },        /* lstat */
-	{ 262, 2, 144, 0 },      /* newfstatat(dirfd, path, statbuf, flags) */
-	{ 332, 4, 256, 0 },      /* statx(dirfd, path, flags, mask, struct statx *) */
-	{ 89, 1, W_RET, 0 },     /* readlink(path, buf, size) */
-	{ 267, 2, W_RET, 0 },    /* readlinkat */
-	{ 79, 0, W_RET, 0 },     /* getcwd(buf, size): the length with the NUL */
-	{ 63, 0, 390, 0 },       /* uname(struct utsname *) */
-	{ 99, 0, 112, 0 },       /* sysinfo */
-	{ 318, 0, W_RET, 0 },    /* getrandom(buf, len, flags) */
-	{ 45, 1, W_RET, 0 },     /* recvfrom(fd, buf, len, ...) */
-	{ 22, 0, 8, 0 },         /* pipe(int[2]) */
-	{ 293, 0, 8, 0 },        /* pipe2 */
-	{ 53, 3, 8, 0 },         /* socketpair(.., int[2]) */
-	{ 228, 1, 16, 0 },       /* clock_gettime(clk, struct timespec *) */
-	{ 229, 1, 16, 0 },       /* clock_getres */
-	{ 96, 0, 16, 0 },        /* gettimeofday(struct timeval *, tz) */
-	{ 13, 2, 32, 0 },        /* rt_sigaction(sig, act, oldact, size) */
-	{ 14, 2, W_ARG, 3 },     /* rt_sigprocmask(how, set, oldset, sigsetsize) */
-	{ 302, 3, 16, 0 },       /* prlimit64(pid, res, new, old) */
-	{ 97, 1, 16, 0 },        /* getrlimit */
-	{ 98, 1, 144, 0 },       /* getrusage(who, struct rusage *) */
-	{ 204, 2, W_RET, 0 },    /* sched_getaffinity(pid, len, mask): bytes copied */
-	{ 61, 1, 4, 0 },         /* wait4(pid, int *status, options, rusage) */
-	{ 61, 3, 144, 0 },
-	{ 137, 1, 120, 0 },      /* statfs(path, struct statfs *) */
-	{ 138, 1, 120, 0 },      /* fstatfs */
-	{ 100, 0, 32, 0 },       /* times(struct tms *) */
-	{ 27, 2, W_PAGES, 0 },   /* mincore(addr, len, vec) */
-	{ 232, 1, W_RET_X, 12 }, /* epoll_wait(epfd, events, max, timeout) */
-	{ 281, 1, W_RET_X, 12 }, /* epoll_pwait */
-	{ 7, 0, W_ARG_X, 8 },    /* poll(fds, nfds, timeout) */
-	{ 131, 1, 24, 0 },       /* sigaltstack(ss, old) */
-	{ 158, 1, 8, 0 },        /* arch_prctl(ARCH_GET_FS/GS, addr) */
-	{ 16, 2, W_IOCTL, 0 },   /* ioctl(fd, request, arg) */
+#define WRITE_ROW(nr, buf, len, n) { nr, buf, len, n },
+	VM_KERNEL_WRITES(WRITE_ROW)
+#undef WRITE_ROW
 };
 
 #define FD_MAX 65536u
@@ -229,22 +188,22 @@ static void kernel_writes(UInt nr, const UWord *args, UWord res)
 			continue;
 		ULong n;
 		switch (writes[i].len) {
-		case W_RET:
+		case VM_KW_RET:
 			n = res;
 			break;
-		case W_ARG:
+		case VM_KW_ARG:
 			n = args[writes[i].n];
 			break;
-		case W_RET_X:
+		case VM_KW_RET_X:
 			n = (ULong)res * writes[i].n;
 			break;
-		case W_ARG_X:
+		case VM_KW_ARG_X:
 			n = (ULong)args[1] * writes[i].n;
 			break;
-		case W_PAGES:
+		case VM_KW_PAGES:
 			n = (args[1] + VGT_PAGE - 1) / VGT_PAGE;
 			break;
-		case W_IOCTL:
+		case VM_KW_IOCTL:
 			n = ioctl_len(args[1]);
 			break;
 		default:
