@@ -133,6 +133,7 @@ struct young {
 	bool clear;
 	int young;
 	bool dirty;
+	bool exec;         /* a young mapping is VM_EXEC */
 };
 
 static void young_one(struct vm_kernel *k, void *ctx, struct vm_vma *vma,
@@ -144,6 +145,7 @@ static void young_one(struct vm_kernel *k, void *ctx, struct vm_vma *vma,
 	if (!pte_young(leaf->pte))
 		return;
 	y->young++;
+	y->exec |= (vma->vm_flags & VM_EXEC) != 0;
 	if (!y->clear)
 		return;
 	/* Linux: ptep_test_and_clear_young() + the flush of that page
@@ -156,12 +158,14 @@ static void young_one(struct vm_kernel *k, void *ctx, struct vm_vma *vma,
 	k->stats->pte_young_cleared++;
 }
 
-static int hw_referenced(void *ctx, uint32_t frame, bool clear)
+static int hw_referenced(void *ctx, uint32_t frame, bool clear, bool *exec)
 {
 	struct vm_kernel *k = ctx;
 	struct young y = { .clear = clear };
 
 	vm_rmap_walk(k, frame, young_one, &y);
+	if (exec)
+		*exec = y.exec;
 	return y.young;
 }
 

@@ -85,7 +85,6 @@
 /* ref->flags */
 #define VM_EVICT_REF_WRITE 0x1u
 #define VM_EVICT_REF_ANON  0x2u       /* anonymous (swap-backed) page; else file */
-#define VM_EVICT_REF_EXEC  0x4u       /* mapped executable (Linux keeps these active) */
 
 #define VM_EVICT_NONE   UINT32_MAX    /* no frame */
 #define VM_EVICT_NEVER  UINT64_MAX    /* ref->next: not used again */
@@ -102,8 +101,10 @@ struct vm_evict_ref {
 /* Accessed/Dirty bits kept in page tables (the kernel's case). */
 struct vm_evict_hw_ops {
 	/* Young mappings of the frame (0 if none); clear their A bits when
-	 * clear is true (with TLB invalidation): Linux's folio_referenced(). */
-	int (*referenced)(void *ctx, uint32_t frame, bool clear);
+	 * clear is true (with TLB invalidation): Linux's folio_referenced().
+	 * When exec is not NULL, *exec tells whether a young mapping is
+	 * executable (the vm_flags folio_referenced() gathers). */
+	int (*referenced)(void *ctx, uint32_t frame, bool clear, bool *exec);
 	/* Is any mapping of the frame dirty? */
 	bool (*dirty)(void *ctx, uint32_t frame);
 	/* Write the page back and clear its Dirty bits. */
@@ -228,16 +229,25 @@ static inline bool vm_evict_young(struct vm_evict *e, uint32_t frame, bool clear
 			e->bits[frame] &= (uint8_t)~VM_EVICT_A;
 		return young;
 	}
-	return e->hw->referenced(e->hw_ctx, frame, clear) > 0;
+	return e->hw->referenced(e->hw_ctx, frame, clear, NULL) > 0;
 }
 
-/* Linux's folio_referenced(): the number of young mappings, cleared. */
-static inline int vm_evict_referenced(struct vm_evict *e, uint32_t frame)
+/* Linux's folio_referenced(): the number of young mappings, cleared;
+ * *exec (when not NULL) whether one of them is executable (never with
+ * bits: the lab's pages have no mappings). */
+static inline int vm_evict_referenced_exec(struct vm_evict *e, uint32_t frame, bool *exec)
 {
+	if (exec)
+		*exec = false;
 	if (e->bits)
 		return vm_evict_young(e, frame, true) ? 1 : 0;
 	e->stats.scanned++;
-	return e->hw->referenced(e->hw_ctx, frame, true);
+	return e->hw->referenced(e->hw_ctx, frame, true, exec);
+}
+
+static inline int vm_evict_referenced(struct vm_evict *e, uint32_t frame)
+{
+	return vm_evict_referenced_exec(e, frame, NULL);
 }
 
 static inline bool vm_evict_dirty(const struct vm_evict *e, uint32_t frame)
@@ -253,7 +263,7 @@ static inline unsigned vm_evict_peek(const struct vm_evict *e, uint32_t frame)
 {
 	if (e->bits)
 		return e->bits[frame];
-	return (e->hw->referenced(e->hw_ctx, frame, false) > 0 ? VM_EVICT_A : 0) |
+	return (e->hw->referenced(e->hw_ctx, frame, false, NULL) > 0 ? VM_EVICT_A : 0) |
 	       (e->hw->dirty(e->hw_ctx, frame) ? VM_EVICT_D : 0);
 }
 

@@ -11,7 +11,8 @@
  *     referenced_ptes = folio_referenced() (Accessed bits, cleared),
  *     referenced_folio = PG_referenced (cleared);
  *     young: set PG_referenced; activate if it was already set, if more
- *       than one PTE was young, or if it is an executable file page;
+ *       than one PTE was young, or if it is a file page one of whose young
+ *       mappings is executable (VM_EXEC);
  *       otherwise keep it (back to the inactive head): the second look
  *       decides;
  *     not young: reclaim it.
@@ -54,7 +55,6 @@ enum { ANON = 0, FILE_LRU = 1 };
 #define PG_REFERENCED 0x02u
 #define PG_WORKINGSET 0x04u
 #define PG_ANON       0x08u
-#define PG_EXEC       0x10u
 
 struct lx_page {
 	uint64_t key;
@@ -68,7 +68,7 @@ struct linux_lru {
 	uint32_t nr[4];            /* pages per list */
 	uint64_t nonresident_age;  /* lruvec->nonresident_age */
 	struct vm_ghost shadow;    /* value: age << 1 | PG_workingset */
-	uint64_t credit[2];        /* anon/file scan balance */
+	int64_t credit[2];         /* anon/file scan balance: signed, the chosen type goes below 0 */
 	uint64_t activations, deactivations, rotations, refaults, refault_activations;
 };
 
@@ -140,7 +140,7 @@ static void lx_insert(struct vm_evict *e, uint32_t frame, const struct vm_evict_
 	uint32_t g = vm_ghost_find(&l->shadow, r->key, r->shadow);
 
 	l->page[frame].key = r->key;
-	l->page[frame].flags = (uint8_t)((anon ? PG_ANON : 0) | ((r->flags & VM_EVICT_REF_EXEC) ? PG_EXEC : 0));
+	l->page[frame].flags = anon ? PG_ANON : 0;
 	if (g != VM_GHOST_NONE) {
 		/* workingset_refault() */
 		uint64_t shadow = vm_ghost_val(&l->shadow, g);
@@ -172,9 +172,10 @@ static bool inactive_is_low(const struct linux_lru *l, unsigned type)
 static void shrink_active_one(struct linux_lru *l, unsigned type)
 {
 	uint32_t f = vm_ilist_last(l->link, HEAD(l, LRU(type, 1)));
-	bool young = vm_evict_referenced(&l->e, f) > 0;
+	bool exec;
+	bool young = vm_evict_referenced_exec(&l->e, f, &exec) > 0;
 
-	if (young && (l->page[f].flags & PG_EXEC) && type == FILE_LRU) {
+	if (young && exec && type == FILE_LRU) {
 		vm_ilist_move(l->link, f, HEAD(l, LRU(type, 1)));
 		l->nonresident_age++;      /* move_folios_to_lru() ages active folios */
 		l->rotations++;
@@ -197,7 +198,7 @@ static unsigned scan_type(struct linux_lru *l)
 		return ANON;
 	if (l->e.swappiness == 0)
 		return FILE_LRU;
-	uint64_t wa = l->e.swappiness * anon, wf = (200 - l->e.swappiness) * file;
+	int64_t wa = (int64_t)(l->e.swappiness * anon), wf = (int64_t)((200 - l->e.swappiness) * file);
 	l->credit[ANON] += wa;
 	l->credit[FILE_LRU] += wf;
 	unsigned t = l->credit[ANON] > l->credit[FILE_LRU] ? ANON : FILE_LRU;
@@ -223,14 +224,14 @@ static uint32_t lx_choose(struct vm_evict *e, const struct vm_evict_ref *r)
 		}
 		/* shrink_inactive_list(): folio_check_references() */
 		uint32_t f = vm_ilist_last(l->link, HEAD(l, ina));
-		int referenced_ptes = vm_evict_referenced(e, f);
+		bool exec;
+		int referenced_ptes = vm_evict_referenced_exec(e, f, &exec);
 		bool referenced_folio = l->page[f].flags & PG_REFERENCED;
 		l->page[f].flags &= (uint8_t)~PG_REFERENCED;
 		if (!referenced_ptes)
 			return f;
 		l->page[f].flags |= PG_REFERENCED;
-		if (referenced_folio || referenced_ptes > 1 ||
-		    ((l->page[f].flags & PG_EXEC) && type == FILE_LRU)) {
+		if (referenced_folio || referenced_ptes > 1 || (exec && type == FILE_LRU)) {
 			del_from_lru(l, f);
 			l->page[f].flags |= PG_ACTIVE;
 			add_to_lru(l, f);
