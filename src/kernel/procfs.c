@@ -250,7 +250,10 @@ static void show_smap(FILE *out, struct vm_kernel *k, struct vm_mm *mm,
 	put_kb(out, "Private_Hugetlb: ", 0, 7);
 	put_kb(out, "Swap:           ",
 	       (vm_swap_count(mm, v->vm_start, v->vm_end) + shmem_swap_pages(mm, v)) << VM_PAGE_SHIFT, 8);
-	put_kb(out, "SwapPss:        ", 0, 8);
+	/* Linux counts a shmem object's swapped pages in Swap but not in
+	 * SwapPss: only swap PTEs reach smaps_pte_entry(). */
+	put_kb(out, "SwapPss:        ", vm_swap_pss(k, mm, v->vm_start, v->vm_end, PSS_SHIFT) >> PSS_SHIFT,
+	       8);
 	put_kb(out, "Locked:         ", s.pss_locked >> PSS_SHIFT, 8);
 	fprintf(out, "THPeligible:    %8u\n", thp_eligible(k, v) ? 1u : 0u);
 	fputs("VmFlags: ", out);

@@ -278,6 +278,35 @@ static int stop_at_entry(void *ctx, const struct vm_pt_leaf *leaf)
 	return !pte_present(leaf->pte);
 }
 
+struct swap_pss {
+	const struct vm_kernel *k;
+	unsigned shift;
+	uint64_t pss;
+};
+
+static int pss_entry(void *ctx, const struct vm_pt_leaf *leaf)
+{
+	struct swap_pss *p = ctx;
+
+	if (pte_present(leaf->pte))
+		return 0;
+	const struct vm_swap_area *a = vm_swap_area_of(p->k, leaf->pte);
+	unsigned refs = a ? a->map[vm_swp_pte_offset(leaf->pte)] : 1;
+	p->pss += (VM_PAGE_SIZE << p->shift) / (refs > 1 ? refs : 1);
+	return 0;
+}
+
+uint64_t vm_swap_pss(const struct vm_kernel *k, const struct vm_mm *mm, vm_vaddr start,
+		     vm_vaddr end, unsigned shift)
+{
+	struct vm_pt *pt = (struct vm_pt *)&mm->pt;
+	struct swap_pss p = { .k = k, .shift = shift };
+
+	if (pt->nonpresent && start < end)
+		pt->ops->for_each_entry(pt, start, end, pss_entry, &p);
+	return p.pss;
+}
+
 bool vm_swap_any(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end)
 {
 	struct vm_pt *pt = (struct vm_pt *)&mm->pt;

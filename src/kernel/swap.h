@@ -103,6 +103,12 @@ bool vm_swap_pte_at(const struct vm_mm *mm, vm_vaddr va, vm_pte *out);
 bool vm_swap_any(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end);
 /* Swap entries in [start, end). */
 uint64_t vm_swap_count(const struct vm_mm *mm, vm_vaddr start, vm_vaddr end);
+/* Linux smaps_pte_entry()'s swap_pss: each swap entry of [start, end)
+ * counts a page divided by the references to its slot (swp_swapcount:
+ * the mms and shmem indexes holding it, not the swap cache), in bytes
+ * << shift. */
+uint64_t vm_swap_pss(const struct vm_kernel *k, const struct vm_mm *mm, vm_vaddr start,
+		     vm_vaddr end, unsigned shift);
 
 /* Linux: do_swap_page() for the swap entry at vmf->address. */
 unsigned vm_do_swap_page(struct vm_fault *vmf, vm_pte entry);

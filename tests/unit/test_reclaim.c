@@ -132,6 +132,8 @@ static void test_fork_swap(void)
 	for (uint64_t i = 0; i < 256; i++)
 		wr(f, f->p, A + i * PG, (unsigned char)(i * 7));
 	ok(f->p->mm->rss[VM_RSS_SWAP] > 0, "some pages in swap");
+	kfx_smaps(f);
+	is_i64(kfx_field(f, "SwapPss:"), kfx_field(f, "Swap:"), "before fork: SwapPss is Swap");
 	long pid = vm_sys_clone(f->k, f->p, 0, "child", NULL);
 	struct vm_proc *c = pid > 0 ? vm_proc_find(f->k, (int)pid) : NULL;
 	ok(c != NULL, "fork");
@@ -140,6 +142,17 @@ static void test_fork_swap(void)
 		return;
 	}
 	is_u64(c->mm->rss[VM_RSS_SWAP], f->p->mm->rss[VM_RSS_SWAP], "the child has the entries");
+	/* smaps_pte_entry(): a swap entry's page is divided among the
+	 * references to its slot (swp_swapcount), here parent and child. */
+	long swap_kb = (long)(f->p->mm->rss[VM_RSS_SWAP] * 4);
+	kfx_smaps(f);
+	is_i64(kfx_field(f, "Swap:"), swap_kb, "parent's smaps: Swap is every entry");
+	is_i64(kfx_field(f, "SwapPss:"), swap_kb / 2, "parent's SwapPss: half of each, shared with the child");
+	struct vm_proc *parent = f->p;
+	f->p = c;
+	kfx_smaps(f);
+	f->p = parent;
+	is_i64(kfx_field(f, "SwapPss:"), swap_kb / 2, "and the child's the other half");
 	is_i64(kfx_check(f, "fork"), 0, "consistent after fork");
 	for (uint64_t i = 0; i < 256; i++)
 		bad += rd(f, c, A + i * PG) != (int)(unsigned char)(i * 7);
