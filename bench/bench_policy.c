@@ -143,11 +143,10 @@ static void make_trace(struct trace *t, uint64_t seed)
 static double map_trace(struct trace *t, struct vm_lab_ids *ids)
 {
 	double t0 = cpu_now();
-	for (size_t i = 0; i < t->n; i++)
-		if (vm_lab_ids_get(ids, t->sparse[i], &t->dense[i]) != 0) {
-			fprintf(stderr, "bench: out of memory\n");
-			exit(1);
-		}
+	if (vm_lab_ids_get_many(ids, t->sparse, t->n, t->dense) != 0) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
+	}
 	t->distinct = ids->n;
 	return cpu_now() - t0;
 }
@@ -214,6 +213,8 @@ static struct result run_hashed(const char *name, const struct trace *t, uint32_
 		struct span t0 = span_start();
 		for (size_t i = 0; i < t->n; i++) {
 			uint64_t id = 0;
+			if (i + 16 < t->n)
+				vm_u64map_prefetch(map, t->sparse[i + 16]);
 			vm_u64map_get(map, t->sparse[i], &id);
 			vm_lab_sim_ref(s, (uint32_t)id, t->sparse[i], false, VM_EVICT_NEVER);
 		}

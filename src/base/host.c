@@ -1,5 +1,6 @@
 #include "base/host.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +38,19 @@ char *vm_host_strdup(struct vm_host *h, const char *s)
 	if (p)
 		memcpy(p, s, n);
 	return p;
+}
+
+void vm_host_hugepages(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t start = ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+	uintptr_t end = ((uintptr_t)p + bytes) & ~(uintptr_t)((2u << 20) - 1);
+	if (p && end > start)
+		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)bytes;
+#endif
 }
 
 void *vm_host_reserve(struct vm_host *h, size_t bytes)

@@ -14,21 +14,9 @@
 #define EMPTY UINT64_MAX
 #define MIN_CAP 8
 
-/* splitmix64's finaliser: keys that differ in any bit land far apart, so
- * sequential page indexes do not form long probe runs. */
-static inline uint64_t hash(uint64_t k)
-{
-	k ^= k >> 30;
-	k *= UINT64_C(0xbf58476d1ce4e5b9);
-	k ^= k >> 27;
-	k *= UINT64_C(0x94d049bb133111eb);
-	k ^= k >> 31;
-	return k;
-}
-
 static inline uint64_t home(const struct vm_u64map *m, uint64_t key)
 {
-	return hash(key) & (m->cap - 1);
+	return vm_u64map_hash(key) & (m->cap - 1);
 }
 
 void vm_u64map_init(struct vm_u64map *m, struct vm_host *host)
@@ -63,6 +51,7 @@ static int resize(struct vm_u64map *m, uint64_t cap)
 	struct vm_u64map_slot *s = vm_host_calloc(m->host, (size_t)cap, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	vm_host_hugepages(s, (size_t)cap * sizeof(*s));
 	for (uint64_t i = 0; i < cap; i++)
 		s[i].key = EMPTY;
 	m->slots = s;
@@ -119,23 +108,6 @@ int vm_u64map_put(struct vm_u64map *m, uint64_t key, uint64_t val)
 	m->slots[i] = (struct vm_u64map_slot){ key, val };
 	m->count++;
 	return 0;
-}
-
-bool vm_u64map_get(const struct vm_u64map *m, uint64_t key, uint64_t *val)
-{
-	if (key == EMPTY) {
-		if (m->has_max && val)
-			*val = m->max_val;
-		return m->has_max;
-	}
-	if (!m->cap)
-		return false;
-	uint64_t i = probe(m, key);
-	if (m->slots[i].key != key)
-		return false;
-	if (val)
-		*val = m->slots[i].val;
-	return true;
 }
 
 /* Is slot j's key allowed to move back to the hole at i?  Only if its home

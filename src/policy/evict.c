@@ -44,23 +44,10 @@ const struct vm_evict_ops *vm_evict_find(const char *name)
 	return NULL;
 }
 
-void vm_evict_hugepages(void *p, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-	uintptr_t start = ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
-	uintptr_t end = ((uintptr_t)p + bytes) & ~(uintptr_t)((2u << 20) - 1);
-	if (p && end > start)
-		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)bytes;
-#endif
-}
-
 void *vm_evict_alloc(struct vm_evict *e, size_t count, size_t size)
 {
 	void *p = vm_host_calloc(e->host, count, size);
-	vm_evict_hugepages(p, count * size);
+	vm_host_hugepages(p, count * size);
 	return p;
 }
 

@@ -277,12 +277,6 @@ static inline void vm_evict_writeback(struct vm_evict *e, uint32_t frame)
 		e->hw->writeback(e->hw_ctx, frame);
 }
 
-/* Ask the host for 2 MiB pages under the array [p, p + bytes) (what of it
- * is aligned), where it has them (Linux: madvise MADV_HUGEPAGE): a policy's
- * arrays are read at random, one page-table walk per read otherwise.  Only
- * speed changes. */
-void vm_evict_hugepages(void *p, size_t bytes);
-
 /* Allocation helpers for policies' init (zeroed, on 2 MiB pages where
  * large; freed by vm_evict_free). */
 void *vm_evict_alloc(struct vm_evict *e, size_t count, size_t size);

@@ -49,8 +49,8 @@ int vm_ghost_init(struct vm_ghost *g, struct vm_host *host, uint32_t cap, bool h
 		g->slot = vm_host_calloc(host, slots, sizeof(*g->slot));
 	else
 		g->tag = vm_host_calloc(host, cap, sizeof(*g->tag));
-	vm_evict_hugepages(g->node, ((size_t)cap + VM_GHOST_LISTS + 1) * sizeof(*g->node));
-	vm_evict_hugepages(g->slot, slots * sizeof(*g->slot));
+	vm_host_hugepages(g->node, ((size_t)cap + VM_GHOST_LISTS + 1) * sizeof(*g->node));
+	vm_host_hugepages(g->slot, slots * sizeof(*g->slot));
 	if (!g->node || (hashed ? !g->slot : !g->tag)) {
 		vm_ghost_fini(g, host);
 		return -ENOMEM;

@@ -38,6 +38,9 @@ void vm_lab_ids_init(struct vm_lab_ids *ids, struct vm_host *host);
 void vm_lab_ids_fini(struct vm_lab_ids *ids);
 /* The id of page, made when new: 0, -ENOMEM or -E2BIG (2^32 - 1 pages). */
 int vm_lab_ids_get(struct vm_lab_ids *ids, uint64_t page, uint32_t *id);
+/* The ids of pages[0..n) into id[], as vm_lab_ids_get one by one but with
+ * the lookups' cache misses overlapped: 0 or the first error. */
+int vm_lab_ids_get_many(struct vm_lab_ids *ids, const uint64_t *pages, size_t n, uint32_t *id);
 
 struct vm_lab_counts {
 	uint64_t misses;           /* references = sim->time, hits = time - misses */
