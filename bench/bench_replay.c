@@ -11,8 +11,8 @@
  *       accesses of ls -l /usr/bin) with the full model: data mode (frames
  *       hold bytes), default settings; and in meta mode beside it.
  *   (c) under memory pressure, for the linux and clock policies: the
- *       bundled trace with phys=3M (just under what ls needs: reclaim
- *       and swap now and then), and a synthetic loop over 24 MiB of
+ *       bundled trace with phys=1M (about half of what ls needs: reclaim
+ *       and swap all along), and a synthetic loop over 24 MiB of
  *       anonymous memory with phys=16M (reclaim and swap on every pass),
  *       both with swap=64M; beside the accesses per second, the reclaim
  *       counters (pgscan, pswpout, pswpin) show the pressure happened.
@@ -377,7 +377,7 @@ int main(int argc, char **argv)
 	printf("(c) under memory pressure, swap=64M, meta mode (best of %d):\n", PRESSURE_REPS);
 	for (unsigned i = 0; i < 2; i++) {
 		const char *policy = i ? "clock" : "linux";
-		pressure("(c) real trace", real, rlen, "3M", policy);
+		pressure("(c) real trace", real, rlen, "1M", policy);
 		pressure("(c) 24 MiB loop in 16 MiB", hot, hlen, "16M", policy);
 	}
 	free(hot);
