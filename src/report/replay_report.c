@@ -1,9 +1,11 @@
 /*
- * The replay summary as text and JSON, alone or side by side.  Figures
- * come from struct vm_replay_result only; sizes are printed in KiB, times
- * in ms, ns or cycles, counts with digit grouping, each with its unit.
+ * The replay summary as text and JSON (the side-by-side table of --compare
+ * is replay_compare.c).  Figures come from struct vm_replay_result only;
+ * sizes are printed in KiB, times in ms, ns or cycles, counts with digit
+ * grouping, each with its unit.
  */
 #include "report/replay_report.h"
+#include "report/replay_report_internal.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -11,9 +13,7 @@
 #include "core/settings_table.h"
 #include "kernel/uapi.h"
 
-#define KIB(pages) ((pages) * 4)
-
-static const char *group(uint64_t n, char *buf, size_t len)
+const char *vm_report_group(uint64_t n, char *buf, size_t len)
 {
 	char digits[32];
 	int nd = snprintf(digits, sizeof(digits), "%" PRIu64, n);
@@ -32,27 +32,9 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-static uint64_t l1_misses(const struct vm_stats *s)
-{
-	return s->tlb_l1i_miss + s->tlb_l1d_miss;
-}
-
-static uint64_t l2_hits(const struct vm_stats *s)
-{
-	return s->tlb_l2_hit_4k + s->tlb_l2_hit_2m + s->tlb_l2_hit_1g;
-}
-
 static uint64_t pwc_hits(const struct vm_stats *s)
 {
 	return s->pwc_hit_pml4 + s->pwc_hit_pdpt + s->pwc_hit_pd + s->pwc_hit_pt;
-}
-
-static uint64_t all_accesses(const struct vm_replay_result *r)
-{
-	uint64_t n = 0;
-	for (unsigned i = 0; i < VM_RK_COUNT; i++)
-		n += r->acc[i];
-	return n;
 }
 
 static const char *state_text(const struct vm_replay_proc *p, char *buf, size_t len)
@@ -73,9 +55,10 @@ static void line(FILE *f, const char *label, uint64_t n, const char *unit, const
 {
 	char g[32];
 	if (extra)
-		fprintf(f, "  %-34s %16s %-8s %s\n", label, group(n, g, sizeof(g)), unit, extra);
+		fprintf(f, "  %-34s %16s %-8s %s\n", label, vm_report_group(n, g, sizeof(g)), unit,
+			extra);
 	else
-		fprintf(f, "  %-34s %16s %s\n", label, group(n, g, sizeof(g)), unit);
+		fprintf(f, "  %-34s %16s %s\n", label, vm_report_group(n, g, sizeof(g)), unit);
 }
 
 static void line_pct(FILE *f, const char *label, uint64_t n, const char *unit, uint64_t of,
@@ -86,7 +69,7 @@ static void line_pct(FILE *f, const char *label, uint64_t n, const char *unit, u
 	line(f, label, n, unit, extra);
 }
 
-static void settings_line(FILE *f, const struct vm_settings *s)
+void vm_report_settings_line(FILE *f, const struct vm_settings *s)
 {
 	static const enum vm_setting_id shown[] = {
 		VM_SET_MODE, VM_SET_PHYS, VM_SET_CPUS, VM_SET_TLB, VM_SET_PT, VM_SET_THP,
@@ -107,7 +90,7 @@ static void text_accesses(FILE *f, const struct vm_replay_result *r)
 	static const unsigned order[VM_RK_COUNT] = {
 		VM_RK_EXEC, VM_RK_READ, VM_RK_WRITE, VM_RK_MODIFY, VM_RK_KERNEL,
 	};
-	uint64_t total = all_accesses(r);
+	uint64_t total = vm_report_all_accesses(r);
 	fprintf(f, "\naccesses\n");
 	for (unsigned i = 0; i < VM_RK_COUNT; i++)
 		line_pct(f, labels[order[i]], r->acc[order[i]], "accesses", total, "accesses");
@@ -117,12 +100,12 @@ static void text_accesses(FILE *f, const struct vm_replay_result *r)
 static void text_tlb(FILE *f, const struct vm_replay_result *r)
 {
 	const struct vm_stats *s = &r->stats;
-	uint64_t data = s->acc_read + s->acc_write, l1m = l1_misses(s);
+	uint64_t data = s->acc_read + s->acc_write, l1m = vm_report_l1_misses(s);
 	char extra[64];
 	fprintf(f, "\nTLB and page walks\n");
 	line_pct(f, "L1 ITLB misses", s->tlb_l1i_miss, "accesses", s->acc_exec, "fetches");
 	line_pct(f, "L1 DTLB misses", s->tlb_l1d_miss, "accesses", data, "data accesses");
-	line_pct(f, "L2 TLB hits", l2_hits(s), "accesses", l1m, "L1 misses");
+	line_pct(f, "L2 TLB hits", vm_report_l2_hits(s), "accesses", l1m, "L1 misses");
 	line_pct(f, "L2 TLB misses", s->tlb_l2_miss, "accesses", l1m, "L1 misses");
 	snprintf(extra, sizeof(extra), "%6.2f per 1,000 accesses",
 		 vm_replay_accesses(r) ? 1000.0 * (double)s->walks / (double)vm_replay_accesses(r) : 0);
@@ -185,8 +168,9 @@ static void text_reclaim(FILE *f, const struct vm_replay_result *r)
 static void kib_line(FILE *f, const char *label, uint64_t now, uint64_t peak, const char *extra)
 {
 	char a[32], b[32];
-	fprintf(f, "  %-34s %12s KiB   peak %12s KiB%s%s\n", label, group(KIB(now), a, sizeof(a)),
-		group(KIB(peak), b, sizeof(b)), extra ? "  " : "", extra ? extra : "");
+	fprintf(f, "  %-34s %12s KiB   peak %12s KiB%s%s\n", label,
+		vm_report_group(KIB(now), a, sizeof(a)), vm_report_group(KIB(peak), b, sizeof(b)),
+		extra ? "  " : "", extra ? extra : "");
 }
 
 static void text_memory(FILE *f, const struct vm_replay_result *r)
@@ -199,24 +183,28 @@ static void text_memory(FILE *f, const struct vm_replay_result *r)
 		state_text(p, st, sizeof(st)));
 	kib_line(f, "VSZ", p->vsz, p->vsz_peak, NULL);
 	snprintf(extra, sizeof(extra), "(anon %s KiB, file %s KiB, shmem %s KiB)",
-		 group(KIB(p->rss_anon), a, sizeof(a)), group(KIB(p->rss_file), b, sizeof(b)),
-		 group(KIB(p->rss_shmem), c, sizeof(c)));
+		 vm_report_group(KIB(p->rss_anon), a, sizeof(a)),
+		 vm_report_group(KIB(p->rss_file), b, sizeof(b)),
+		 vm_report_group(KIB(p->rss_shmem), c, sizeof(c)));
 	kib_line(f, "RSS", p->rss_anon + p->rss_file + p->rss_shmem, p->rss_peak, extra);
 	kib_line(f, "page tables", p->pt, p->pt_peak, NULL);
 	fprintf(f, "  the whole machine (%u process%s):\n", r->nprocs, r->nprocs == 1 ? "" : "es");
 	fprintf(f, "  %-34s %12s KiB\n", "peak of RSS summed over processes",
-		group(KIB(r->rss_sum_peak), a, sizeof(a)));
+		vm_report_group(KIB(r->rss_sum_peak), a, sizeof(a)));
 	fprintf(f, "  %-34s %12s KiB  (page cache and page tables included)\n",
-		"peak of physical memory in use", group(KIB(r->frames_peak), a, sizeof(a)));
-	fprintf(f, "  %-34s %12s KiB\n", "peak of page-table memory", group(KIB(r->pt_peak), a, sizeof(a)));
+		"peak of physical memory in use",
+		vm_report_group(KIB(r->frames_peak), a, sizeof(a)));
+	fprintf(f, "  %-34s %12s KiB\n", "peak of page-table memory",
+		vm_report_group(KIB(r->pt_peak), a, sizeof(a)));
 }
 
 static void cost_term(FILE *f, const char *label, uint64_t n, const char *unit, uint64_t cost,
 		      const char *cunit)
 {
 	char a[32], b[32], c[32];
-	fprintf(f, "  %-22s %16s %-6s x %8s %-6s = %18s %s\n", label, group(n, a, sizeof(a)), unit,
-		group(cost, b, sizeof(b)), cunit, group(n * cost, c, sizeof(c)), cunit);
+	fprintf(f, "  %-22s %16s %-6s x %8s %-6s = %18s %s\n", label,
+		vm_report_group(n, a, sizeof(a)), unit, vm_report_group(cost, b, sizeof(b)), cunit,
+		vm_report_group(n * cost, c, sizeof(c)), cunit);
 }
 
 static void text_estimate(FILE *f, const struct vm_replay_result *r)
@@ -228,14 +216,15 @@ static void text_estimate(FILE *f, const struct vm_replay_result *r)
 	vm_replay_estimate(r, &e);
 	fprintf(f, "\nestimated time (cost model: settings cost_*, cpu_mhz; docs/replay.md)\n");
 	cost_term(f, "translated accesses", vm_replay_accesses(r), "", c->access, "cycles");
-	cost_term(f, "L2 TLB hits", l2_hits(s), "", c->tlb_hit, "cycles");
+	cost_term(f, "L2 TLB hits", vm_report_l2_hits(s), "", c->tlb_hit, "cycles");
 	cost_term(f, "walk references", s->walk_refs, "refs", c->walk_ref, "cycles");
 	cost_term(f, "minor faults", s->minflt, "", c->minor_fault, "cycles");
 	cost_term(f, "major faults", s->majflt, "", c->major_fault_ns, "ns");
 	cost_term(f, "pages written back", r->writeback, "pages", c->writeback_ns, "ns");
 	fprintf(f, "  %-22s %16.3f ms  (%s cycles at %s MHz + %s ns of device time)\n", "total",
-		e.total_ns / 1e6, group((uint64_t)e.cycles, b, sizeof(b)),
-		group(c->cpu_mhz, a, sizeof(a)), group((uint64_t)e.device_ns, d, sizeof(d)));
+		e.total_ns / 1e6, vm_report_group((uint64_t)e.cycles, b, sizeof(b)),
+		vm_report_group(c->cpu_mhz, a, sizeof(a)),
+		vm_report_group((uint64_t)e.device_ns, d, sizeof(d)));
 	fprintf(f, "  %-22s %16.3f ns  = %.2f cycles per translated access\n",
 		"effective access time", e.eat_ns, e.eat_cycles);
 }
@@ -248,13 +237,14 @@ static void use_row(FILE *f, const char *label, const struct vm_replay_use *u, u
 		snprintf(a, sizeof(a), "...%s", label + n - 31);
 		label = a;
 	}
-	fprintf(f, "  %-34s %16s %7.2f %% %12s %12s\n", label, group(u->accesses, c, sizeof(c)),
-		pct(u->accesses, total), group(u->minflt, b, sizeof(b)), group(u->majflt, d, sizeof(d)));
+	fprintf(f, "  %-34s %16s %7.2f %% %12s %12s\n", label,
+		vm_report_group(u->accesses, c, sizeof(c)), pct(u->accesses, total),
+		vm_report_group(u->minflt, b, sizeof(b)), vm_report_group(u->majflt, d, sizeof(d)));
 }
 
 static void text_regions(FILE *f, const struct vm_replay_result *r)
 {
-	uint64_t total = all_accesses(r);
+	uint64_t total = vm_report_all_accesses(r);
 	fprintf(f, "\nby region (docs/replay.md: how VMAs are classified)\n");
 	fprintf(f, "  %-34s %16s %9s %12s %12s\n", "region", "accesses", "share", "minor flt",
 		"major flt");
@@ -279,9 +269,10 @@ static void text_procs(FILE *f, const struct vm_replay_result *r)
 	for (unsigned i = 0; i < r->nprocs; i++) {
 		const struct vm_replay_proc *p = &r->procs[i];
 		fprintf(f, "  %7" PRId32 " %7" PRId32 " %-16s %16s %10s %8" PRIu64 " %8s KiB %8s KiB  %s\n",
-			p->pid, p->parent, p->name, group(p->use.accesses, a, sizeof(a)),
-			group(p->use.minflt, b, sizeof(b)), p->use.majflt,
-			group(KIB(p->vsz_peak), c, sizeof(c)), group(KIB(p->rss_peak), d, sizeof(d)),
+			p->pid, p->parent, p->name, vm_report_group(p->use.accesses, a, sizeof(a)),
+			vm_report_group(p->use.minflt, b, sizeof(b)), p->use.majflt,
+			vm_report_group(KIB(p->vsz_peak), c, sizeof(c)),
+			vm_report_group(KIB(p->rss_peak), d, sizeof(d)),
 			state_text(p, st, sizeof(st)));
 	}
 }
@@ -303,10 +294,11 @@ void vm_report_replay_text(FILE *f, const struct vm_replay_info *info,
 	char b[32];
 	fprintf(f, "replay of %s (%s): %s events (%s access events, %" PRIu64 " system calls, %"
 		PRIu64 " maps, %" PRIu64 " forks, %" PRIu64 " execs, %" PRIu64 " exits)\n", info->trace,
-		info->format, group(r->events, a, sizeof(a)), group(r->ev[VM_TEV_ACCESS], b, sizeof(b)),
+		info->format, vm_report_group(r->events, a, sizeof(a)),
+		vm_report_group(r->ev[VM_TEV_ACCESS], b, sizeof(b)),
 		r->ev[VM_TEV_SYSCALL], r->ev[VM_TEV_MAP], r->ev[VM_TEV_FORK], r->ev[VM_TEV_EXEC],
 		r->ev[VM_TEV_EXIT]);
-	settings_line(f, info->settings);
+	vm_report_settings_line(f, info->settings);
 	text_accesses(f, r);
 	text_tlb(f, r);
 	text_faults(f, r);
@@ -384,7 +376,7 @@ void vm_report_replay_json(struct vm_json *j, const char *key, const struct vm_r
 	vm_json_begin_object(j, "accesses");
 	for (unsigned i = 0; i < VM_RK_COUNT; i++)
 		vm_json_u64(j, kinds[i], r->acc[i]);
-	vm_json_u64(j, "total", all_accesses(r));
+	vm_json_u64(j, "total", vm_report_all_accesses(r));
 	vm_json_u64(j, "translated", vm_replay_accesses(r));
 	vm_json_end_object(j);
 	vm_json_begin_object(j, "tlb");
@@ -392,7 +384,7 @@ void vm_report_replay_json(struct vm_json *j, const char *key, const struct vm_r
 	vm_json_u64(j, "l1d_misses", s->tlb_l1d_miss);
 	vm_json_u64(j, "l1i_hits", s->tlb_l1i_hit_4k + s->tlb_l1i_hit_2m + s->tlb_l1i_hit_1g);
 	vm_json_u64(j, "l1d_hits", s->tlb_l1d_hit_4k + s->tlb_l1d_hit_2m + s->tlb_l1d_hit_1g);
-	vm_json_u64(j, "l2_hits", l2_hits(s));
+	vm_json_u64(j, "l2_hits", vm_report_l2_hits(s));
 	vm_json_u64(j, "l2_misses", s->tlb_l2_miss);
 	vm_json_u64(j, "walks", s->walks);
 	vm_json_u64(j, "walk_refs", s->walk_refs);
@@ -468,156 +460,4 @@ void vm_report_replay_json(struct vm_json *j, const char *key, const struct vm_r
 		vm_json_end_object(j);
 	}
 	vm_json_end_object(j);
-}
-
-/* ---- side by side --------------------------------------------------------- */
-
-struct row {
-	const char *label;
-	const char *unit;
-	double (*value)(const struct vm_replay_result *r, int arg);
-	int arg;
-	int decimals;
-};
-
-static const struct vm_replay_proc *root(const struct vm_replay_result *r)
-{
-	static const struct vm_replay_proc none;
-	return r->nprocs ? &r->procs[0] : &none;
-}
-
-static double v_acc(const struct vm_replay_result *r, int a) { (void)a; return (double)all_accesses(r); }
-static double v_l1m(const struct vm_replay_result *r, int a) { (void)a; return (double)l1_misses(&r->stats); }
-static double v_l2h(const struct vm_replay_result *r, int a) { (void)a; return (double)l2_hits(&r->stats); }
-static double v_counter(const struct vm_replay_result *r, int a)
-{
-	return (double)vmlab_counter_get(&r->stats, (unsigned)a);
-}
-static double v_miss_pk(const struct vm_replay_result *r, int a)
-{
-	(void)a;
-	uint64_t n = vm_replay_accesses(r);
-	return n ? 1000.0 * (double)r->stats.tlb_l2_miss / (double)n : 0;
-}
-static double v_wb(const struct vm_replay_result *r, int a) { (void)a; return (double)r->writeback; }
-static double v_vsz_peak(const struct vm_replay_result *r, int a) { (void)a; return KIB((double)root(r)->vsz_peak); }
-static double v_rss_peak(const struct vm_replay_result *r, int a) { (void)a; return KIB((double)root(r)->rss_peak); }
-static double v_rss_anon(const struct vm_replay_result *r, int a) { (void)a; return KIB((double)root(r)->rss_anon); }
-static double v_rss_file(const struct vm_replay_result *r, int a) { (void)a; return KIB((double)root(r)->rss_file); }
-static double v_pt_peak(const struct vm_replay_result *r, int a) { (void)a; return KIB((double)r->pt_peak); }
-static double v_frames_peak(const struct vm_replay_result *r, int a) { (void)a; return KIB((double)r->frames_peak); }
-static double v_rss_sum(const struct vm_replay_result *r, int a) { (void)a; return KIB((double)r->rss_sum_peak); }
-static double v_time_ms(const struct vm_replay_result *r, int a)
-{
-	struct vm_replay_estimate e;
-	(void)a;
-	vm_replay_estimate(r, &e);
-	return e.total_ns / 1e6;
-}
-static double v_eat(const struct vm_replay_result *r, int a)
-{
-	struct vm_replay_estimate e;
-	(void)a;
-	vm_replay_estimate(r, &e);
-	return e.eat_ns;
-}
-static double v_scanned(const struct vm_replay_result *r, int a)
-{
-	(void)a;
-	return (double)(r->stats.pgscan_kswapd + r->stats.pgscan_direct);
-}
-static double v_rgn_flt(const struct vm_replay_result *r, int a)
-{
-	return (double)(r->rgn[a].minflt + r->rgn[a].majflt);
-}
-
-static const struct row rows[] = {
-	{ "accesses", "accesses", v_acc, 0, 0 },
-	{ "L1 TLB misses", "accesses", v_l1m, 0, 0 },
-	{ "L2 TLB hits", "accesses", v_l2h, 0, 0 },
-	{ "page walks", "walks", v_counter, VM_CNT_walks, 0 },
-	{ "walks per 1,000 accesses", "walks", v_miss_pk, 0, 3 },
-	{ "walk memory references", "refs", v_counter, VM_CNT_walk_refs, 0 },
-	{ "minor faults", "faults", v_counter, VM_CNT_minflt, 0 },
-	{ "major faults", "faults", v_counter, VM_CNT_majflt, 0 },
-	{ "copy-on-write faults", "faults", v_counter, VM_CNT_flt_cow, 0 },
-	{ "zero-page faults", "faults", v_counter, VM_CNT_flt_zero_page, 0 },
-	{ "THP faults (2 MiB)", "faults", v_counter, VM_CNT_flt_thp, 0 },
-	{ "protection faults", "faults", v_counter, VM_CNT_pf_protection, 0 },
-	{ "SIGSEGV", "signals", v_counter, VM_CNT_sig_segv, 0 },
-	{ "pages written back", "pages", v_wb, 0, 0 },
-	{ "pages scanned by reclaim", "pages", v_scanned, 0, 0 },
-	{ "pages written to swap", "pages", v_counter, VM_CNT_pswpout, 0 },
-	{ "pages read from swap", "pages", v_counter, VM_CNT_pswpin, 0 },
-	{ "OOM kills", "kills", v_counter, VM_CNT_oom_kill, 0 },
-	{ "first process: VSZ peak", "KiB", v_vsz_peak, 0, 0 },
-	{ "first process: RSS peak", "KiB", v_rss_peak, 0, 0 },
-	{ "first process: RSS anon at end", "KiB", v_rss_anon, 0, 0 },
-	{ "first process: RSS file at end", "KiB", v_rss_file, 0, 0 },
-	{ "peak RSS summed over processes", "KiB", v_rss_sum, 0, 0 },
-	{ "peak physical memory in use", "KiB", v_frames_peak, 0, 0 },
-	{ "peak page-table memory", "KiB", v_pt_peak, 0, 0 },
-	{ "estimated time", "ms", v_time_ms, 0, 3 },
-	{ "effective access time", "ns", v_eat, 0, 3 },
-};
-
-void vm_report_compare_text(FILE *f, const struct vm_replay_info *infos, const char *key,
-			    const char *const *values, const struct vm_replay_result *res, unsigned n)
-{
-	const struct vm_replay_info *info = &infos[0];
-	char g[40];
-	fprintf(f, "replay of %s (%s), %s events, compared by %s\n", info->trace, info->format,
-		group(res[0].events, g, sizeof(g)), key);
-	settings_line(f, info->settings);
-	fprintf(f, "\n%-34s", key);
-	for (unsigned i = 0; i < n; i++)
-		fprintf(f, " %16s", values[i]);
-	fprintf(f, "  unit\n");
-	for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
-		fprintf(f, "%-34s", rows[k].label);
-		for (unsigned i = 0; i < n; i++) {
-			double v = rows[k].value(&res[i], rows[k].arg);
-			if (rows[k].decimals)
-				fprintf(f, " %16.*f", rows[k].decimals, v);
-			else
-				fprintf(f, " %16s", group((uint64_t)(v + 0.5), g, sizeof(g)));
-		}
-		fprintf(f, "  %s\n", rows[k].unit);
-	}
-	for (unsigned rg = 0; rg < VM_RGN_COUNT; rg++) {
-		char label[64];
-		snprintf(label, sizeof(label), "%s: accesses / faults", vm_rgn_name(rg));
-		fprintf(f, "%-34s", label);
-		for (unsigned i = 0; i < n; i++) {
-			char a[32], b[32], both[72];
-			snprintf(both, sizeof(both), "%s / %s",
-				 group(res[i].rgn[rg].accesses, a, sizeof(a)),
-				 group((uint64_t)v_rgn_flt(&res[i], (int)rg), b, sizeof(b)));
-			fprintf(f, " %16s", both);
-		}
-		fprintf(f, "  accesses / faults\n");
-	}
-}
-
-void vm_report_compare_json(FILE *f, const struct vm_replay_info *infos, const char *key,
-			    const char *const *values, const struct vm_replay_result *res, unsigned n)
-{
-	struct vm_json j;
-	vm_json_init(&j, f);
-	vm_json_begin_object(&j, NULL);
-	vm_json_str(&j, "compare", key);
-	vm_json_begin_array(&j, "values");
-	for (unsigned i = 0; i < n; i++)
-		vm_json_str(&j, NULL, values[i]);
-	vm_json_end_array(&j);
-	vm_json_begin_array(&j, "results");
-	for (unsigned i = 0; i < n; i++) {
-		vm_json_begin_object(&j, NULL);
-		vm_json_str(&j, "value", values[i]);
-		vm_report_replay_json(&j, "result", &infos[i], &res[i]);
-		vm_json_end_object(&j);
-	}
-	vm_json_end_array(&j);
-	vm_json_end_object(&j);
-	vm_json_finish(&j);
 }

@@ -1,7 +1,8 @@
 /*
- * Reports of a replay (docs/replay.md): the text summary, JSON, and
- * several results side by side (vmlab replay --compare).  Reports only
- * read a struct vm_replay_result; every figure carries its unit.
+ * Reports of a replay (docs/replay.md): the text summary, JSON
+ * (replay_report.c), and several results side by side (vmlab replay
+ * --compare, replay_compare.c).  Reports only read a struct
+ * vm_replay_result; every figure carries its unit.
  */
 #ifndef VM_REPORT_REPLAY_REPORT_H
 #define VM_REPORT_REPLAY_REPORT_H

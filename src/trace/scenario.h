@@ -18,6 +18,8 @@
 #include <vmlab/settings.h>
 #include <vmlab/types.h>
 
+#include "base/compiler.h"
+
 #define SCN_LINE_MAX  1024     /* bytes in a line, newline excluded */
 #define SCN_IDENT_MAX 31       /* characters in a name (a process name fits VM_PROC_NAME) */
 #define SCN_PROCS_MAX 256      /* processes in one scenario */
@@ -302,7 +304,7 @@ int scn_field_find(const char *name);
 /* Words reserved for the language: keywords, verbs, counters, constants. */
 bool scn_reserved(const char *id);
 
-/* Running (scenario_run.c, scenario_show.c). */
+/* Running (scenario_run.c, scenario_calls.c, scenario_show.c). */
 
 struct vm_machine;
 struct vm_kernel;
@@ -343,6 +345,27 @@ struct scn_run {
 
 /* A process figure (SCN_F_*) of process index proc, now. */
 int64_t scn_figure(const struct scn_run *r, int proc, unsigned field);
+
+/* The name process index proc has in the scenario. */
+static inline const char *scn_proc_name(const struct scn_run *r, int proc)
+{
+	return r->prog->names[r->prog->procs[proc].name].id;
+}
+
+/* An error that stops the run at line: recorded (the first one becomes
+ * the run's error), reported, kept for JSON. */
+void VM_PRINTF(3, 4) scn_stop(struct scn_run *r, long line, const char *fmt, ...);
+/* Start a piece of output, "== line N: ..." and a newline on r->out, and
+ * remember where it starts for JSON; scn_out_end marks where it ends. */
+void VM_PRINTF(3, 4) scn_out_begin(struct scn_run *r, long line, const char *fmt, ...);
+void scn_out_end(struct scn_run *r);
+
+/* Statements a process runs (scenario_calls.c): an access, a memory
+ * system call, exit, exec, fork, vfork, thread or wait by p, the running
+ * process st names; v holds st's operands, evaluated.  Errors stop the
+ * run (scn_stop); a signal that kills p is a notice in the output. */
+void scn_run_call(struct scn_run *r, const struct scn_stmt *st, struct vm_proc *p,
+		  const int64_t *v);
 
 /* Shows (scenario_show.c): each writes to r->out. */
 void scn_show_pagetable(struct scn_run *r, int proc, uint64_t va);
