@@ -148,7 +148,8 @@ static void drop_entry(struct vm_tlb *t, struct vm_tlb_array *a, struct vm_tlbe 
  * bits, node n has children 2n + 1 and 2n + 2, the leaves are the ways in
  * order.  A node's bit names the child whose half was used less recently:
  * 0 left, 1 right.  The victim is found by following the bits from the root;
- * a use flips every bit on its path to point at the other half.
+ * a use flips every bit on its path to point at the other half
+ * (vm_tlb_touch_plru, through the per-way paths tlb_init.c builds).
  */
 static uint32_t plru_victim(uint64_t tree, uint32_t ways)
 {
