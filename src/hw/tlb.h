@@ -113,7 +113,7 @@ struct vm_tlbe {
 
 static_assert(sizeof(struct vm_tlbe) == 64, "a TLB entry is one cache line");
 
-struct vm_tlb_lru;      /* private to tlb.c */
+struct vm_tlb_lru;      /* private to the TLB files (tlb_internal.h) */
 
 /*
  * The index of an array: ix[] has a power of two of at least 4 * sets * ways
@@ -233,8 +233,8 @@ static inline struct vm_tlbe *vm_tlb_fast_entry(const struct vm_tlb_array *a, ui
 }
 
 /* Tree pseudo-LRU: mark way e of its set most recently used, by setting the
- * bits on its path to point away from it (plru_path, tlb.c).  a->plru != NULL;
- * a PLRU array's ways are a power of two. */
+ * bits on its path to point away from it (plru_path, built by tlb_init.c).
+ * a->plru != NULL; a PLRU array's ways are a power of two. */
 static inline void vm_tlb_touch_plru(const struct vm_tlb_array *a, const struct vm_tlbe *e)
 {
 	uint32_t slot = (uint32_t)(e - a->e);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the TLB arrays and presets (src/hw/tlb.c, tlb_presets.c).
+ * Unit tests for the TLB arrays and presets (src/hw/tlb*.c).
  *
  * Most tests build a one-level configuration by hand so that the expected
  * set, way and victim of every fill can be worked out on paper; the preset
