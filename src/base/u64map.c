@@ -30,16 +30,6 @@ void vm_u64map_fini(struct vm_u64map *m)
 	vm_u64map_init(m, m->host);
 }
 
-/* The slot holding key, or the empty slot where it would go. */
-static uint64_t probe(const struct vm_u64map *m, uint64_t key)
-{
-	uint64_t mask = m->cap - 1, i = home(m, key);
-
-	while (m->slots[i].key != EMPTY && m->slots[i].key != key)
-		i = (i + 1) & mask;
-	return i;
-}
-
 /* Rehash into a table of cap slots (a power of two with room for count). */
 static int resize(struct vm_u64map *m, uint64_t cap)
 {
@@ -58,7 +48,7 @@ static int resize(struct vm_u64map *m, uint64_t cap)
 	m->cap = cap;
 	for (uint64_t i = 0; i < old_cap; i++)
 		if (old[i].key != EMPTY)
-			m->slots[probe(m, old[i].key)] = old[i];
+			m->slots[vm_u64map_probe(m, old[i].key)] = old[i];
 	vm_host_free(m->host, old);
 	return 0;
 }
@@ -93,7 +83,7 @@ int vm_u64map_put(struct vm_u64map *m, uint64_t key, uint64_t val)
 		return 0;
 	}
 	if (m->cap) {
-		uint64_t i = probe(m, key);
+		uint64_t i = vm_u64map_probe(m, key);
 		if (m->slots[i].key == key) {
 			m->slots[i].val = val;
 			return 0;
@@ -104,7 +94,7 @@ int vm_u64map_put(struct vm_u64map *m, uint64_t key, uint64_t val)
 		if (err)
 			return err;
 	}
-	uint64_t i = probe(m, key);
+	uint64_t i = vm_u64map_probe(m, key);
 	m->slots[i] = (struct vm_u64map_slot){ key, val };
 	m->count++;
 	return 0;
@@ -129,7 +119,7 @@ bool vm_u64map_del(struct vm_u64map *m, uint64_t key, uint64_t *val)
 	}
 	if (!m->cap)
 		return false;
-	uint64_t mask = m->cap - 1, i = probe(m, key);
+	uint64_t mask = m->cap - 1, i = vm_u64map_probe(m, key);
 	if (m->slots[i].key != key)
 		return false;
 	if (val)
@@ -206,7 +196,7 @@ int vm_u64map_check(const struct vm_u64map *m, char *msg, size_t len)
 				return check_fail(msg, len, "key %#" PRIx64 " in slot %" PRIu64
 						  " is cut off from its home by empty slot %" PRIu64,
 						  key, i, j);
-		if (probe(m, key) != i)
+		if (vm_u64map_probe(m, key) != i)
 			return check_fail(msg, len, "key %#" PRIx64 " appears twice", key);
 	}
 	if (n != m->count)

@@ -73,6 +73,17 @@ int vm_u64map_reserve(struct vm_u64map *m, uint64_t n);
  * grow and could not (the map is unchanged). */
 int vm_u64map_put(struct vm_u64map *m, uint64_t key, uint64_t val);
 
+/* The slot holding key, or the empty slot where it would go (a table
+ * with slots; key not UINT64_MAX): linear probing from the key's home. */
+static inline uint64_t vm_u64map_probe(const struct vm_u64map *m, uint64_t key)
+{
+	uint64_t mask = m->cap - 1, i = vm_u64map_hash(key) & mask;
+
+	while (m->slots[i].key != UINT64_MAX && m->slots[i].key != key)
+		i = (i + 1) & mask;
+	return i;
+}
+
 /* The value of key: true and *val (val may be NULL), or false.  Inline:
  * lookups are the hot part of the page cache and the policy lab's ids. */
 static inline bool vm_u64map_get(const struct vm_u64map *m, uint64_t key, uint64_t *val)
@@ -84,17 +95,12 @@ static inline bool vm_u64map_get(const struct vm_u64map *m, uint64_t key, uint64
 	}
 	if (!m->cap)
 		return false;
-	uint64_t mask = m->cap - 1;
-	for (uint64_t i = vm_u64map_hash(key) & mask;; i = (i + 1) & mask) {
-		uint64_t k = m->slots[i].key;
-		if (k == key) {
-			if (val)
-				*val = m->slots[i].val;
-			return true;
-		}
-		if (k == UINT64_MAX)
-			return false;
-	}
+	uint64_t i = vm_u64map_probe(m, key);
+	if (m->slots[i].key != key)
+		return false;
+	if (val)
+		*val = m->slots[i].val;
+	return true;
 }
 
 /* Remove key: true and its value in *val (val may be NULL), or false when
